@@ -1,0 +1,166 @@
+"""Typed schema for ``params.yaml``: the single source of analysis choices.
+
+One section per pipeline stage.  Each section's model lives beside the stage
+code that reads it and is composed here, so a stage and its parameters change
+together.  Every field carries a description; ``linkage params-doc`` prints them.
+
+Validation happens before any stage does work (``linkage validate-params`` is
+the first command of every DVC stage); a bad value fails naming the dotted key,
+the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ParamsError
+
+
+class Section(BaseModel):
+    """Base for all params sections: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DemoParams(Section):
+    seed: int = Field(20241121, description="Random seed of the synthetic demo data; same seed, same files.")
+    n_acute: int = Field(130, ge=10, le=400, description="Number of synthetic acute and acute specialist trusts.")
+    n_non_acute: int = Field(25, ge=0, le=200, description="Number of synthetic non-acute organisations (mental health, community, ambulance, CCG-like).")
+    staff_years: list[int] = Field(
+        default_factory=lambda: [2017, 2018, 2019, 2020, 2021, 2022, 2023],
+        description="Staff Survey years written as 2019-layout organisation workbooks.",
+    )
+    patient_years: list[int] = Field(
+        default_factory=lambda: [2018, 2019, 2020, 2021, 2022, 2023],
+        description="Inpatient Survey years written as 2022-layout benchmark files (each with two historical sheets).",
+    )
+    true_effect: float = Field(
+        -0.03,
+        description="Planted within-trust effect of staff stress (percentage points) on the inpatient overall rating (0-10 score) in the same year.",
+    )
+    n_mergers: int = Field(2, ge=0, le=10, description="Number of planted mergers of two synthetic acute trusts.")
+
+
+class DataParams(Section):
+    source: Literal["demo", "local", "official"] = Field(
+        "demo",
+        description="Where raw files come from: 'demo' writes synthetic files in the publishers' layouts; 'local' reads a folder of published files (data.local_dir); 'official' downloads the publishers' files listed in data.sources_file, verifying sha256.",
+    )
+    local_dir: str = Field(
+        "../shared/data/real",
+        description="Folder of published files used when data.source is 'local' (searched recursively for Staff Survey, CQC and ODS files).",
+    )
+    sources_file: str = Field(
+        "src/linkage/catalogue/sources.yaml",
+        description="YAML list of official download URLs and expected sha256, used when data.source is 'official'.",
+    )
+    raw_dir: str = Field("data/raw", description="Where the acquire stage puts (or links) the raw files for ingestion.")
+    demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")
+
+
+def _section_models() -> dict[str, type[BaseModel]]:
+    # Imported lazily so each stage module can import this module freely.
+    from .ingest import PatientParams, StaffParams
+    from .link import LinkParams
+    from .models import ModelParams
+    from .report import ReportParams
+
+    return {
+        "staff": StaffParams,
+        "patient": PatientParams,
+        "link": LinkParams,
+        "model": ModelParams,
+        "report": ReportParams,
+    }
+
+
+def _build_params_model() -> type[BaseModel]:
+    from pydantic import create_model
+
+    fields: dict[str, Any] = {
+        "data": (DataParams, Field(default_factory=DataParams, description="Raw data acquisition (stage: acquire)."))
+    }
+    descriptions = {
+        "staff": "Staff Survey ingestion (stage: ingest_staff).",
+        "patient": "Patient experience ingestion (stage: ingest_patient).",
+        "link": "Trust identity and linkage (stage: link).",
+        "model": "Panel models (stage: model).",
+        "report": "Rendered report (stage: report).",
+    }
+    for name, model in _section_models().items():
+        fields[name] = (model, Field(default_factory=model, description=descriptions[name]))
+    return create_model("Params", __base__=Section, **fields)
+
+
+_PARAMS_MODEL: type[BaseModel] | None = None
+
+
+def params_model() -> type[BaseModel]:
+    """The composed pydantic model of the whole ``params.yaml``."""
+    global _PARAMS_MODEL
+    if _PARAMS_MODEL is None:
+        _PARAMS_MODEL = _build_params_model()
+    return _PARAMS_MODEL
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: {err.error_count()} invalid parameter(s)"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        given = e.get("input")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling; every key must be declared in the schema)"
+        elif e["type"] == "literal_error":
+            allowed = e.get("ctx", {}).get("expected", "")
+            msg = f"not allowed; allowed values are {allowed}"
+        lines.append(f"  - {key}: {msg} (given: {given!r})")
+    return "\n".join(lines)
+
+
+def validate_params(raw: dict[str, Any] | None, *, source: str = "params") -> BaseModel:
+    """Validate a params mapping, raising :class:`ParamsError` with readable lines."""
+    try:
+        return params_model().model_validate(raw or {})
+    except ValidationError as err:
+        raise ParamsError(_format_validation_error(err, source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Any:
+    """Read and validate ``params.yaml``; returns the typed params object."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: file not found (run from the project root, or pass --params)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: top level must be a mapping of sections, got {type(raw).__name__}")
+    return validate_params(raw, source=str(path))
+
+
+def describe(model: type[BaseModel] | None = None, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Rows of (dotted key, type, default, description) for documentation."""
+    model = model or params_model()
+    rows: list[tuple[str, str, str, str]] = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.append((key, "section", "", field.description or ""))
+            rows.extend(describe(ann, prefix=f"{key}."))
+            continue
+        default = field.get_default(call_default_factory=True)
+        tname = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+        rows.append((key, tname, repr(default), field.description or ""))
+    return rows
+
+
+def require_all_described() -> list[str]:
+    """Keys that lack a description (a test asserts this list is empty)."""
+    return [key for key, _, _, desc in describe() if not desc.strip()]
