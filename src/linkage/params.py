@@ -12,18 +12,40 @@ the value given and what is allowed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ParamsError
 
 
 class Section(BaseModel):
-    """Base for all params sections: unknown keys are errors, not silently ignored."""
+    """Base for all params sections.
+
+    * Unknown keys are errors, never silently ignored.
+    * A list-valued key may be written as a comma-separated string
+      (``families: pooled, twoway_fe``).  ``params.yaml`` uses that form for
+      every list so that DVC can template it into ``papermill -p`` (DVC cannot
+      interpolate YAML lists into a command); the schema turns it back into a
+      typed list, so ``dvc exp run -S model.lags=0,1`` works too.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_comma_lists(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, field in cls.model_fields.items():
+            value = out.get(name)
+            if isinstance(value, str) and get_origin(field.annotation) is list:
+                out[name] = [v.strip() for v in value.split(",") if v.strip()]
+            elif isinstance(value, (int, float)) and get_origin(field.annotation) is list:
+                out[name] = [value]
+        return out
 
 
 class DemoParams(Section):

@@ -1,0 +1,552 @@
+"""Synthetic demo data: clearly labelled, deterministic, in the publishers' layouts.
+
+The demo lets anyone run the whole pipeline offline.  It does **not** ship
+tables of numbers; it simulates organisations and writes raw files shaped like
+the published ones, so the demo takes exactly the same reading code path as
+real data:
+
+* one NHS Staff Survey organisation workbook per staff year, in the 2019
+  layout (``ST19-Organisation-Data-2019-Only``: a sheet per benchmarking group,
+  a title row above the header of ``Acute``, weighted theme scores 0-10,
+  question proportions 0-1, ``_n_`` bases, response rate, trailing summary rows);
+* one CQC Adult Inpatient Survey benchmark file per patient year, in the 2022
+  layout (``Trust_Scores`` with ``meanQx``/``meanSx`` and intervals,
+  ``Trust_Respondents``, ``Key``, and two historical sheets with the same
+  trusts' previous two years);
+* NHS ODS-style organisation files: a headerless ``etr.csv``, successions
+  (``old_code,new_code,date``) and trust types.
+
+Data generating process (per acute trust *i*, year *t*)::
+
+    stress_it  = mu_i + tau_t + e_it                (true % unwell from work stress)
+    published  = stress_it + sampling error(base n) (what the workbook shows, as 0-1)
+    overall_it = alpha_i + gamma_t + beta * published_it + u_it + sampling error
+
+with ``alpha_i`` correlated with ``mu_i`` (so the cross-sectional slope is
+steeper than the within-trust one), ``beta = data.demo.true_effect``.  The
+effect is planted on the *published* stress value so that a within-trust
+estimator targets exactly ``beta``; with real data, measurement error in the
+published value attenuates estimates (see the reliability table of the model
+stage).
+
+Everything is labelled SYNTHETIC: codes start with ``Z``, names end in
+``(SYNTHETIC DEMO)`` and every file name contains ``DEMO-SYNTHETIC``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SYNTHETIC = "SYNTHETIC DEMO"
+MERGER_DATE = "2021-04-01"
+
+#: NSS 2019 benchmarking-group sheets written by the demo: (sheet, trtype, trtname, title row?).
+NSS_GROUPS = {
+    "acute": ("Acute", 1, "Acute Trusts", True),
+    "acute_specialist": ("Acute Specialist", 3, "Acute Specialist Trusts", False),
+    "mental_health": ("MH LD", 4, "Mental Health / Learning Disability Trusts", False),
+    "community": ("Community", 6, "Community Trusts", False),
+    "ambulance": ("Ambulance", 7, "Ambulance Trusts", False),
+    "ccg": ("CCGs", 8, "CCGs", False),
+}
+#: CQC primary inspection categories as in the ODS-derived trust types file.
+CQC_CATEGORY = {
+    "acute": "Acute hospital - NHS non-specialist",
+    "acute_specialist": "Acute hospital - NHS specialist",
+    "mental_health": "Mental health - community & residential - NHS",
+    "community": "Community health - NHS & Independent",
+    "ambulance": "Ambulance service",
+}
+NSS_THEMES = [
+    "diversity", "sculture", "hwb", "managers", "qualapp", "qualcare",
+    "morale", "engagement", "sebh", "seviol", "teamwork",
+]
+# A representative subset of the 2019 question columns (the layout, not data).
+NSS_QUESTIONS = [
+    "q1", "q2a", "q2b", "q2c", "q3a", "q3b", "q3c", "q4a", "q4g", "q5a", "q5h",
+    "q9a", "q11a", "q11b", "q11c", "q11d", "q11e", "q12a", "q13a", "q18a", "q21a", "q21b",
+    "q21c", "q21d", "q23a",
+]
+CQC_QUESTIONS = ["Q2", "Q4", "Q7", "Q12", "Q18", "Q24", "Q30", "Q36", "Q41", "Q45", "Q46", "Q47"]
+CQC_SECTIONS = [f"S{i:02d}" for i in range(1, 12)]
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    """Plain settings of the simulation (mirrors ``params.data.demo``)."""
+
+    seed: int = 20241121
+    n_acute: int = 130
+    n_non_acute: int = 25
+    staff_years: tuple[int, ...] = (2017, 2018, 2019, 2020, 2021, 2022, 2023)
+    patient_years: tuple[int, ...] = (2018, 2019, 2020, 2021, 2022, 2023)
+    true_effect: float = -0.03
+    n_mergers: int = 2
+
+    @classmethod
+    def from_params(cls, demo: Any) -> DemoSpec:
+        d = demo.model_dump() if hasattr(demo, "model_dump") else dict(demo)
+        d["staff_years"] = tuple(d["staff_years"])
+        d["patient_years"] = tuple(d["patient_years"])
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------- simulation
+def _code(prefix: str, i: int) -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXY"
+    return prefix + alphabet[i // len(alphabet) % len(alphabet)] + alphabet[i % len(alphabet)]
+
+
+def _year_effects(years, table: dict[int, float], slope: float = 0.0) -> dict[int, float]:
+    return {y: table.get(y, slope * (y - 2019)) for y in years}
+
+
+def simulate_organisations(spec: DemoSpec) -> pd.DataFrame:
+    """Organisations of the demo, with their latent trust-level effects.
+
+    Returns one row per organisation code (predecessors of planted mergers and
+    their successors included) with columns ``org_code, org_name, org_type,
+    open_year, close_year, successor, mu, alpha`` and size parameters.
+    """
+    rng = np.random.default_rng([spec.seed, 1])
+    rows: list[dict[str, Any]] = []
+    n_spec = max(1, round(spec.n_acute * 0.12))
+    for i in range(spec.n_acute):
+        org_type = "acute_specialist" if i >= spec.n_acute - n_spec else "acute"
+        rows.append({"org_code": _code("Z", i), "org_type": org_type})
+    kinds = ["mental_health", "community", "ambulance", "ccg"]
+    for j in range(spec.n_non_acute):
+        kind = kinds[j % len(kinds)]
+        code = f"{j:02d}Z" if kind == "ccg" else _code("ZN", j)[0] + _code("Z", 300 + j)[1:]
+        rows.append({"org_code": code, "org_type": kind})
+    orgs = pd.DataFrame(rows)
+    n = len(orgs)
+    orgs["mu"] = rng.normal(40.0, 5.0, n)  # trust-level stress, percent
+    # Patient experience level, correlated with stress across trusts (confounding).
+    orgs["alpha"] = 9.3 - 0.05 * (orgs["mu"] - 40.0) + rng.normal(0.0, 0.30, n)
+    orgs["staff_size"] = np.exp(rng.normal(np.log(5500), 0.55, n)).round()
+    orgs.loc[orgs["org_type"] == "ccg", "staff_size"] = rng.integers(25, 220, (orgs["org_type"] == "ccg").sum())
+    orgs["response_rate"] = np.clip(rng.normal(0.47, 0.09, n), 0.2, 0.9)
+    orgs["patients"] = rng.integers(280, 620, n)
+    orgs["open_year"] = 1991
+    orgs["close_year"] = pd.NA
+    orgs["successor"] = pd.NA
+    orgs["org_name"] = [
+        f"Synthetic {t.replace('_', ' ').title()} {'CCG' if t == 'ccg' else 'Trust'} {c} ({SYNTHETIC})"
+        for c, t in zip(orgs["org_code"], orgs["org_type"], strict=True)
+    ]
+    # Planted mergers: pairs of non-specialist acute trusts merge on 2021-04-01.
+    acute_idx = orgs.index[orgs["org_type"] == "acute"].tolist()
+    merged = []
+    for m in range(spec.n_mergers):
+        a, b = acute_idx[2 * m], acute_idx[2 * m + 1]
+        new_code = _code("ZM", m)[0] + "M" + _code("Z", m)[2]
+        wa, wb = orgs.at[a, "staff_size"], orgs.at[b, "staff_size"]
+        successor = {
+            "org_code": new_code,
+            "org_type": "acute",
+            "mu": (orgs.at[a, "mu"] * wa + orgs.at[b, "mu"] * wb) / (wa + wb),
+            "alpha": (orgs.at[a, "alpha"] * wa + orgs.at[b, "alpha"] * wb) / (wa + wb),
+            "staff_size": wa + wb,
+            "response_rate": (orgs.at[a, "response_rate"] + orgs.at[b, "response_rate"]) / 2,
+            "patients": max(orgs.at[a, "patients"], orgs.at[b, "patients"]),
+            "open_year": 2021,
+            "close_year": pd.NA,
+            "successor": pd.NA,
+            "org_name": f"Synthetic Merged Acute Trust {new_code} ({SYNTHETIC})",
+        }
+        for k in (a, b):
+            orgs.at[k, "close_year"] = 2021
+            orgs.at[k, "successor"] = new_code
+        merged.append(successor)
+    if merged:
+        orgs = pd.concat([orgs, pd.DataFrame(merged)], ignore_index=True)
+    return orgs
+
+
+def _active(orgs: pd.DataFrame, year: int) -> pd.Series:
+    closes = pd.to_numeric(orgs["close_year"], errors="coerce").fillna(9999)
+    return (orgs["open_year"] <= year) & (year < closes)
+
+
+def simulate_values(spec: DemoSpec, orgs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate published staff and patient values per organisation-year.
+
+    Returns ``(staff, patient)`` wide frames keyed by ``org_code, year`` with
+    values on the *canonical* scale (percent for staff proportions, 0-10 scores)
+    and bases.  Patient rows exist only for acute and acute specialist trusts.
+    """
+    orgs = simulate_organisations(spec) if orgs is None else orgs
+    rng = np.random.default_rng([spec.seed, 2])
+    tau = _year_effects(spec.staff_years, {2017: -1.0, 2018: -0.5, 2019: 0.0, 2020: 3.5, 2021: 6.0, 2022: 5.0, 2023: 3.0}, 0.5)
+    gamma = _year_effects(spec.patient_years, {2018: 0.0, 2019: -0.05, 2020: 0.25, 2021: 0.10, 2022: -0.15, 2023: -0.10})
+
+    staff_rows = []
+    for year in spec.staff_years:
+        act = orgs[_active(orgs, year)]
+        n = len(act)
+        responses = np.maximum(5, (act["staff_size"] * np.clip(act["response_rate"] + rng.normal(0, 0.03, n), 0.1, 0.95))).round()
+        true_stress = act["mu"].to_numpy() + tau[year] + rng.normal(0.0, 2.5, n)
+        p = np.clip(true_stress / 100, 0.01, 0.99)
+        base = np.maximum(1, (responses * rng.uniform(0.96, 0.995, n)).round())
+        published = np.clip(p + rng.normal(0, np.sqrt(p * (1 - p) / base)), 0.001, 0.999) * 100
+        dev = true_stress - act["mu"].to_numpy() - tau[year]
+        staff_rows.append(pd.DataFrame({
+            "org_code": act["org_code"].to_numpy(),
+            "year": year,
+            "staff.stress": published,
+            "staff.stress__n": base,
+            "staff.hwb_action": np.clip(30 + 0.2 * (year - 2017) - 0.3 * dev + rng.normal(0, 4, n), 1, 99),
+            "staff.recommend_care": np.clip(72 - 0.6 * (act["mu"].to_numpy() - 40) - 0.4 * dev + rng.normal(0, 3, n), 1, 99),
+            "staff.engagement": np.clip(7.0 - 0.03 * (act["mu"].to_numpy() - 40) - 0.02 * dev + rng.normal(0, 0.12, n), 0, 10),
+            "staff.hwb_theme": np.clip(6.0 - 0.04 * (true_stress - 40) + rng.normal(0, 0.12, n), 0, 10),
+            "staff.morale": np.clip(6.1 - 0.03 * (true_stress - 40) + rng.normal(0, 0.12, n), 0, 10),
+            "staff.respondents": responses,
+            "staff.response_rate": np.clip(act["response_rate"].to_numpy() * 100 + rng.normal(0, 2, n), 5, 99),
+            "distributed": (responses / np.clip(act["response_rate"].to_numpy(), 0.1, 1)).round(),
+        }))
+    staff = pd.concat(staff_rows, ignore_index=True)
+
+    acute = orgs[orgs["org_type"].isin(["acute", "acute_specialist"])].set_index("org_code")
+    pat_rows = []
+    stress_lookup = staff.set_index(["org_code", "year"])["staff.stress"]
+    for year in spec.patient_years:
+        act = acute[_active(acute.reset_index(), year).to_numpy()]
+        n = len(act)
+        codes = act.index.to_numpy()
+        if year in spec.staff_years:
+            s = stress_lookup.reindex(pd.MultiIndex.from_arrays([codes, np.full(n, year)])).to_numpy()
+        else:  # no staff survey that year: use the trust mean (no within variation)
+            s = act["mu"].to_numpy()
+        npat = np.maximum(50, (act["patients"].to_numpy() * rng.uniform(0.85, 1.1, n)).round())
+        latent = act["alpha"].to_numpy() + gamma[year] + spec.true_effect * s + rng.normal(0, 0.10, n)
+        overall = np.clip(latent + rng.normal(0, 2.0 / np.sqrt(npat)), 0, 10)
+        respect = np.clip(9.0 + 0.5 * (latent - 8.0) + rng.normal(0, 0.08, n), 0, 10)
+        frame = {"org_code": codes, "year": year, "n_tpat": npat,
+                 "patient.ip_overall": overall, "patient.ip_respect_dignity": respect}
+        for q in CQC_QUESTIONS:
+            if q == "Q46":
+                frame[f"mean{q}"] = overall
+            elif q == "Q45":
+                frame[f"mean{q}"] = respect
+            else:
+                frame[f"mean{q}"] = np.clip(7.5 + 0.7 * (latent - 8.0) + rng.normal(0, 0.4, n), 0, 10)
+            frame[f"{q}_tres"] = np.maximum(20, (npat * rng.uniform(0.3, 0.99)).round())
+        frame["Q46_tres"] = np.maximum(20, (npat * 0.97).round())
+        for s_ in CQC_SECTIONS:
+            frame[f"mean{s_}"] = np.clip(7.8 + 0.8 * (latent - 8.0) + rng.normal(0, 0.3, n), 0, 10)
+        pat_rows.append(pd.DataFrame(frame))
+    patient = pd.concat(pat_rows, ignore_index=True)
+    return staff, patient
+
+
+def simulate_panel(
+    seed: int = 0,
+    n_trusts: int = 130,
+    years: tuple[int, ...] | list[int] = (2019, 2020, 2021, 2022, 2023),
+    true_effect: float = -0.03,
+) -> pd.DataFrame:
+    """A linked demo panel in ``panel.parquet`` format, straight from the simulation.
+
+    No files, no mergers: for fast model tests and coverage simulations.  Rows
+    are acute trusts x ``years``; columns ``org_code, year, org_name,
+    trust_type, staff.*, staff.*__n, patient.*, patient.*__n``.
+    """
+    years = tuple(int(y) for y in years)
+    spec = DemoSpec(seed=seed, n_acute=n_trusts, n_non_acute=0, staff_years=years,
+                    patient_years=years, true_effect=true_effect, n_mergers=0)
+    orgs = simulate_organisations(spec)
+    staff, patient = simulate_values(spec, orgs)
+    pat = patient[["org_code", "year", "patient.ip_overall", "patient.ip_respect_dignity", "n_tpat", "Q46_tres"]].rename(
+        columns={"Q46_tres": "patient.ip_overall__n"})
+    pat["patient.ip_respect_dignity__n"] = pat.pop("n_tpat")
+    keep = [c for c in staff.columns if c.startswith("staff.") or c in ("org_code", "year")]
+    panel = staff[keep].merge(pat, on=["org_code", "year"], how="inner")
+    for m in ("staff.hwb_action", "staff.recommend_care", "staff.engagement", "staff.hwb_theme", "staff.morale"):
+        panel[f"{m}__n"] = panel["staff.stress__n"]
+    meta = orgs.set_index("org_code")[["org_name", "org_type"]].rename(columns={"org_type": "trust_type"})
+    panel = panel.join(meta, on="org_code")
+    first = ["org_code", "year", "org_name", "trust_type"]
+    return panel[first + [c for c in panel.columns if c not in first]].sort_values(first[:2]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- writers
+def _nss_frame(staff_year: pd.DataFrame, orgs: pd.DataFrame, kind: str, year: int, rng) -> pd.DataFrame:
+    sheet, trtype, trtname, _ = NSS_GROUPS[kind]
+    sel = staff_year.merge(orgs[["org_code", "org_name", "org_type"]], on="org_code")
+    sel = sel[sel["org_type"] == kind].sort_values("org_code")
+    n = len(sel)
+    out: dict[str, Any] = {
+        "trust": sel["org_code"].to_numpy(),
+        "trustname": sel["org_name"].to_numpy(),
+        "trtype": float(trtype),
+        "trtname": trtname,
+        "sample_type": "Census",
+        "org_mode": np.where(rng.random(n) < 0.6, "Online", "Mixed"),
+        "responses": sel["staff.respondents"].to_numpy(),
+        f"rr_{year}": sel["staff.response_rate"].to_numpy() / 100,
+    }
+    if kind == "acute":
+        out["Distributed"] = sel["distributed"].to_numpy()
+    theme_vals = {
+        "hwb": sel["staff.hwb_theme"].to_numpy(),
+        "engagement": sel["staff.engagement"].to_numpy(),
+        "morale": sel["staff.morale"].to_numpy(),
+    }
+    for t in NSS_THEMES:
+        out[f"theme_{t}_{year}"] = theme_vals.get(t, np.clip(rng.normal(7.0, 0.4, n), 0, 10))
+    base = sel["staff.stress__n"].to_numpy()
+    qvals = {
+        "q11c": sel["staff.stress"].to_numpy() / 100,
+        "q11a": sel["staff.hwb_action"].to_numpy() / 100,
+        "q21d": sel["staff.recommend_care"].to_numpy() / 100,
+    }
+    qbases = {}
+    for q in NSS_QUESTIONS:
+        out[f"{q}_{year}"] = qvals.get(q, np.clip(rng.normal(0.6, 0.1, n), 0.01, 0.99))
+        qbases[q] = base if q in qvals else np.maximum(1, (base * rng.uniform(0.9, 1.0, n)).round())
+    for t in NSS_THEMES:
+        out[f"theme_{t}_n_{year}"] = sel["staff.respondents"].to_numpy()
+    for q in NSS_QUESTIONS:
+        out[f"{q}_n_{year}"] = qbases[q]
+    frame = pd.DataFrame(out).astype({c: object for c in out if c.startswith("q")})
+    # Suppression: the publisher suppresses question results with fewer than 11 responses.
+    for q in NSS_QUESTIONS:
+        small = frame[f"{q}_n_{year}"].astype(float) < 11
+        frame.loc[small, f"{q}_{year}"] = "*"
+    return frame
+
+
+def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.DataFrame, seed: int) -> Path:
+    """Write one Staff Survey organisation workbook in the 2019 layout."""
+    from openpyxl import Workbook
+
+    rng = np.random.default_rng([seed, 3, year])
+    sy = staff[staff["year"] == year]
+    wb = Workbook(write_only=True)
+    notes = wb.create_sheet("Notes")
+    notes.append([f"National Staff Survey {year} - {SYNTHETIC} DATA (simulated, not published results)", ""])
+    notes.append(["This sheet provides data for all organisations in the synthetic demo, split by benchmarking group.", ""])
+    notes.append(["Key", ""])
+    notes.append(["Variable Name", "Description"])
+    notes.append(["trust", "Organisation Code"])
+    notes.append(["q11c_20XX", "Proportion of staff selecting Yes out of those who answered the question for year 20XX"])
+    groups = wb.create_sheet("Trust Benchmark Groups")
+    groups.append([f"{NSS_GROUPS[k][0].upper()} ({SYNTHETIC})" for k in NSS_GROUPS])
+    for kind in NSS_GROUPS:
+        sheet, _, _, title = NSS_GROUPS[kind]
+        frame = _nss_frame(sy, orgs, kind, year, rng)
+        ws = wb.create_sheet(sheet)
+        if title:
+            ws.append(["See summary responses and calculated rates at bottom of acute and combined worksheets"])
+        ws.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            ws.append([None if (isinstance(v, float) and np.isnan(v)) else v for v in row])
+        if kind == "acute" and len(frame):
+            resp = frame["responses"].astype(float)
+            ws.append(["count:", float(len(frame)), None, None, None, None, float(resp.sum())])
+            ws.append(["", float(len(frame)), None, None, None, None, float(resp.sum())])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def _cqc_trust_scores(py: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
+    cols: dict[str, Any] = {"TrustCode": py["org_code"].to_numpy(), "trustname": names.reindex(py["org_code"]).to_numpy(),
+                            "n_tpat": py["n_tpat"].to_numpy()}
+    for item in CQC_QUESTIONS + CQC_SECTIONS:
+        mean = py[f"mean{item}"].to_numpy()
+        n = py[f"{item}_tres"].to_numpy() if f"{item}_tres" in py else py["n_tpat"].to_numpy()
+        se = 2.0 / np.sqrt(n)
+        cols[f"mean{item}"] = mean
+        for lvl, z in (("90", 1.645), ("95", 1.96), ("99", 3.09)):
+            cols[f"ll{lvl}{item}"] = mean - z * se - 0.6
+            cols[f"ul{lvl}{item}"] = mean + z * se + 0.6
+        cols[f"band{item}"] = 4.0
+        cols[f"{item}_Zfinal"] = (mean - mean.mean()) / (mean.std() or 1.0)
+    return pd.DataFrame(cols)
+
+
+def _cqc_historical(py: pd.DataFrame, names: pd.Series, year: int, suffix: str) -> pd.DataFrame:
+    cols: dict[str, Any] = {"SurveyYear": float(year), "TrustCode": py["org_code"].to_numpy(),
+                            "trustname": names.reindex(py["org_code"]).to_numpy(), f"n_tpat_{suffix}": py["n_tpat"].to_numpy()}
+    for q in CQC_QUESTIONS:
+        cols[f"{q}_mean_{suffix}"] = py[f"mean{q}"].to_numpy()
+        cols[f"{q}_Base_unw"] = py[f"{q}_tres"].to_numpy()
+        cols[f"{q}_sig"] = 0.0
+    return pd.DataFrame(cols)
+
+
+def _combine_for_successors(pat: pd.DataFrame, orgs: pd.DataFrame, codes_now: list[str]) -> pd.DataFrame:
+    """Historical rows as a later file would show them: predecessors shown under successor codes."""
+    succ = orgs.set_index("org_code")["successor"].dropna()
+    p = pat.copy()
+    p["org_code"] = p["org_code"].map(lambda c: succ.get(c, c))
+    value_cols = [c for c in p.columns if c.startswith("mean")]
+    w = p["n_tpat"].astype(float)
+    agg = {c: (p[c] * w).groupby(p["org_code"]).sum() / w.groupby(p["org_code"]).sum() for c in value_cols}
+    out = pd.DataFrame(agg)
+    for c in [c for c in p.columns if c.endswith("_tres")] + ["n_tpat"]:
+        out[c] = p.groupby("org_code")[c].sum()
+    out = out.reset_index()
+    return out[out["org_code"].isin(codes_now)]
+
+
+def write_cqc_benchmark(path: Path, year: int, patient: pd.DataFrame, orgs: pd.DataFrame) -> Path:
+    """Write one CQC Adult Inpatient benchmark file in the 2022 layout (.ods)."""
+    names = orgs.set_index("org_code")["org_name"]
+    py = patient[patient["year"] == year].sort_values("org_code")
+    guidance = pd.DataFrame({0: [f"NHS Adult Inpatient Survey {year} - {SYNTHETIC} DATA",
+                                 "Simulated benchmark file in the 2022 published layout; not real results."]})
+    key_rows = [["Sheet", "Variable name", "Description and comments"],
+                ["Trust_Respondents", "TrustCode", "Trust code"], ["", "trustname", "Trust name"],
+                ["", "Qx_tres", "Number of respondents (per trust) for question x"],
+                ["Trust_Scores", "TrustCode", "Trust code"], ["", "n_tpat", "Total number of respondents (per trust)"],
+                ["", "meanQx", "Mean trust score for question x"], ["", "meanSx", "Mean trust score for section x"],
+                [f"Historical_Comparisonsto{year - 1}", "Qx_mean_H", "Mean trust score for question x"],
+                [f"Historical_Comparisonsto{year - 2}", "Qx_mean_H2", "Mean trust score for question x"]]
+    key = pd.DataFrame(key_rows[1:], columns=key_rows[0])
+    resp = pd.DataFrame({"TrustCode": py["org_code"].to_numpy(), "trustname": names.reindex(py["org_code"]).to_numpy(),
+                         **{f"{q}_tres": py[f"{q}_tres"].to_numpy() for q in CQC_QUESTIONS},
+                         "n_tpat": py["n_tpat"].to_numpy()})
+    scores = _cqc_trust_scores(py, names)
+    sheets = {"Guidance": guidance, "Key": key, "Trust_Respondents": resp, "Trust_Scores": scores}
+    codes_now = py["org_code"].tolist()
+    for back, suffix in ((1, "H"), (2, "H2")):
+        prev = patient[patient["year"] == year - back]
+        hist = _combine_for_successors(prev, orgs, codes_now)
+        sheets[f"Historical_Comparisonsto{year - back}"] = _cqc_historical(hist, names, year - back, suffix)
+    write_ods(path, {name: ([] if name == "Guidance" else [list(f.columns)]) + f.values.tolist()
+                     for name, f in sheets.items()})
+    return path
+
+
+def _ods_cell(value: Any) -> str:
+    from xml.sax.saxutils import escape, quoteattr
+
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "<table:table-cell/>"
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        v = repr(float(value))
+        return f'<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>'
+    text = str(value)
+    return f'<table:table-cell office:value-type="string" office:string-value={quoteattr(text)}><text:p>{escape(text)}</text:p></table:table-cell>'
+
+
+def write_ods(path: str | Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    """Write a minimal OpenDocument spreadsheet (one table per sheet, values only).
+
+    pandas' ``odf`` writer takes several seconds per benchmark-sized file; the
+    demo writes the XML directly (valid ODF 1.2, read by LibreOffice, odfpy and
+    calamine alike).
+    """
+    import zipfile
+    from xml.sax.saxutils import quoteattr
+
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"')
+    parts = [f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns}><office:body><office:spreadsheet>']
+    for name, rows in sheets.items():
+        parts.append(f"<table:table table:name={quoteattr(name)}>")
+        for row in rows:
+            parts.append("<table:table-row>" + "".join(_ods_cell(v) for v in row) + "</table:table-row>")
+        parts.append("</table:table>")
+    parts.append("</office:spreadsheet></office:body></office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                '<manifest:file-entry manifest:full-path="/" manifest:version="1.2" '
+                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                "</manifest:manifest>")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet",
+                    compress_type=zipfile.ZIP_STORED)
+        zf.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr("content.xml", "".join(parts), compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+def write_ods_files(folder: Path, orgs: pd.DataFrame) -> list[Path]:
+    """Write ODS-style organisation files: headerless etr.csv, successions, trust types."""
+    folder.mkdir(parents=True, exist_ok=True)
+    trusts = orgs[orgs["org_type"] != "ccg"]
+    # One acute trust is deliberately missing from etr.csv: its survey rows must
+    # surface in the linkage audit as an unknown code, not vanish.
+    unknown = trusts[trusts["org_type"] == "acute"]["org_code"].iloc[-1]
+    etr = folder / "etr.csv"
+    with etr.open("w", newline="") as fh:
+        w = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        for r in trusts.itertuples(index=False):
+            if r.org_code == unknown:
+                continue
+            close = "" if pd.isna(r.close_year) else f"{int(r.close_year)}0331"
+            w.writerow([r.org_code, r.org_name.upper(), "Y99", "QZZ", "1 SYNTHETIC ROAD", "", "", "DEMOTOWN", "",
+                        "ZZ1 1ZZ", f"{int(r.open_year)}0401", close, *[""] * 9, "0", "", "Z", "", "", ""])
+    succ = folder / "trust_successions.csv"
+    s = orgs.dropna(subset=["successor"])
+    pd.DataFrame({"old_code": s["org_code"], "new_code": s["successor"], "date": MERGER_DATE}).to_csv(succ, index=False)
+    types = folder / "trust_types_demo.csv"
+    t = trusts[trusts["close_year"].isna()]
+    pd.DataFrame({"trust_code": t["org_code"], "primary_category": t["org_type"].map(CQC_CATEGORY)}).to_csv(types, index=False)
+    return [etr, succ, types]
+
+
+def write_demo_files(out_dir: str | Path, spec: DemoSpec | Any = None) -> dict[str, Any]:
+    """Write the whole synthetic demo raw-data folder.
+
+    Parameters
+    ----------
+    out_dir
+        Folder to write into (``nss/``, ``cqc_inpatient/``, ``ods/`` subfolders).
+    spec
+        A :class:`DemoSpec` or the ``data.demo`` params section.
+
+    Returns
+    -------
+    dict
+        Manifest: files written, the truth (planted effect) and the settings.
+    """
+    if spec is None:
+        spec = DemoSpec()
+    elif not isinstance(spec, DemoSpec):
+        spec = DemoSpec.from_params(spec)
+    out = Path(out_dir)
+    orgs = simulate_organisations(spec)
+    staff, patient = simulate_values(spec, orgs)
+    files: list[Path] = []
+    for year in spec.staff_years:
+        yy = f"{year % 100:02d}"
+        files.append(write_nss_workbook(out / "nss" / f"ST{yy}-Organisation-Data-{year}-Only-DEMO-SYNTHETIC.xlsx",
+                                        year, staff, orgs, spec.seed))
+    for year in spec.patient_years:
+        files.append(write_cqc_benchmark(out / "cqc_inpatient" / f"Adult-Inpatient-Survey-{year}-DEMO-SYNTHETIC.ods",
+                                         year, patient, orgs))
+    files.extend(write_ods_files(out / "ods", orgs))
+    readme = out / "README-DEMO-SYNTHETIC.md"
+    readme.write_text(
+        "# SYNTHETIC DEMO DATA\n\nEvery file in this folder was simulated by `linkage.demo` "
+        f"(seed {spec.seed}). None of it is published NHS or CQC data. Layouts mimic the "
+        "publishers' files so that the same readers apply.\n"
+    )
+    manifest = {
+        "synthetic": True,
+        "generated_by": "linkage.demo.write_demo_files",
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.__dict__.items()},
+        "truth": {"true_effect": spec.true_effect, "exposure": "staff.stress", "dependent": "patient.ip_overall",
+                  "mergers": orgs.dropna(subset=["successor"])[["org_code", "successor"]].to_dict("records")},
+        "files": [str(p.relative_to(out)) for p in files],
+    }
+    (out / "demo_truth.json").write_text(json.dumps(manifest, indent=2, default=str))
+    return manifest
