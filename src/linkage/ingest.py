@@ -1,21 +1,172 @@
-"""Stages ``ingest_staff`` and ``ingest_patient``: raw published files -> tidy contract."""
+"""Stages ``ingest_staff`` and ``ingest_patient``: raw published files -> tidy contract.
+
+Both stages take the same path: find the files of their kind in the raw folder
+by content (:func:`linkage.readers.read_folder`), put every value on its
+measure's canonical unit (:func:`linkage.catalogue.harmonise`), keep the
+measures chosen in ``params.yaml`` and account for everything else:
+
+* ``<kind>.parquet`` - the kept tidy rows (the contract of :mod:`linkage.contract`);
+* ``<kind>_quarantine.csv`` - cells the readers could not use, each with a reason;
+* ``<kind>_rollups.parquet`` - sub-organisation rows rolled up by the reader;
+* ``<kind>_orgs.parquet`` - organisations seen, with their kind (trust / non-trust);
+* ``<kind>_audit.csv`` - counts per file, year and measure of kept and not-selected rows;
+* ``metrics/ingest_<kind>.json`` - headline counts for ``dvc metrics show``.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import Field, field_validator
 
 from .params import Section
+
+Kind = Literal["staff", "patient"]
 
 
 class StaffParams(Section):
     measures: list[str] = Field(
-        default_factory=lambda: ["staff.stress", "staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action", "staff.engagement", "staff.recommend_care"],
-        description="Canonical staff measures to keep (names from the measure catalogue).",
+        default_factory=lambda: [
+            "staff.stress", "staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action",
+            "staff.hwb_theme", "staff.engagement", "staff.morale", "staff.recommend_care",
+            "staff.enough_staff", "staff.respondents", "staff.response_rate",
+        ],
+        description="Canonical staff measures to keep (names from src/linkage/catalogue/measures.yaml); comma-separated.",
     )
+    years: list[int] = Field(
+        default_factory=list,
+        description="Staff Survey years to keep; empty keeps every year found. Comma-separated.",
+    )
+
+    @field_validator("measures")
+    @classmethod
+    def _known_measures(cls, v: list[str]) -> list[str]:
+        return _check_measures(v, "staff.")
 
 
 class PatientParams(Section):
     measures: list[str] = Field(
-        default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity"],
-        description="Canonical patient experience measures to keep (names from the measure catalogue).",
+        default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity", "patient.ip_respondents"],
+        description="Canonical patient experience measures to keep (names from the measure catalogue); comma-separated.",
     )
+    years: list[int] = Field(
+        default_factory=list,
+        description="Patient survey years to keep; empty keeps every year found. Comma-separated.",
+    )
+
+    @field_validator("measures")
+    @classmethod
+    def _known_measures(cls, v: list[str]) -> list[str]:
+        return _check_measures(v, "patient.")
+
+
+def _check_measures(values: list[str], prefix: str) -> list[str]:
+    if not values:
+        raise ValueError("at least one measure is required")
+    from .catalogue import load_catalogue
+
+    known = sorted(m for m in load_catalogue().measures if m.startswith(prefix))
+    unknown = [m for m in values if m not in known]
+    if unknown:
+        raise ValueError(f"unknown measure(s) {unknown}; the catalogue has {known}")
+    return values
+
+
+@dataclass
+class IngestResult:
+    """What an ingest stage produced (also written to disk by :func:`run_ingest`)."""
+
+    kind: str
+    tidy: pd.DataFrame
+    quarantine: pd.DataFrame
+    rollups: pd.DataFrame
+    orgs: pd.DataFrame
+    audit: pd.DataFrame
+    metrics: dict[str, Any]
+
+
+def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Path | None = None) -> IngestResult:
+    """Read every file of ``kind`` under ``raw_dir`` into the harmonised tidy contract.
+
+    Parameters
+    ----------
+    kind
+        ``"staff"`` or ``"patient"``.
+    raw_dir
+        Folder filled by the acquire stage (searched recursively, files found by content).
+    section
+        The ``staff`` or ``patient`` params section.
+    cache_dir
+        Where parsed files are cached as parquet (keyed by file hash).
+    """
+    from .catalogue import harmonise
+    from .contract import validate_tidy
+    from .errors import LinkageError
+    from .readers import read_folder
+
+    res = read_folder(Path(raw_dir), kind=kind, cache_dir=cache_dir)
+    if res.tidy.empty:
+        raise LinkageError(
+            f"no {kind} survey files found under {raw_dir!s}: expected e.g. "
+            + ("NHS Staff Survey organisation workbooks or a mapped extract" if kind == "staff"
+               else "CQC Adult Inpatient Survey benchmark files")
+        )
+    tidy = harmonise(res.tidy)
+    keep = tidy["measure"].isin(section.measures)
+    reason = pd.Series("kept", index=tidy.index, dtype="object")
+    reason[~keep] = "measure_not_selected"
+    if section.years:
+        in_years = tidy["year"].isin(section.years)
+        reason[keep & ~in_years] = "year_not_selected"
+        keep &= in_years
+    audit = (
+        tidy.assign(status=reason)
+        .groupby(["source_file", "year", "measure", "status"], dropna=False)
+        .size()
+        .rename("rows")
+        .reset_index()
+    )
+    kept = validate_tidy(tidy[keep].reset_index(drop=True), what=f"{kind} tidy table")
+    missing = sorted(set(section.measures) - set(kept["measure"].unique()))
+    by_year = kept.groupby("year")["org_code"].nunique().astype(int)
+    metrics = {
+        "kind": kind,
+        "files": int(tidy["source_file"].nunique()),
+        "rows_read": int(len(tidy)),
+        "rows_kept": int(len(kept)),
+        "rows_not_selected": int((~keep).sum()),
+        "cells_quarantined": int(len(res.quarantine)),
+        "rows_rolled_up": int(len(res.rollups)),
+        "organisations": int(kept["org_code"].nunique()),
+        "organisations_by_year": {str(k): int(v) for k, v in by_year.items()},
+        "years": [int(y) for y in sorted(kept["year"].dropna().unique())],
+        "measures_requested_but_absent": missing,
+    }
+    return IngestResult(kind, kept, res.quarantine, res.rollups, res.orgs, audit, metrics)
+
+
+def write_ingest(result: IngestResult, interim_dir: str | Path, metrics_dir: str | Path) -> dict[str, Path]:
+    """Write an :class:`IngestResult` to the stage's declared outputs."""
+    interim, mdir = Path(interim_dir), Path(metrics_dir)
+    interim.mkdir(parents=True, exist_ok=True)
+    mdir.mkdir(parents=True, exist_ok=True)
+    k = result.kind
+    paths = {
+        "tidy": interim / f"{k}.parquet",
+        "quarantine": interim / f"{k}_quarantine.csv",
+        "rollups": interim / f"{k}_rollups.parquet",
+        "orgs": interim / f"{k}_orgs.parquet",
+        "audit": interim / f"{k}_audit.csv",
+        "metrics": mdir / f"ingest_{k}.json",
+    }
+    result.tidy.to_parquet(paths["tidy"], index=False)
+    result.quarantine.to_csv(paths["quarantine"], index=False)
+    result.rollups.to_parquet(paths["rollups"], index=False)
+    result.orgs.to_parquet(paths["orgs"], index=False)
+    result.audit.to_csv(paths["audit"], index=False)
+    paths["metrics"].write_text(json.dumps(result.metrics, indent=2) + "\n")
+    return paths
