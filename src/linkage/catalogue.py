@@ -1,0 +1,367 @@
+"""The measure catalogue and layout knowledge, kept as data.
+
+The YAML files beside this module (``src/linkage/catalogue/``) hold
+
+``measures.yaml``
+    canonical measures: label, description, direction, canonical unit, the
+    publisher's column codes per layout, series breaks, ``comparable_from``.
+``layouts.yaml``
+    what the readers know about each published layout (sheet names, header
+    tokens, column patterns, year rules), organisation-kind rules and
+    sub-code roll-ups.
+``sources.yaml``
+    download locations and checksums (used by :mod:`linkage.download`).
+
+Public functions
+----------------
+load_catalogue(path=None) -> Catalogue
+harmonise(tidy, catalogue=None) -> DataFrame
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .contract import SCALES, coerce_tidy
+from .errors import LinkageError
+
+Scale = Literal["proportion", "percent", "score10", "count"]
+
+#: Multipliers taking a value from one scale to another (only meaningful pairs).
+_CONVERSIONS: dict[tuple[str, str], float] = {
+    ("proportion", "percent"): 100.0,
+    ("percent", "proportion"): 0.01,
+}
+
+
+class CatalogueError(LinkageError):
+    """The catalogue or layout YAML is malformed, or a measure is unknown."""
+
+
+# --------------------------------------------------------------------------- models
+class SeriesBreak(BaseModel):
+    """A known break in a measure's time series."""
+
+    model_config = ConfigDict(extra="forbid")
+    year: int
+    comparable_across: bool = False
+    note: str
+
+
+class MeasureSource(BaseModel):
+    """Where a measure comes from in one layout (or extract mapping)."""
+
+    model_config = ConfigDict(extra="forbid")
+    layout: str
+    code: str
+    scale: Scale
+    base: str | None = None
+    question: str | None = None
+    years: tuple[int, int] | None = Field(
+        default=None, description="inclusive first and last survey year this entry applies to"
+    )
+
+    def applies_to(self, year: int) -> bool:
+        """Whether this source entry covers survey ``year``."""
+        return self.years is None or self.years[0] <= year <= self.years[1]
+
+
+class Measure(BaseModel):
+    """One canonical measure."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    label: str
+    description: str
+    kind: Literal["staff", "patient"]
+    unit: Scale
+    higher_is_better: bool | None
+    comparable_from: int | None = None
+    last_year: int | None = None
+    rollup: Literal["weighted_mean", "sum", "ratio"] = "weighted_mean"
+    sources: list[MeasureSource] = Field(default_factory=list)
+    series_breaks: list[SeriesBreak] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _dotted(cls, v: str) -> str:
+        if not re.fullmatch(r"(staff|patient)\.[a-z0-9_]+", v):
+            raise ValueError(f"measure name {v!r} must look like 'staff.xxx' or 'patient.xxx'")
+        return v
+
+
+@dataclass
+class Catalogue:
+    """Measures and layouts loaded from the catalogue folder.
+
+    Attributes
+    ----------
+    measures
+        Canonical measures by name.
+    layouts
+        Layout definitions by id (plain dicts from ``layouts.yaml``).
+    org_kinds, org_code_kinds, rollups
+        Organisation typing rules and sub-code roll-ups from ``layouts.yaml``.
+    folder
+        Folder the YAML files were read from.
+    digest
+        sha256 of the catalogue files' bytes (part of the reader cache key).
+    """
+
+    measures: dict[str, Measure]
+    layouts: dict[str, dict[str, Any]]
+    org_kinds: list[dict[str, str]] = field(default_factory=list)
+    org_code_kinds: list[dict[str, str]] = field(default_factory=list)
+    rollups: list[dict[str, str]] = field(default_factory=list)
+    folder: Path | None = None
+    digest: str = ""
+
+    # ----------------------------------------------------------------- lookups
+    def measure(self, name: str) -> Measure:
+        """Return measure ``name`` or raise :class:`CatalogueError` listing the known ones."""
+        try:
+            return self.measures[name]
+        except KeyError:
+            raise CatalogueError(
+                f"unknown measure {name!r}; the catalogue knows {sorted(self.measures)}"
+            ) from None
+
+    def layout(self, layout_id: str) -> dict[str, Any]:
+        """Return layout ``layout_id`` or raise :class:`CatalogueError`."""
+        try:
+            return self.layouts[layout_id]
+        except KeyError:
+            raise CatalogueError(
+                f"unknown layout {layout_id!r}; known layouts are {sorted(self.layouts)}"
+            ) from None
+
+    def sources_for(self, layout_id: str) -> dict[str, list[tuple[Measure, MeasureSource]]]:
+        """Map publisher code -> [(measure, source entry)] for one layout."""
+        out: dict[str, list[tuple[Measure, MeasureSource]]] = {}
+        for m in self.measures.values():
+            for s in m.sources:
+                if s.layout == layout_id:
+                    out.setdefault(s.code, []).append((m, s))
+        return out
+
+    def lookup(self, layout_id: str, code: str, year: int) -> tuple[Measure, MeasureSource] | None:
+        """The measure that ``code`` of ``layout_id`` gives for ``year`` (or None)."""
+        for m, s in self.sources_for(layout_id).get(code, []):
+            if s.applies_to(year):
+                return m, s
+        return None
+
+    def comparable_from(self, name: str) -> int | None:
+        """First year of ``name`` comparable with later years (None: no limit known)."""
+        return self.measure(name).comparable_from
+
+    def org_kind(self, benchmark_group: object, org_code: object = None) -> str:
+        """Classify an organisation as ``trust`` or a non-trust kind.
+
+        Parameters
+        ----------
+        benchmark_group
+            The publisher's benchmarking group text (e.g. ``"CCGs"``).
+        org_code
+            The organisation code; some code shapes (``00C/00D``) are always
+            non-trust.
+        """
+        code = "" if org_code is None or pd.isna(org_code) else str(org_code)
+        for rule in self.org_code_kinds:
+            if re.search(rule["pattern"], code):
+                return rule["kind"]
+        text = "" if benchmark_group is None or pd.isna(benchmark_group) else str(benchmark_group)
+        for rule in self.org_kinds:
+            if re.search(rule["pattern"], text, flags=re.IGNORECASE):
+                return rule["kind"]
+        return "other"
+
+    def rollup_target(self, org_code: str) -> str | None:
+        """The code that sub-code ``org_code`` rolls up into, if any."""
+        for rule in self.rollups:
+            if re.fullmatch(rule["pattern"], org_code):
+                return rule["into"]
+        return None
+
+    def describe(self) -> pd.DataFrame:
+        """One row per measure for reports: name, label, description, unit, direction, breaks."""
+        rows = []
+        for m in self.measures.values():
+            rows.append(
+                {
+                    "measure": m.name,
+                    "label": m.label,
+                    "description": m.description,
+                    "kind": m.kind,
+                    "unit": m.unit,
+                    "higher_is_better": m.higher_is_better,
+                    "comparable_from": m.comparable_from,
+                    "last_year": m.last_year,
+                    "source_codes": "; ".join(
+                        f"{s.layout}:{s.code}" + (f" ({s.question})" if s.question else "")
+                        for s in m.sources
+                    ),
+                    "series_breaks": "; ".join(f"{b.year}: {b.note}" for b in m.series_breaks),
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- loading
+def default_folder() -> Path:
+    """The catalogue folder shipped with the package."""
+    return Path(str(resources.files("linkage") / "catalogue"))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise CatalogueError(f"catalogue file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise CatalogueError(f"catalogue file {path} is not valid YAML: {err}") from None
+
+
+def _expand_sections(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for n in tpl.get("sections", []):
+        nn = f"{int(n):02d}"
+        name = tpl["name"].format(nn=nn)
+        out[name] = {
+            "label": tpl["label"].format(nn=nn),
+            "description": tpl["description"].format(nn=nn),
+            "kind": tpl["kind"],
+            "unit": tpl["unit"],
+            "higher_is_better": tpl["higher_is_better"],
+            "comparable_from": tpl.get("comparable_from"),
+            "rollup": tpl.get("rollup", "weighted_mean"),
+            "sources": [
+                {
+                    "layout": tpl["layout"],
+                    "code": tpl["code"].format(nn=nn),
+                    "scale": tpl["scale"],
+                    "question": f"section S{nn} (2022 numbering)",
+                }
+            ],
+            "series_breaks": tpl.get("series_breaks", []),
+        }
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _load(folder: str) -> Catalogue:
+    path = Path(folder)
+    mdoc = _read_yaml(path / "measures.yaml") or {}
+    ldoc = _read_yaml(path / "layouts.yaml") or {}
+    raw = dict(mdoc.get("measures") or {})
+    if "section_template" in mdoc:
+        raw.update(_expand_sections(mdoc["section_template"]))
+    measures: dict[str, Measure] = {}
+    for name, spec in raw.items():
+        try:
+            measures[name] = Measure(name=name, **spec)
+        except (ValidationError, TypeError) as err:
+            raise CatalogueError(f"{path / 'measures.yaml'}: measure {name!r} is invalid: {err}") from None
+    layouts = dict(ldoc.get("layouts") or {})
+    for lid, spec in layouts.items():
+        for key in ("family", "kind"):
+            if key not in spec:
+                raise CatalogueError(f"{path / 'layouts.yaml'}: layout {lid!r} lacks {key!r}")
+        spec["id"] = lid
+    h = hashlib.sha256()
+    for name in ("measures.yaml", "layouts.yaml"):
+        h.update((path / name).read_bytes())
+    return Catalogue(
+        measures=measures,
+        layouts=layouts,
+        org_kinds=list(ldoc.get("org_kinds") or []),
+        org_code_kinds=list(ldoc.get("org_code_kinds") or []),
+        rollups=list(ldoc.get("rollups") or []),
+        folder=path,
+        digest=h.hexdigest(),
+    )
+
+
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
+    """Load (and cache) the catalogue.
+
+    Parameters
+    ----------
+    path
+        Folder holding ``measures.yaml`` and ``layouts.yaml``; default: the one
+        shipped in the package.
+
+    Returns
+    -------
+    Catalogue
+    """
+    folder = Path(path) if path is not None else default_folder()
+    return _load(str(folder.resolve()))
+
+
+# --------------------------------------------------------------------------- harmonise
+def convert(values: pd.Series, from_scale: str, to_scale: str) -> pd.Series:
+    """Convert ``values`` between scales (identity when equal).
+
+    Raises
+    ------
+    CatalogueError
+        For a pair with no meaningful conversion (e.g. ``score10`` to ``percent``).
+    """
+    if from_scale == to_scale:
+        return values
+    try:
+        return values * _CONVERSIONS[(from_scale, to_scale)]
+    except KeyError:
+        raise CatalogueError(f"cannot convert values on scale {from_scale!r} to {to_scale!r}") from None
+
+
+def harmonise(tidy: pd.DataFrame, catalogue: Catalogue | None = None) -> pd.DataFrame:
+    """Put every value on its measure's canonical unit.
+
+    Parameters
+    ----------
+    tidy
+        Reader output (contract columns plus ``scale``).
+    catalogue
+        Default: the shipped catalogue.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``value`` converted and ``scale`` set to each measure's unit.
+
+    Raises
+    ------
+    CatalogueError
+        Unknown measure, missing ``scale``, or an impossible conversion.
+    """
+    cat = catalogue or load_catalogue()
+    out = coerce_tidy(tidy)
+    if out.empty:
+        return out
+    if out["scale"].isna().any():
+        raise CatalogueError("cannot harmonise: some rows have no 'scale' (reader output expected)")
+    values = out["value"].to_numpy(copy=True)
+    units = out["scale"].astype(object).to_numpy(copy=True)
+    for (measure, scale), idx in out.groupby(["measure", "scale"], sort=False).groups.items():
+        unit = cat.measure(str(measure)).unit
+        if scale not in SCALES:
+            raise CatalogueError(f"measure {measure!r}: unknown scale {scale!r}")
+        pos = out.index.get_indexer(idx)
+        values[pos] = convert(pd.Series(values[pos]), str(scale), unit).to_numpy()
+        units[pos] = unit
+    out["value"] = values
+    out["scale"] = pd.Series(units, index=out.index).astype("string")
+    return out

@@ -1,0 +1,365 @@
+"""Readers: published files -> the tidy contract.
+
+Public functions
+----------------
+read_file(path, *, mapping=None, catalogue=None, cache_dir=None) -> ReadResult
+read_folder(folder, *, kind, mapping_dir=None, cache_dir=None, catalogue=None) -> ReadResult
+detect_layout(path, *, mapping_dir=None, catalogue=None) -> str
+
+Layouts are recognised by content (sheet names, header cells), never by file
+name; the knowledge of each layout is in ``src/linkage/catalogue/layouts.yaml``
+and researcher-extract mappings in ``src/linkage/mappings/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from ..catalogue import Catalogue, load_catalogue
+from ..contract import coerce_tidy, empty_quarantine, validate_tidy
+from ..errors import InputFileError, LinkageError, UnknownLayoutError
+from . import cqc_benchmark, extract, nss_workbook
+from .common import (
+    ReadResult,
+    Workbook,
+    cache_key,
+    cache_load,
+    cache_store,
+    empty_files,
+    empty_orgs,
+    empty_rollups,
+    finish_orgs,
+    finish_quarantine,
+    roll_up,
+    sniff,
+)
+from .extract import Mapping, load_mapping, shipped_mappings
+
+__all__ = [
+    "ReadResult",
+    "Mapping",
+    "detect_layout",
+    "load_mapping",
+    "read_file",
+    "read_folder",
+]
+
+log = logging.getLogger("linkage.readers")
+
+_FAMILIES = {"nss_workbook": nss_workbook, "cqc_benchmark": cqc_benchmark}
+_SPREADSHEETS = {"xlsx", "ods", "xls"}
+
+
+def _catalogue(catalogue: Catalogue | str | Path | None) -> Catalogue:
+    if isinstance(catalogue, Catalogue):
+        return catalogue
+    return load_catalogue(catalogue)
+
+
+def _detect(
+    path: Path, ftype: str, cat: Catalogue, mapping_dir: str | Path | None
+) -> tuple[str, dict | Mapping, Workbook | None]:
+    """Find the layout (or mapping) that fits ``path``; raise UnknownLayoutError listing the differences."""
+    reasons: list[str] = []
+    wb = None
+    if ftype in _SPREADSHEETS:
+        wb = Workbook(path)
+        for lid, layout in cat.layouts.items():
+            family = _FAMILIES.get(layout["family"])
+            if family is None:
+                reasons.append(f"{lid}: reader family {layout['family']!r} is not implemented")
+                continue
+            why = family.probe(wb, layout)
+            if why is None:
+                return lid, layout, wb
+            reasons.append(f"{lid}: {why}")
+    else:
+        reasons += [f"{lid}: is a spreadsheet layout, the file is CSV text" for lid in cat.layouts]
+    header: list[str] | None = None
+    mappings = shipped_mappings(mapping_dir)
+    for m in mappings:
+        if ftype == "xls":
+            break
+        if header is None or m.sheet:
+            try:
+                _, header, _ = extract.read_header_and_rows(path, ftype, m.sheet)
+            except InputFileError as err:
+                reasons.append(f"extract:{m.id}: {err.detail}")
+                continue
+        why = extract.probe(header, m)
+        if why is None:
+            return f"extract:{m.id}", m, wb
+        reasons.append(f"extract:{m.id}: {why}")
+    raise UnknownLayoutError(
+        "matches none of the known layouts. Known layouts and what differs:\n  - "
+        + "\n  - ".join(reasons)
+        + "\nIf this is a researcher extract, pass --mapping MAPPING.yaml (see src/linkage/mappings/).",
+        file=path.name,
+    )
+
+
+def detect_layout(
+    path: str | Path, *, mapping_dir: str | Path | None = None, catalogue: Catalogue | str | Path | None = None
+) -> str:
+    """Return the layout id of ``path`` from its contents.
+
+    Returns
+    -------
+    str
+        A ``layouts.yaml`` id, or ``extract:<mapping id>`` for a researcher
+        extract matched by a mapping's ``match_columns``.
+
+    Raises
+    ------
+    UnknownLayoutError
+        Naming each known layout and what differs.
+    InputFileError
+        Missing, empty or non-spreadsheet file.
+    """
+    p = Path(path)
+    cat = _catalogue(catalogue)
+    return _detect(p, sniff(p), cat, mapping_dir)[0]
+
+
+def _finish(result: ReadResult, cat: Catalogue) -> ReadResult:
+    tidy, rollups, orgs, rq = roll_up(result.tidy, result.orgs, cat)
+    quarantine = result.quarantine if rq.empty else finish_quarantine(pd.concat([result.quarantine, rq]))
+    validate_tidy(tidy, what=f"{result.layout} reader output")
+    result.tidy, result.rollups, result.orgs, result.quarantine = tidy, rollups, orgs, quarantine
+    return result
+
+
+def read_file(
+    path: str | Path,
+    *,
+    mapping: str | Path | Mapping | None = None,
+    catalogue: Catalogue | str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    mapping_dir: str | Path | None = None,
+) -> ReadResult:
+    """Read one published file or researcher extract into the tidy contract.
+
+    Parameters
+    ----------
+    path
+        A Staff Survey workbook, CQC benchmark file, or CSV/XLSX extract.
+    mapping
+        Mapping YAML (or loaded :class:`Mapping`) for a researcher extract;
+        default: detect the layout from the contents (shipped mappings are
+        tried by their ``match_columns``).
+    catalogue
+        A :class:`~linkage.catalogue.Catalogue` or folder; default: shipped.
+    cache_dir
+        If given, parsed results are cached as parquet keyed by the file's
+        sha256, the catalogue files, the mapping and the package version.
+    mapping_dir
+        Extra folder of mappings tried before the shipped ones.
+
+    Returns
+    -------
+    ReadResult
+
+    Raises
+    ------
+    InputFileError, UnknownLayoutError
+        With file, sheet, column and row of the problem.
+    """
+    p = Path(path)
+    cat = _catalogue(catalogue)
+    ftype = sniff(p)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping, cat)
+    key = None
+    if cache_dir is not None:
+        key = cache_key(p, cat, mapping.digest if isinstance(mapping, Mapping) else (str(mapping_dir or "")))
+        hit = cache_load(Path(cache_dir), key, p.name)
+        if hit is not None:
+            return hit
+    try:
+        if isinstance(mapping, Mapping):
+            if ftype == "xls":
+                raise InputFileError("legacy .xls extracts are not supported; save as .xlsx or CSV", file=p.name)
+            result = extract.read(p, ftype, mapping, cat)
+        else:
+            lid, spec, wb = _detect(p, ftype, cat, mapping_dir)
+            if isinstance(spec, Mapping):
+                result = extract.read(p, ftype, spec, cat)
+            else:
+                result = _FAMILIES[spec["family"]].read(wb, spec, cat)
+        result = _finish(result, cat)
+    except (LinkageError, ValueError) as err:
+        if isinstance(err, LinkageError):
+            raise
+        raise InputFileError(f"reader output failed the tidy contract: {err}", file=p.name) from err
+    result.files = pd.DataFrame(
+        [{"file": p.name, "layout": result.layout, "kind": result.kind, "status": "read", "detail": ""}]
+    ).astype("string")
+    if cache_dir is not None and key is not None:
+        cache_store(Path(cache_dir), key, result)
+    return result
+
+
+def _candidates(folder: Path) -> list[Path]:
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(folder).parts
+        if any(part.startswith(".") for part in rel) or p.name.startswith("~$"):
+            continue
+        out.append(p)
+    return out
+
+
+def _resolve_overlaps(parts: list[ReadResult]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Keep one value per (org, year, measure); the rest go to quarantine.
+
+    Preference: a file's own survey year (its main sheet; every row of an
+    extract) over a historical restatement in a later file; then the most
+    recent file; then file name order.
+    """
+    frames = []
+    for res in parts:
+        t = res.tidy.copy()
+        own = t["year"] == res.file_year if res.file_year is not None else pd.Series(True, index=t.index)
+        t["_primary"] = (own | res.layout.startswith("extract:")).astype(bool)
+        t["_file_year"] = res.file_year if res.file_year is not None else -1
+        frames.append(t)
+    if not frames:
+        return coerce_tidy(pd.DataFrame()), empty_quarantine(), empty_orgs()
+    allt = pd.concat(frames, ignore_index=True)
+    allt = allt.sort_values(
+        ["_primary", "_file_year", "source_file"], ascending=[False, False, True], kind="stable"
+    )
+    key = ["org_code", "year", "measure"]
+    dup = allt.duplicated(key, keep="first")
+    winners = allt[~dup]
+    losers = allt[dup]
+    q = empty_quarantine()
+    if not losers.empty:
+        win_file = winners.set_index(key)["source_file"]
+        lk = pd.MultiIndex.from_frame(losers[key])
+        q = finish_quarantine(
+            pd.DataFrame(
+                {
+                    "source_file": losers["source_file"].to_numpy(),
+                    "source_sheet": losers["source_sheet"].to_numpy(),
+                    "row": pd.NA,
+                    "org_code": losers["org_code"].to_numpy(),
+                    "year": losers["year"].to_numpy(),
+                    "column": losers["source_code"].to_numpy(),
+                    "raw_value": losers["value"].map(repr).to_numpy(),
+                    "reason": ["superseded_by:" + str(f) for f in win_file.reindex(lk).to_numpy()],
+                }
+            )
+        )
+    tidy = coerce_tidy(winners.drop(columns=["_primary", "_file_year"]).sort_values(key + ["source_file"]))
+    # organisations: prefer the row from a file's own year
+    orgs = []
+    for res in parts:
+        o = res.orgs.copy()
+        if res.file_year is None or res.layout.startswith("extract:"):
+            o["_primary"] = True
+        else:
+            o["_primary"] = (o["year"] == res.file_year).fillna(False).astype(bool)
+        o["_file_year"] = res.file_year or -1
+        orgs.append(o)
+    allo = pd.concat(orgs, ignore_index=True).sort_values(
+        ["_primary", "_file_year", "source_file"], ascending=[False, False, True], kind="stable"
+    )
+    allo = allo.drop_duplicates(["org_code", "year"], keep="first").drop(columns=["_primary", "_file_year"])
+    return tidy, q, finish_orgs(allo.sort_values(["org_code", "year"]))
+
+
+def read_folder(
+    folder: str | Path,
+    *,
+    kind: Literal["staff", "patient"],
+    mapping_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    catalogue: Catalogue | str | Path | None = None,
+) -> ReadResult:
+    """Read every file of one kind found (recursively, by content) in ``folder``.
+
+    Files that match no layout (e.g. ODS registry CSVs, images) are skipped
+    and listed in ``ReadResult.files`` with the reason.  When several files
+    give the same organisation, year and measure, the file whose own survey
+    year it is wins over a historical sheet of a later file; the others are
+    quarantined as ``superseded_by:<file>``.
+
+    Parameters
+    ----------
+    folder
+        Folder to search (recursively).
+    kind
+        ``staff`` or ``patient``.
+    mapping_dir
+        Extra mappings for researcher extracts (tried before the shipped ones).
+    cache_dir
+        Parquet cache folder (see :func:`read_file`).
+    catalogue
+        Default: the shipped catalogue.
+
+    Raises
+    ------
+    InputFileError
+        ``folder`` is missing, or holds no file of ``kind``.
+    """
+    if kind not in ("staff", "patient"):
+        raise LinkageError(f"kind must be 'staff' or 'patient', not {kind!r}")
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputFileError("folder does not exist", file=root)
+    cat = _catalogue(catalogue)
+    parts: list[ReadResult] = []
+    files = []
+    for p in _candidates(root):
+        rel = str(p.relative_to(root))
+        try:
+            ftype = sniff(p)
+            lid, spec, _ = _detect(p, ftype, cat, mapping_dir)
+        except LinkageError as err:
+            files.append({"file": rel, "layout": None, "kind": None, "status": "skipped",
+                          "detail": str(err).splitlines()[0]})
+            log.debug("skipping %s: %s", p, err)
+            continue
+        fkind = spec.kind if isinstance(spec, Mapping) else spec["kind"]
+        if fkind != kind:
+            files.append({"file": rel, "layout": lid, "kind": fkind, "status": "other kind", "detail": ""})
+            continue
+        res = read_file(p, catalogue=cat, cache_dir=cache_dir, mapping_dir=mapping_dir,
+                        mapping=spec if isinstance(spec, Mapping) else None)
+        files.append({"file": rel, "layout": res.layout, "kind": kind, "status": "read", "detail": ""})
+        parts.append(res)
+    files_df = pd.DataFrame(files, columns=list(empty_files().columns)).astype("string")
+    if not parts:
+        looked = "; ".join(f"{f['file']} ({f['status']})" for f in files) or "no files"
+        raise InputFileError(f"no {kind} survey files found (looked at: {looked})", file=root)
+    names = [r.files["file"].iloc[0] for r in parts]
+    if len(set(names)) < len(names):
+        dups = sorted({n for n in names if names.count(n) > 1})
+        raise InputFileError(
+            f"several files share the name(s) {dups} in different sub-folders; source_file would be ambiguous",
+            file=root,
+        )
+    tidy, sq, orgs = _resolve_overlaps(parts)
+    quarantine = finish_quarantine(pd.concat([r.quarantine for r in parts] + [sq], ignore_index=True))
+    roll = [r.rollups for r in parts if r.rollups is not None and len(r.rollups)]
+    rollups = pd.concat(roll, ignore_index=True) if roll else empty_rollups()
+    keys = [r.key for r in parts if len(r.key)]
+    validate_tidy(tidy, what=f"{kind} files in {root}")
+    return ReadResult(
+        tidy=tidy,
+        quarantine=quarantine,
+        rollups=rollups,
+        orgs=orgs,
+        layout="+".join(sorted({r.layout for r in parts})),
+        kind=kind,
+        file_year=None,
+        files=files_df,
+        key=pd.concat(keys, ignore_index=True).drop_duplicates() if keys else ReadResult.__dataclass_fields__["key"].default_factory(),
+    )

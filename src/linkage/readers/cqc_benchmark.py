@@ -1,0 +1,272 @@
+"""CQC NHS Adult Inpatient Survey trust-level benchmark file (``.ods`` or ``.xlsx``).
+
+The survey year's own sheet (``Trust_Scores``) gives question and section
+means; ``Trust_Respondents`` gives per-question respondents (used as base_n);
+``Historical_Comparisonsto<year>`` sheets restate earlier years in this file's
+question numbering.  Names and patterns come from a ``family: cqc_benchmark``
+entry of ``layouts.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from ..catalogue import Catalogue
+from ..errors import InputFileError
+from .common import (
+    Collector,
+    ReadResult,
+    Workbook,
+    cell_text,
+    check_duplicate_orgs,
+    find_header_row,
+    header_index,
+    parse_number,
+    require_column,
+)
+
+
+def probe(wb: Workbook, layout: dict[str, Any]) -> str | None:
+    """None if ``wb`` has this layout, else a sentence saying what differs."""
+    main = layout["main_sheet"]
+    if main not in wb.sheet_names:
+        return f"no sheet named {main!r}; sheets are {wb.sheet_names}"
+    rows = wb.rows(main)
+    tokens = layout["header"]["tokens"]
+    hi = find_header_row(rows, tokens, layout["header"].get("search_rows", 10))
+    if hi is None:
+        return f"sheet {main!r} has no header row holding {tokens}"
+    pat = re.compile(layout["main_value_pattern"])
+    if not any(pat.match(cell_text(c)) for c in rows[hi]):
+        return f"sheet {main!r} has no question-mean columns matching {layout['main_value_pattern']!r}"
+    return None
+
+
+def _sheet_table(wb: Workbook, sheet: str, layout: dict[str, Any]) -> tuple[int, dict[str, int], list[list[Any]]]:
+    rows = wb.rows(sheet)
+    tokens = layout["header"]["tokens"]
+    hi = find_header_row(rows, tokens, layout["header"].get("search_rows", 10))
+    if hi is None:
+        raise InputFileError(
+            f"no header row holding {tokens} in the first {layout['header'].get('search_rows', 10)} rows",
+            file=wb.path.name,
+            sheet=sheet,
+        )
+    return hi, header_index(rows[hi], file=wb.path.name, sheet=sheet, row=hi + 1), rows
+
+
+def _history_sheets(wb: Workbook, layout: dict[str, Any]) -> list[tuple[str, int]]:
+    pat = re.compile(layout["history_sheet_pattern"])
+    out = []
+    for s in wb.sheet_names:
+        m = pat.match(s)
+        if m:
+            out.append((s, int(m.group("year"))))
+    return out
+
+
+def _title_year(wb: Workbook, layout: dict[str, Any]) -> int | None:
+    sheet = layout.get("title_sheet")
+    if not sheet or sheet not in wb.sheet_names:
+        return None
+    pat = re.compile(layout["title_pattern"])
+    for r in wb.rows(sheet)[:5]:
+        for c in r:
+            m = pat.search(cell_text(c))
+            if m:
+                return int(m.group("year"))
+    return None
+
+
+def file_year(wb: Workbook, layout: dict[str, Any], history_years: list[int]) -> int:
+    """The survey year the file is about.
+
+    Order: the title on the guidance sheet ("NHS Adult Inpatient Survey 2022");
+    else one more than the latest historical year; else the only 4-digit year
+    in the file name.  A title that contradicts the historical sheets is an
+    error (the file would be mislabelled).
+    """
+    title = _title_year(wb, layout)
+    hist = max(history_years) + 1 if history_years else None
+    if title is not None and hist is not None and title <= max(history_years):
+        raise InputFileError(
+            f"title says survey year {title} but a historical sheet holds {max(history_years)}; "
+            "cannot tell the file's own year",
+            file=wb.path.name,
+            sheet=layout.get("title_sheet"),
+        )
+    if title is not None:
+        return title
+    if hist is not None:
+        return hist
+    found = set(re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", wb.path.name))
+    if len(found) == 1:
+        return int(found.pop())
+    raise InputFileError(
+        "cannot tell the survey year: no title on the guidance sheet, no historical sheets, "
+        "and no single 4-digit year in the file name",
+        file=wb.path.name,
+    )
+
+
+def _key(wb: Workbook, layout: dict[str, Any]) -> pd.DataFrame:
+    sheet = layout.get("key_sheet")
+    if not sheet or sheet not in wb.sheet_names:
+        return pd.DataFrame(columns=["sheet", "variable", "description"])
+    out, current = [], None
+    for i, r in enumerate(wb.rows(sheet)):
+        cells = [cell_text(c) for c in r] + ["", "", ""]
+        if i == 0 and cells[1].lower().startswith("variable"):
+            continue
+        current = cells[0] or current
+        if cells[1]:
+            out.append({"sheet": current, "variable": cells[1], "description": cells[2]})
+    return pd.DataFrame(out, columns=["sheet", "variable", "description"]).drop_duplicates()
+
+
+def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResult:
+    """Read a CQC inpatient benchmark file: the survey year and its historical sheets.
+
+    Parameters
+    ----------
+    wb
+        The opened workbook.
+    layout
+        The ``layouts.yaml`` entry (family ``cqc_benchmark``).
+    catalogue
+        Maps question / section codes to canonical measures.
+    """
+    file = wb.path.name
+    lid = layout["id"]
+    spec = layout["columns"]
+    marks = {m.lower() for m in layout.get("suppression_marks", [])} | set(layout.get("suppression_marks", []))
+    hist_sheets = _history_sheets(wb, layout)
+    col = Collector(file)
+
+    # history years (from SurveyYear cells, checked against the sheet name)
+    hist_tables = []
+    for sheet, name_year in hist_sheets:
+        hi, cols, rows = _sheet_table(wb, sheet, layout)
+        ycol = spec.get("history_year")
+        years = set()
+        if ycol in cols:
+            for r in rows[hi + 1 :]:
+                v, why = parse_number(r[cols[ycol]] if cols[ycol] < len(r) else None, set())
+                if why is None:
+                    years.add(int(v))
+        if years and years != {name_year}:
+            raise InputFileError(
+                f"SurveyYear values {sorted(years)} do not match the sheet name's year {name_year}",
+                file=file, sheet=sheet, column=ycol,
+            )
+        hist_tables.append((sheet, name_year, hi, cols, rows))
+    year = file_year(wb, layout, [y for _, y in hist_sheets])
+
+    # ---- the survey year's own sheet
+    main = layout["main_sheet"]
+    hi, cols, rows = _sheet_table(wb, main, layout)
+    for key in ("org_code", "respondents"):
+        require_column(cols, spec[key], what=key, file=file, sheet=main, row=hi + 1)
+    code_j, resp_j = cols[spec["org_code"]], cols[spec["respondents"]]
+    name_j = cols.get(spec.get("org_name", ""))
+    # per-question respondents
+    per_q: dict[tuple[str, str], Any] = {}
+    rsheet = layout.get("respondents_sheet")
+    if rsheet and rsheet in wb.sheet_names:
+        rhi, rcols, rrows = _sheet_table(wb, rsheet, layout)
+        rc = rcols[spec["org_code"]]
+        for r in rrows[rhi + 1 :]:
+            oc = cell_text(r[rc] if rc < len(r) else None).upper()
+            for cname, j in rcols.items():
+                if j < len(r):
+                    per_q[(oc, cname)] = r[j]
+    vpat = re.compile(layout["main_value_pattern"])
+    targets = []
+    for cname, j in cols.items():
+        m = vpat.match(cname)
+        if not m:
+            continue
+        hit = catalogue.lookup(lid, m.group("code"), year)
+        if hit:
+            targets.append((hit[0].name, hit[1].scale, cname, j, m.group("code")))
+    for code, entries in catalogue.sources_for(lid).items():
+        if code == spec["respondents"] or not any(s.applies_to(year) for _, s in entries):
+            continue
+        if not any(t[4] == code for t in targets):
+            require_column(cols, f"mean{code}", what=f"{entries[0][0].name} for {year}", file=file, sheet=main, row=hi + 1)
+    resp_hit = catalogue.lookup(lid, spec["respondents"], year)
+    tpl = layout.get("respondents_base_template")
+    seen: dict = {}
+    for i in range(hi + 1, len(rows)):
+        r = rows[i]
+        if not any(cell_text(c) for c in r):
+            continue
+        code = cell_text(r[code_j] if code_j < len(r) else None).upper()
+        if code == "":
+            col.quarantine_cell(sheet=main, row=i + 1, org_code=None, year=year, column=spec["org_code"],
+                                raw="", reason="summary_row: not an organisation (blank code)")
+            continue
+        sig = tuple(r[t[3]] if t[3] < len(r) else None for t in targets)
+        if check_duplicate_orgs(seen, org_code=code, year=year, sheet=main, row=i + 1, signature=sig,
+                                collector=col, column=spec["org_code"]):
+            continue
+        col.org(org_code=code, year=year, org_name=r[name_j] if name_j is not None and name_j < len(r) else None,
+                benchmark_group=None, org_kind="trust")
+        n_all = r[resp_j] if resp_j < len(r) else None
+        for measure, scale, cname, j, qcode in targets:
+            base = per_q.get((code, tpl.format(code=qcode))) if tpl else None
+            if base is None or parse_number(base, marks)[1] is not None:
+                base = n_all
+            col.value(sheet=main, row=i + 1, org_code=code, year=year, measure=measure, scale=scale,
+                      column=cname, raw=r[j] if j < len(r) else None, base_raw=base, marks=marks)
+        if resp_hit:
+            col.value(sheet=main, row=i + 1, org_code=code, year=year, measure=resp_hit[0].name,
+                      scale=resp_hit[1].scale, column=spec["respondents"], raw=n_all, base_raw=None, marks=marks)
+
+    # ---- historical sheets
+    hpat = re.compile(layout["history_value_pattern"])
+    rpat = re.compile(spec.get("history_respondents_pattern", r"^$"))
+    btpl = layout.get("history_base_template")
+    for sheet, hyear, hi, cols, rows in hist_tables:
+        require_column(cols, spec["org_code"], what="org_code", file=file, sheet=sheet, row=hi + 1)
+        code_j = cols[spec["org_code"]]
+        name_j = cols.get(spec.get("org_name", ""))
+        htargets = []
+        for cname, j in cols.items():
+            m = hpat.match(cname)
+            if m:
+                hit = catalogue.lookup(lid, m.group("code"), hyear)
+                if hit:
+                    base_j = cols.get(btpl.format(code=m.group("code"))) if btpl else None
+                    htargets.append((hit[0].name, hit[1].scale, cname, j, base_j))
+            elif rpat.match(cname):
+                hit = catalogue.lookup(lid, spec["respondents"], hyear)
+                if hit:
+                    htargets.append((hit[0].name, hit[1].scale, cname, j, None))
+        seen = {}
+        for i in range(hi + 1, len(rows)):
+            r = rows[i]
+            if not any(cell_text(c) for c in r):
+                continue
+            code = cell_text(r[code_j] if code_j < len(r) else None).upper()
+            if code == "":
+                col.quarantine_cell(sheet=sheet, row=i + 1, org_code=None, year=hyear, column=spec["org_code"],
+                                    raw="", reason="summary_row: not an organisation (blank code)")
+                continue
+            sig = tuple(r[t[3]] if t[3] < len(r) else None for t in htargets)
+            if check_duplicate_orgs(seen, org_code=code, year=hyear, sheet=sheet, row=i + 1, signature=sig,
+                                    collector=col, column=spec["org_code"]):
+                continue
+            col.org(org_code=code, year=hyear,
+                    org_name=r[name_j] if name_j is not None and name_j < len(r) else None,
+                    benchmark_group=None, org_kind="trust")
+            for measure, scale, cname, j, base_j in htargets:
+                col.value(sheet=sheet, row=i + 1, org_code=code, year=hyear, measure=measure, scale=scale,
+                          column=cname, raw=r[j] if j < len(r) else None,
+                          base_raw=r[base_j] if base_j is not None and base_j < len(r) else None, marks=marks)
+    tidy, quarantine, orgs = col.frames()
+    return ReadResult(tidy=tidy, quarantine=quarantine, rollups=None, orgs=orgs, layout=lid,
+                      kind=layout["kind"], file_year=year, key=_key(wb, layout))
