@@ -1,0 +1,841 @@
+"""Organisation registry: NHS trust codes, successions, closures and trust types.
+
+The registry answers, for any organisation code seen in a survey file:
+
+* is it a known NHS trust code (:meth:`Registry.is_known`)?
+* what is it *as of the reference date* (:meth:`Registry.resolve`): itself, a
+  successor reached through a chain of mergers, or a split into several
+  successors that needs an explicit rule;
+* what kind of trust is it (:meth:`Registry.trust_type`): ``acute``,
+  ``acute_specialist``, ``mental_health``, ``community``, ``ambulance``,
+  ``unknown`` (a trust without a usable category) or ``non_trust``.
+
+Sources (found in ``ods_dir`` by name):
+
+``etr.csv``
+    NHS ODS "all NHS trusts" file in the publisher's headerless standard layout:
+    column 0 code, 1 name, 2 national grouping (region), 3 high-level health
+    geography (ICB), 4-8 address lines, 9 postcode, 10 open date (YYYYMMDD),
+    11 close date (YYYYMMDD or blank), then further ODS fields (27-29 columns).
+``trust_successions.csv``
+    ``old_code,new_code,date`` (ISO date), all organisation types, up to the
+    file's last date.
+``trust_types*.csv``
+    ``trust_code,primary_category`` (CQC primary inspection category).
+``trusts_*regions*.csv`` (optional)
+    ``nhs_trust22_code,nhs_trust22_name,...,status``: names of 2022 trusts that
+    are no longer in ``etr.csv``.
+
+Local data kept in the repository (``src/linkage/orgdata``):
+
+``ods_overrides.csv``
+    ``old_code,new_code,date,action,note,source``.  ``action`` is ``add`` (a
+    succession missing from the ODS file, e.g. a 2023 merger), ``ignore``
+    (drop a specific ODS succession row judged wrong) or ``split_assign`` (for
+    a code with several successors, the one to use).  Every row documents its
+    evidence.
+``type_overrides.csv``
+    ``trust_code,trust_type,note,source``: a trust type where the CQC category
+    is blank or the trust is missing from the types file.
+
+See ``docs/linkage.md`` for the rules and the evidence of every override.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import InputFileError, LinkageError
+
+ORGDATA_DIR = Path(__file__).resolve().parent / "orgdata"
+DEFAULT_ODS_OVERRIDES = ORGDATA_DIR / "ods_overrides.csv"
+DEFAULT_TYPE_OVERRIDES = ORGDATA_DIR / "type_overrides.csv"
+
+TRUST_TYPES: tuple[str, ...] = (
+    "acute",
+    "acute_specialist",
+    "mental_health",
+    "community",
+    "ambulance",
+    "non_trust",
+    "unknown",
+)
+"""Trust types used for sample restriction."""
+
+# CQC primary inspection category (lower case, prefix) -> trust type.
+_CATEGORY_RULES: tuple[tuple[str, str], ...] = (
+    ("acute hospital - nhs non-specialist", "acute"),
+    ("acute hospital - nhs specialist", "acute_specialist"),
+    ("mental health", "mental_health"),
+    ("community health", "community"),
+    ("ambulance", "ambulance"),
+)
+
+ETR_MIN_COLUMNS = 12
+_CODE_RE = re.compile(r"^[A-Z0-9]{3,5}$")
+OVERRIDE_COLUMNS = ["old_code", "new_code", "date", "action", "note", "source"]
+OVERRIDE_ACTIONS = ("add", "ignore", "split_assign")
+TYPE_OVERRIDE_COLUMNS = ["trust_code", "trust_type", "note", "source"]
+
+
+class RegistryError(LinkageError):
+    """The organisation files (or overrides) are inconsistent."""
+
+
+def classify_category(category: str | None) -> str:
+    """Map a CQC primary inspection category to a trust type.
+
+    Parameters
+    ----------
+    category
+        Text such as ``"Acute hospital - NHS non-specialist"``.  Blank or
+        missing gives ``"unknown"``.
+
+    Returns
+    -------
+    str
+        One of :data:`TRUST_TYPES` except ``non_trust``.
+
+    Raises
+    ------
+    ValueError
+        For a non-blank category no rule recognises (the caller turns it into a
+        :class:`RegistryError` naming the file).
+    """
+    if category is None or (isinstance(category, float) and pd.isna(category)):
+        return "unknown"
+    text = str(category).strip().lower()
+    if not text:
+        return "unknown"
+    for prefix, kind in _CATEGORY_RULES:
+        if text.startswith(prefix):
+            return kind
+    raise ValueError(f"unrecognised CQC primary category {category!r}")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where one code ends up as of the registry's reference date.
+
+    Attributes
+    ----------
+    code
+        The code asked about.
+    status
+        ``self`` (no succession applies), ``succession`` (single successor,
+        possibly through a chain), ``split`` (several successors; see
+        ``candidates``) or ``unknown`` (not an NHS trust code the registry
+        knows).
+    target
+        Final code for ``self``/``succession`` (the split-assigned code for a
+        split with an override assignment), else ``None``.
+    chain
+        Codes visited, starting with ``code`` (for a split: up to the code that
+        splits).
+    ceased
+        Date the input code itself stopped existing (first succession date),
+        or ``None``.
+    candidates
+        For a split: the possible final codes (sorted).
+    split_code, split_date
+        For a split: the code that splits and the date.
+    assigned_by
+        For a split with an assignment: ``"override"`` (from
+        ``ods_overrides.csv``); otherwise ``""``.
+    """
+
+    code: str
+    status: str
+    target: str | None
+    chain: tuple[str, ...] = ()
+    ceased: date | None = None
+    candidates: tuple[str, ...] = ()
+    split_code: str | None = None
+    split_date: date | None = None
+    assigned_by: str = ""
+
+    @property
+    def detail(self) -> str:
+        """A short human-readable account, e.g. ``RA4->RH5 (2023-04-01)``."""
+        if self.status == "split":
+            return (
+                f"{'->'.join(self.chain)} splits on {self.split_date} into "
+                f"[{', '.join(self.candidates)}]"
+            )
+        if self.status == "succession":
+            return f"{'->'.join(self.chain)} (from {self.ceased})"
+        return ""
+
+
+@dataclass
+class Registry:
+    """Organisation codes, their successors as of ``reference_date`` and types.
+
+    Build with :func:`build_registry`.  Tables are plain DataFrames so a
+    notebook can show them.
+
+    Attributes
+    ----------
+    reference_date
+        Successions dated on or before this date are applied.
+    orgs
+        One row per known trust code: ``code, name, open_date, close_date,
+        primary_category, trust_type, type_source, in_etr``.
+    successions
+        Applied successions: ``old_code, new_code, date, source, note``.
+    pending
+        Successions dated after ``reference_date`` (not applied, listed).
+    anomalies
+        Oddities found in the ODS files and how they were handled:
+        ``kind, old_code, new_code, date, detail``.
+    split_assignments
+        ``old_code -> new_code`` from ``split_assign`` override rows.
+    files
+        The files read (name -> path).
+    """
+
+    reference_date: date
+    orgs: pd.DataFrame
+    successions: pd.DataFrame
+    pending: pd.DataFrame
+    anomalies: pd.DataFrame
+    split_assignments: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    _succ: dict[str, list[tuple[str, date]]] = field(default_factory=dict, repr=False)
+    _org_index: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _cache: dict[str, Resolution] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        succ: dict[str, list[tuple[str, date]]] = {}
+        for row in self.successions.itertuples(index=False):
+            succ.setdefault(row.old_code, []).append((row.new_code, row.date))
+        self._succ = succ
+        self._org_index = {r["code"]: r for r in self.orgs.to_dict("records")}
+        self._check_cycles()
+
+    # ------------------------------------------------------------------ queries
+    def is_known(self, code: str) -> bool:
+        """True if ``code`` is a trust code in the registry or has a successor chain."""
+        return code in self._org_index or code in self._succ
+
+    def resolve(self, code: str) -> Resolution:
+        """Follow successions from ``code`` as of the reference date.
+
+        Parameters
+        ----------
+        code
+            Organisation code as published.
+
+        Returns
+        -------
+        Resolution
+            ``status`` tells whether the code maps to itself, to a successor,
+            to several successors (split) or is unknown.
+        """
+        code = str(code).strip().upper()
+        if code in self._cache:
+            return self._cache[code]
+        res = self._resolve(code)
+        self._cache[code] = res
+        return res
+
+    def _resolve(self, code: str) -> Resolution:
+        if not self.is_known(code):
+            return Resolution(code=code, status="unknown", target=None, chain=(code,))
+        chain = [code]
+        ceased: date | None = None
+        current = code
+        while current in self._succ:
+            nexts = self._succ[current]
+            if ceased is None:
+                ceased = min(d for _, d in nexts)
+            if len(nexts) > 1:
+                candidates = sorted({self.resolve(n).target or n for n, _ in nexts})
+                split_date = min(d for _, d in nexts)
+                assigned = self.split_assignments.get(current)
+                if assigned is not None:
+                    if assigned not in {n for n, _ in nexts} and assigned not in candidates:
+                        raise RegistryError(
+                            f"split_assign override maps {current} to {assigned}, which is not one "
+                            f"of its successors {sorted(n for n, _ in nexts)}: fix "
+                            f"src/linkage/orgdata/ods_overrides.csv"
+                        )
+                    final = self.resolve(assigned)
+                    target = final.target if final.status != "split" else None
+                    return Resolution(
+                        code=code,
+                        status="split" if target is None else "succession",
+                        target=target,
+                        chain=tuple(chain) + final.chain,
+                        ceased=ceased,
+                        candidates=tuple(candidates),
+                        split_code=current,
+                        split_date=split_date,
+                        assigned_by="override",
+                    )
+                return Resolution(
+                    code=code,
+                    status="split",
+                    target=None,
+                    chain=tuple(chain),
+                    ceased=ceased,
+                    candidates=tuple(candidates),
+                    split_code=current,
+                    split_date=split_date,
+                )
+            current = nexts[0][0]
+            chain.append(current)
+        if len(chain) == 1:
+            return Resolution(code=code, status="self", target=code, chain=(code,))
+        return Resolution(
+            code=code, status="succession", target=current, chain=tuple(chain), ceased=ceased
+        )
+
+    def successors(self, code: str) -> list[tuple[str, date]]:
+        """Direct successors of ``code`` applied as of the reference date (``[(new_code, date)]``)."""
+        return list(self._succ.get(str(code).strip().upper(), []))
+
+    def trust_type(self, code: str) -> str:
+        """Trust type of ``code`` itself (not of its successor); ``non_trust`` if unknown."""
+        rec = self._org_index.get(str(code).strip().upper())
+        if rec is None:
+            return "non_trust"
+        return rec["trust_type"]
+
+    def name(self, code: str) -> str | None:
+        """Registry name of ``code`` (ODS name, upper case as published) or ``None``."""
+        rec = self._org_index.get(str(code).strip().upper())
+        if rec is None or pd.isna(rec["name"]) or not rec["name"]:
+            return None
+        return rec["name"]
+
+    def close_date(self, code: str) -> date | None:
+        """Close date of ``code`` from ``etr.csv`` (``None`` if open or not listed)."""
+        rec = self._org_index.get(str(code).strip().upper())
+        if rec is None or rec["close_date"] is None or pd.isna(rec["close_date"]):
+            return None
+        return rec["close_date"]
+
+    def open_trusts(
+        self, on: date | str | None = None, types: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Trusts from ``etr.csv`` open on a date (default: the reference date).
+
+        Parameters
+        ----------
+        on
+            The date; ``None`` means the reference date.
+        types
+            Keep only these trust types (``None``: all).
+        """
+        on = _as_date(on) if on is not None else self.reference_date
+        o = self.orgs[self.orgs["in_etr"]]
+        opened = o["open_date"].map(lambda d: d is not None and not pd.isna(d) and d <= on)
+        not_closed = o["close_date"].map(lambda d: d is None or pd.isna(d) or d >= on)
+        out = o[opened & not_closed]
+        if types is not None:
+            out = out[out["trust_type"].isin(types)]
+        return out.reset_index(drop=True)
+
+    def successor_table(self, codes: list[str] | None = None) -> pd.DataFrame:
+        """Resolution of every code (default: all codes with a succession or listed).
+
+        Returns
+        -------
+        DataFrame
+            ``code, status, target, chain, ceased, candidates, trust_type``
+            (trust type of the target).
+        """
+        codes = codes if codes is not None else sorted(set(self._org_index) | set(self._succ))
+        rows = []
+        for c in codes:
+            r = self.resolve(c)
+            rows.append(
+                {
+                    "code": c,
+                    "status": r.status,
+                    "target": r.target,
+                    "chain": "->".join(r.chain),
+                    "ceased": r.ceased,
+                    "candidates": ",".join(r.candidates),
+                    "trust_type": self.trust_type(r.target) if r.target else None,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    # ----------------------------------------------------------------- checks
+    def _check_cycles(self) -> None:
+        state: dict[str, int] = {}
+        for start in list(self._succ):
+            if state.get(start) == 2:
+                continue
+            stack: list[tuple[str, int]] = [(start, 0)]
+            path: list[str] = []
+            while stack:
+                node, idx = stack.pop()
+                if idx == 0:
+                    if state.get(node) == 1:
+                        cyc = path[path.index(node) :] + [node]
+                        raise RegistryError(
+                            f"succession cycle {' -> '.join(cyc)} in the applied successions "
+                            f"(reference date {self.reference_date}): add an 'ignore' row for one "
+                            f"link to src/linkage/orgdata/ods_overrides.csv or move "
+                            f"link.reference_date"
+                        )
+                    if state.get(node) == 2:
+                        continue
+                    state[node] = 1
+                    path.append(node)
+                nexts = self._succ.get(node, [])
+                if idx < len(nexts):
+                    stack.append((node, idx + 1))
+                    stack.append((nexts[idx][0], 0))
+                else:
+                    state[node] = 2
+                    path.pop()
+
+
+# ---------------------------------------------------------------------- reading
+def _as_date(value: Any) -> date:
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value).strip())
+
+
+def _parse_yyyymmdd(text: str, *, file: Path, row: int, column: str) -> date | None:
+    text = str(text).strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{8}", text):
+        raise InputFileError(
+            f"expected a YYYYMMDD date, got {text!r}", file=file, row=row, column=column
+        )
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise InputFileError(
+            f"not a valid date: {text!r}", file=file, row=row, column=column
+        ) from None
+
+
+def read_etr(path: str | Path) -> pd.DataFrame:
+    """Read the ODS ``etr.csv`` (headerless standard layout).
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    DataFrame
+        ``code, name, region, icb, postcode, open_date, close_date`` (dates as
+        :class:`datetime.date` or ``None``).
+
+    Raises
+    ------
+    InputFileError
+        If the file has a header row, too few columns, a malformed code or
+        date, or duplicate codes.
+    """
+    path = Path(path)
+    raw = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
+    if raw.shape[1] < ETR_MIN_COLUMNS:
+        raise InputFileError(
+            f"expected the ODS standard layout with at least {ETR_MIN_COLUMNS} columns "
+            f"(code, name, region, ICB, 5 address lines, postcode, open date, close date), "
+            f"found {raw.shape[1]}",
+            file=path,
+        )
+    first = str(raw.iat[0, 0])
+    if not _CODE_RE.fullmatch(first.strip().upper()):
+        raise InputFileError(
+            f"first cell {first!r} is not an ODS code; etr.csv is published without a header row",
+            file=path,
+            row=1,
+        )
+    rows = []
+    for i, r in enumerate(raw.itertuples(index=False), start=1):
+        code = str(r[0]).strip().upper()
+        if not _CODE_RE.fullmatch(code):
+            raise InputFileError(
+                f"malformed organisation code {r[0]!r}", file=path, row=i, column="1"
+            )
+        rows.append(
+            {
+                "code": code,
+                "name": str(r[1]).strip(),
+                "region": str(r[2]).strip(),
+                "icb": str(r[3]).strip(),
+                "postcode": str(r[9]).strip(),
+                "open_date": _parse_yyyymmdd(r[10], file=path, row=i, column="11"),
+                "close_date": _parse_yyyymmdd(r[11], file=path, row=i, column="12"),
+            }
+        )
+    out = pd.DataFrame(rows)
+    dup = out["code"].duplicated(keep=False)
+    if dup.any():
+        raise InputFileError(
+            f"{int(dup.sum())} rows share codes {sorted(out.loc[dup, 'code'].unique())}", file=path
+        )
+    return out
+
+
+def read_successions(path: str | Path) -> pd.DataFrame:
+    """Read ``old_code,new_code,date`` successions (ISO dates)."""
+    path = Path(path)
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ("old_code", "new_code", "date") if c not in df.columns]
+    if missing:
+        raise InputFileError(f"lacks columns {missing}; has {list(df.columns)}", file=path)
+    df = df[["old_code", "new_code", "date"]].copy()
+    df["old_code"] = df["old_code"].str.strip().str.upper()
+    df["new_code"] = df["new_code"].str.strip().str.upper()
+    try:
+        df["date"] = pd.to_datetime(df["date"], format="%Y-%m-%d").dt.date
+    except ValueError as err:
+        raise InputFileError(
+            f"date column is not ISO YYYY-MM-DD: {err}", file=path, column="date"
+        ) from None
+    return df
+
+
+def read_overrides(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Read a successions overrides table (see module docstring)."""
+    where = "overrides" if isinstance(source, pd.DataFrame) else str(source)
+    df = (
+        source.copy()
+        if isinstance(source, pd.DataFrame)
+        else pd.read_csv(source, dtype=str, keep_default_na=False)
+    )
+    missing = [c for c in ("old_code", "new_code", "date", "action") if c not in df.columns]
+    if missing:
+        raise InputFileError(f"lacks columns {missing}; expected {OVERRIDE_COLUMNS}", file=where)
+    for c in ("note", "source"):
+        if c not in df.columns:
+            df[c] = ""
+    df = df[OVERRIDE_COLUMNS].copy()
+    df["old_code"] = df["old_code"].astype(str).str.strip().str.upper()
+    df["new_code"] = df["new_code"].astype(str).str.strip().str.upper()
+    df["action"] = df["action"].astype(str).str.strip()
+    bad = sorted(set(df["action"]) - set(OVERRIDE_ACTIONS))
+    if bad:
+        raise InputFileError(
+            f"unknown action(s) {bad}; allowed {list(OVERRIDE_ACTIONS)}",
+            file=where,
+            column="action",
+        )
+    try:
+        df["date"] = [_as_date(d) for d in df["date"]]
+    except ValueError as err:
+        raise InputFileError(
+            f"date is not ISO YYYY-MM-DD: {err}", file=where, column="date"
+        ) from None
+    undocumented = df[
+        (df["note"].astype(str).str.strip() == "") | (df["source"].astype(str).str.strip() == "")
+    ]
+    if len(undocumented):
+        raise InputFileError(
+            f"{len(undocumented)} override row(s) lack a note or source "
+            f"(e.g. {undocumented.iloc[0]['old_code']}->{undocumented.iloc[0]['new_code']}); "
+            f"every override must document its evidence",
+            file=where,
+        )
+    return df.reset_index(drop=True)
+
+
+def read_type_overrides(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Read trust type overrides ``trust_code,trust_type,note,source``."""
+    where = "type overrides" if isinstance(source, pd.DataFrame) else str(source)
+    df = (
+        source.copy()
+        if isinstance(source, pd.DataFrame)
+        else pd.read_csv(source, dtype=str, keep_default_na=False)
+    )
+    missing = [c for c in ("trust_code", "trust_type") if c not in df.columns]
+    if missing:
+        raise InputFileError(
+            f"lacks columns {missing}; expected {TYPE_OVERRIDE_COLUMNS}", file=where
+        )
+    for c in ("note", "source"):
+        if c not in df.columns:
+            df[c] = ""
+    df = df[TYPE_OVERRIDE_COLUMNS].copy()
+    df["trust_code"] = df["trust_code"].astype(str).str.strip().str.upper()
+    bad = sorted(set(df["trust_type"]) - set(TRUST_TYPES))
+    if bad:
+        raise InputFileError(
+            f"unknown trust_type(s) {bad}; allowed {list(TRUST_TYPES)}",
+            file=where,
+            column="trust_type",
+        )
+    dup = df["trust_code"].duplicated(keep=False)
+    if dup.any():
+        raise InputFileError(
+            f"codes listed twice: {sorted(df.loc[dup, 'trust_code'].unique())}", file=where
+        )
+    return df.reset_index(drop=True)
+
+
+def _find(ods_dir: Path, patterns: list[str], what: str, required: bool = True) -> Path | None:
+    for pat in patterns:
+        hits = sorted(ods_dir.rglob(pat))
+        if len(hits) > 1:
+            raise InputFileError(
+                f"{len(hits)} candidate {what} files {[h.name for h in hits]}: keep one, or pass "
+                f"the file explicitly",
+                file=ods_dir,
+            )
+        if hits:
+            return hits[0]
+    if required:
+        raise InputFileError(f"no {what} file matching {patterns}", file=ods_dir)
+    return None
+
+
+def _resolve_override_arg(value: Any, default: Path) -> Any:
+    if isinstance(value, str) and value == "default":
+        return default
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    return value
+
+
+def build_registry(
+    ods_dir: str | Path,
+    *,
+    reference_date: date | str,
+    overrides: str | Path | pd.DataFrame | None = "default",
+    type_overrides: str | Path | pd.DataFrame | None = "default",
+    etr_file: str | Path | None = None,
+    successions_file: str | Path | None = None,
+    types_file: str | Path | None = None,
+) -> Registry:
+    """Build the organisation registry from the ODS files.
+
+    Parameters
+    ----------
+    ods_dir
+        Folder holding ``etr.csv``, ``trust_successions.csv``,
+        ``trust_types*.csv`` and optionally ``trusts_*regions*.csv`` (found
+        recursively by name).
+    reference_date
+        Successions dated on or before this date are applied; codes map to
+        their successor as of this date.
+    overrides
+        Successions overrides: ``"default"`` for the packaged
+        ``src/linkage/orgdata/ods_overrides.csv``, a path, a DataFrame, or
+        ``None``/``""`` for none.
+    type_overrides
+        Trust type overrides, same conventions (``type_overrides.csv``).
+    etr_file, successions_file, types_file
+        Explicit files instead of searching ``ods_dir``.
+
+    Returns
+    -------
+    Registry
+
+    Raises
+    ------
+    InputFileError
+        A file is missing or not in the expected layout.
+    RegistryError
+        Cycles in the successions, an unrecognised CQC category, an override
+        that contradicts the data.
+
+    Notes
+    -----
+    Handling of odd ODS rows (listed in ``Registry.anomalies``, never silent):
+    a code succeeding itself is ignored; the same ``old -> new`` pair listed
+    with several dates keeps the earliest date; a pair listed in the overrides
+    with ``action=add`` that the ODS file already has keeps the ODS date.
+    """
+    ref = _as_date(reference_date)
+    ods_dir = Path(ods_dir)
+    etr_path = Path(etr_file) if etr_file else _find(ods_dir, ["etr.csv"], "etr.csv")
+    succ_path = (
+        Path(successions_file)
+        if successions_file
+        else _find(ods_dir, ["trust_successions*.csv", "*succ*.csv"], "successions")
+    )
+    types_path = (
+        Path(types_file) if types_file else _find(ods_dir, ["trust_types*.csv"], "trust types")
+    )
+    regions_path = _find(ods_dir, ["trusts_*regions*.csv"], "trust regions", required=False)
+    files = {"etr": str(etr_path), "successions": str(succ_path), "types": str(types_path)}
+
+    etr = read_etr(etr_path)
+    succ = read_successions(succ_path)
+    succ["source"] = "ods"
+    succ["note"] = ""
+
+    anomalies: list[dict[str, Any]] = []
+    self_rows = succ[succ["old_code"] == succ["new_code"]]
+    for r in self_rows.itertuples(index=False):
+        anomalies.append(
+            {
+                "kind": "self_succession_ignored",
+                "old_code": r.old_code,
+                "new_code": r.new_code,
+                "date": r.date,
+                "detail": "code listed as its own successor",
+            }
+        )
+    succ = succ[succ["old_code"] != succ["new_code"]]
+
+    ov_src = _resolve_override_arg(overrides, DEFAULT_ODS_OVERRIDES)
+    split_assign: dict[str, str] = {}
+    if ov_src is not None:
+        ov = read_overrides(ov_src)
+        files["ods_overrides"] = "DataFrame" if isinstance(ov_src, pd.DataFrame) else str(ov_src)
+        for r in ov.itertuples(index=False):
+            if r.action == "ignore":
+                hit = (succ["old_code"] == r.old_code) & (succ["new_code"] == r.new_code)
+                if not hit.any():
+                    raise RegistryError(
+                        f"ods_overrides 'ignore' row {r.old_code}->{r.new_code} matches no ODS "
+                        f"succession: remove it from the overrides file"
+                    )
+                succ = succ[~hit]
+                anomalies.append(
+                    {
+                        "kind": "ignored_by_override",
+                        "old_code": r.old_code,
+                        "new_code": r.new_code,
+                        "date": r.date,
+                        "detail": r.note,
+                    }
+                )
+            elif r.action == "split_assign":
+                split_assign[r.old_code] = r.new_code
+        adds = ov[ov["action"] == "add"]
+        have = set(zip(succ["old_code"], succ["new_code"], strict=True))
+        dup_adds = [
+            (o, n)
+            for o, n in zip(adds["old_code"], adds["new_code"], strict=True)
+            if (o, n) in have
+        ]
+        for o, n in dup_adds:
+            anomalies.append(
+                {
+                    "kind": "override_already_in_ods",
+                    "old_code": o,
+                    "new_code": n,
+                    "date": None,
+                    "detail": "kept the ODS row",
+                }
+            )
+        adds = adds[
+            [(o, n) not in have for o, n in zip(adds["old_code"], adds["new_code"], strict=True)]
+        ]
+        add_rows = adds[["old_code", "new_code", "date", "note"]].assign(source="override")
+        succ = pd.concat([succ, add_rows[succ.columns]], ignore_index=True)
+
+    # same pair with several dates: keep the earliest
+    succ = succ.sort_values(["old_code", "new_code", "date"]).reset_index(drop=True)
+    dups = succ.duplicated(["old_code", "new_code"], keep="first")
+    for r in succ[dups].itertuples(index=False):
+        anomalies.append(
+            {
+                "kind": "duplicate_pair_later_date_dropped",
+                "old_code": r.old_code,
+                "new_code": r.new_code,
+                "date": r.date,
+                "detail": "same pair listed with an earlier date; earliest kept",
+            }
+        )
+    succ = succ[~dups]
+
+    applied = succ[succ["date"] <= ref].reset_index(drop=True)
+    pending = succ[succ["date"] > ref].reset_index(drop=True)
+
+    # trust types
+    types = pd.read_csv(types_path, dtype=str, keep_default_na=False)
+    if not {"trust_code", "primary_category"} <= set(types.columns):
+        raise InputFileError(
+            f"expected columns trust_code, primary_category; has {list(types.columns)}",
+            file=types_path,
+        )
+    types["trust_code"] = types["trust_code"].str.strip().str.upper()
+    cat = dict(zip(types["trust_code"], types["primary_category"], strict=True))
+    unrecognised = {}
+    tmap: dict[str, str] = {}
+    for code, c in cat.items():
+        try:
+            tmap[code] = classify_category(c)
+        except ValueError:
+            unrecognised[code] = c
+    if unrecognised:
+        raise RegistryError(
+            f"{len(unrecognised)} trust(s) in {types_path.name} have an unrecognised CQC primary "
+            f"category, e.g. {next(iter(unrecognised.items()))}: add them to "
+            f"src/linkage/orgdata/type_overrides.csv"
+        )
+    tsrc = dict.fromkeys(tmap, "cqc_category")
+    to_src = _resolve_override_arg(type_overrides, DEFAULT_TYPE_OVERRIDES)
+    if to_src is not None:
+        to = read_type_overrides(to_src)
+        files["type_overrides"] = "DataFrame" if isinstance(to_src, pd.DataFrame) else str(to_src)
+        for r in to.itertuples(index=False):
+            tmap[r.trust_code] = r.trust_type
+            tsrc[r.trust_code] = "override"
+
+    names: dict[str, str] = {}
+    if regions_path is not None:
+        reg = pd.read_csv(regions_path, dtype=str, keep_default_na=False)
+        if {"nhs_trust22_code", "nhs_trust22_name"} <= set(reg.columns):
+            files["regions"] = str(regions_path)
+            names = dict(
+                zip(reg["nhs_trust22_code"].str.upper(), reg["nhs_trust22_name"], strict=True)
+            )
+
+    rows = []
+    etr_idx = etr.set_index("code")
+    all_codes = sorted(set(etr["code"]) | set(tmap) | set(names))
+    for code in all_codes:
+        in_etr = code in etr_idx.index
+        rows.append(
+            {
+                "code": code,
+                "name": etr_idx.at[code, "name"] if in_etr else names.get(code, ""),
+                "open_date": etr_idx.at[code, "open_date"] if in_etr else None,
+                "close_date": etr_idx.at[code, "close_date"] if in_etr else None,
+                "primary_category": cat.get(code, ""),
+                "trust_type": tmap.get(code, "unknown"),
+                "type_source": tsrc.get(code, "none"),
+                "in_etr": in_etr,
+            }
+        )
+    orgs = pd.DataFrame(rows)
+    anomalies_df = pd.DataFrame(
+        anomalies, columns=["kind", "old_code", "new_code", "date", "detail"]
+    )
+    reg = Registry(
+        reference_date=ref,
+        orgs=orgs,
+        successions=applied,
+        pending=pending,
+        anomalies=anomalies_df,
+        split_assignments=split_assign,
+        files=files,
+    )
+    for old, new in split_assign.items():
+        n_succ = len(reg._succ.get(old, []))
+        if n_succ < 2:
+            # e.g. the split is dated after the reference date: the assignment is not used
+            reg.anomalies.loc[len(reg.anomalies)] = {
+                "kind": "split_assign_unused",
+                "old_code": old,
+                "new_code": new,
+                "date": None,
+                "detail": f"{old} has {n_succ} successor(s) as of {ref}; assignment not needed",
+            }
+    return reg
