@@ -1,0 +1,197 @@
+"""Regenerate the pipeline notebooks' source (cells only, no outputs).
+
+The notebooks are the narrative layer: they are thin on purpose, calling
+``linkage`` functions and drawing figures.  Edit them in Jupyter or here; this
+script is kept so that a reviewer can read every notebook's cells as plain
+Python in one place.  Run: ``python tools/build_notebooks.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat as nbf
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL = {"name": "linkage", "display_name": "Python (linkage workbench)", "language": "python"}
+
+
+def md(text: str):
+    return nbf.v4.new_markdown_cell(text.strip())
+
+
+def code(text: str, tags: list[str] | None = None):
+    cell = nbf.v4.new_code_cell(text.strip())
+    if tags:
+        cell.metadata["tags"] = tags
+    return cell
+
+
+SETUP = """
+import warnings
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from linkage.notebook import show_provenance, stage_params
+
+sns.set_theme(style="whitegrid", context="notebook")
+pd.set_option("display.max_columns", 40, "display.width", 160)
+"""
+
+
+def param_cell(section: str) -> str:
+    """The notebook's parameters cell: every key of ``section`` with its schema default.
+
+    DVC overrides each of them with ``papermill -p/-r`` from params.yaml; list
+    values travel as comma-separated strings (see linkage.params.Section).
+    """
+    from linkage.params import params_model
+
+    model = params_model().model_fields[section].annotation
+    lines = [f"# Parameters: section `{section}` of params.yaml, injected by DVC via papermill.",
+             'params_file = "params.yaml"']
+    for name, field in model.model_fields.items():
+        value = field.get_default(call_default_factory=True)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        lines.append(f"{name} = {value!r}")
+    return "\n".join(lines)
+
+
+def ingest_nb(kind: str, number: int, title: str, intro: str, figure: str) -> nbf.NotebookNode:
+    return nbf.v4.new_notebook(cells=[
+        md(f"# {title}\n\n{intro}"),
+        code(param_cell(kind), tags=["parameters"]),
+        code(SETUP + f'\nP = stage_params("{kind}", globals(), params_file)\nfrom linkage.ingest import ingest, write_ingest'),
+        md("## Read every published file of this kind\n\nFiles are recognised by their contents, not their names. "
+           "Values are put on one scale per measure (percentages for staff proportions, 0-10 for patient scores)."),
+        code(f'res = ingest("{kind}", P.data.raw_dir, P.{kind}, cache_dir="data/cache")\n'
+             f'paths = write_ingest(res, "data/interim", "metrics")\nres.metrics'),
+        md("## What was read, per survey year"),
+        code(figure),
+        md("## Nothing lost silently\n\nCells the readers could not use (suppressed, non-numeric, superseded by a "
+           "newer publication, summary rows) are listed with a reason; measures not selected in `params.yaml` "
+           "are counted."),
+        code('q = res.quarantine\ndisplay(q.groupby(["reason"]).size().rename("cells").to_frame() if len(q) else '
+             'Markdown("No cells quarantined."))\n'
+             'display(res.audit.pivot_table(index=["source_file", "year"], columns="status", values="rows", '
+             'aggfunc="sum", fill_value=0))'),
+        code('display(Markdown("### Organisations by kind"))\n'
+             'display(res.orgs.groupby(["year", "org_kind"]).size().unstack(fill_value=0) if len(res.orgs) else '
+             'Markdown("(no organisation metadata in these files)"))'),
+        md("## Provenance\n\nParameters, package versions and the sha256 of every raw file."),
+        code(f'show_provenance(P, "{kind}")'),
+    ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
+
+
+STAFF_FIG = '''
+t = res.tidy
+counts = t.groupby(["year", "measure"])["org_code"].nunique().unstack(fill_value=0)
+display(counts)
+fig, ax = plt.subplots(figsize=(8, 4))
+sns.boxplot(data=t[t["measure"] == "staff.stress"], x="year", y="value", ax=ax, color="#7fa7c9")
+ax.set(ylabel="% of staff unwell from work-related stress", xlabel="Staff Survey year",
+       title="Staff stress by survey year (one point per organisation)")
+plt.show()
+'''
+PATIENT_FIG = '''
+t = res.tidy
+counts = t.groupby(["year", "measure"])["org_code"].nunique().unstack(fill_value=0)
+display(counts)
+fig, ax = plt.subplots(figsize=(8, 4))
+sns.boxplot(data=t[t["measure"] == "patient.ip_overall"], x="year", y="value", ax=ax, color="#9cc9a0")
+ax.set(ylabel="Overall experience (0-10)", xlabel="Inpatient Survey year",
+       title="Inpatient overall experience by survey year (one point per trust)")
+plt.show()
+'''
+
+
+def link_nb() -> nbf.NotebookNode:
+    return nbf.v4.new_notebook(cells=[
+        md("# 3. Linking trusts across surveys and years\n\n"
+           "The Staff Survey and the Inpatient Survey are joined **by trust and survey year**. Trusts merge, "
+           "change type and close; each survey covers organisations the other lacks. This step maps every "
+           "organisation code to its successor, restricts to the trust types in `params.yaml`, respects known "
+           "series breaks, and records the fate of **every input row** in an audit table."),
+        code(param_cell("link"), tags=["parameters"]),
+        code(SETUP + '\nP = stage_params("link", globals(), params_file)\nfrom linkage import figures, link, pipeline'),
+        code('res = pipeline.link_stage(P)\nres.metrics'),
+        md("## Panel balance\n\nHow many trusts have both a staff and a patient measure in each year."),
+        code('display(res.balance)\nfigures.plot_balance(res.balance)\nplt.show()'),
+        md("## Linkage audit\n\nEvery input row is matched, merged into a successor, or excluded with a reason. "
+           "The totals reconcile: rows in = matched + merged + excluded."),
+        code('display(link.audit_summary(res.audit))\n'
+             'display(res.audit[res.audit["fate"] == "excluded"].groupby("reason").size().rename("rows").to_frame())'),
+        code('display(Markdown("### Codes that could not be mapped (listed, not dropped)"))\n'
+             'unk = res.audit[res.audit["reason"].astype(str).str.startswith("unknown")]\n'
+             'display(unk.drop_duplicates(["source_file", "org_code"])[["source_file", "org_code", "year", "reason"]] '
+             'if len(unk) else Markdown("None."))'),
+        md("## Provenance"),
+        code('show_provenance(P, "link")'),
+    ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
+
+
+def model_nb() -> nbf.NotebookNode:
+    return nbf.v4.new_notebook(cells=[
+        md("# 4. Does staff wellbeing predict patient experience?\n\n"
+           "Panel models on the linked trust x year panel. The question is whether, **within the same trust "
+           "over time**, years with worse staff wellbeing are years with worse patient experience, beyond what is "
+           "fixed about a trust and what is common to a year. These are associations: they can show "
+           "temporal precedence and robustness, not cause."),
+        code(param_cell("model"), tags=["parameters"]),
+        code(SETUP + '\nP = stage_params("model", globals(), params_file)\nfrom linkage import figures, models, pipeline'),
+        code('run = pipeline.model_stage(P)\ndisplay(Markdown(models.plain_language(run)))'),
+        md("## Headline estimate and how the design matters"),
+        code('display(Markdown(run.convention))\nfigures.plot_comparison(run)\nplt.show()\ndisplay(run.comparison)'),
+        md("## Temporal precedence: lags, reverse direction, placebo leads"),
+        code('display(figures.direction_table(run))\ndisplay(pd.DataFrame([run.hausman]).T.rename(columns={0: "Hausman FE vs RE"}))'),
+        md("## Reliability and power\n\nHow reliable each trust-level measure is given its respondents, and the "
+           "smallest effect this panel could detect (80% power), next to the estimates."),
+        code('display(run.reliability)\ndisplay(pd.DataFrame([run.headline]).T.rename(columns={0: "headline"}))'),
+        code('for w in run.warnings:\n    display(Markdown(f"> **Note.** {w}"))'),
+        md("## Provenance"),
+        code('show_provenance(P, "model")'),
+    ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
+
+
+def report_nb() -> nbf.NotebookNode:
+    return nbf.v4.new_notebook(cells=[
+        code(param_cell("report"), tags=["parameters"]),
+        code(SETUP + '\nP = stage_params("report", globals(), params_file)\nfrom linkage import report'),
+        code('rep = report.build(P)\ndisplay(Markdown(rep.title_block))'),
+        md("## Key findings"),
+        code('display(Markdown(rep.findings))\nreport.headline_figure(rep)\nplt.show()'),
+        md("## How much data stands behind this"),
+        code('display(rep.coverage)'),
+        md("## Caveats"),
+        code('display(Markdown(rep.caveats))'),
+        md("## For reviewers: every parameter, data hash and version"),
+        code('show_provenance(P)'),
+    ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
+
+
+def main() -> None:
+    nbs = {
+        "01_ingest_staff.ipynb": ingest_nb(
+            "staff", 1, "1. Reading the NHS Staff Survey",
+            "Reads the published Staff Survey organisation results (and any mapped researcher extract) into one "
+            "tidy table: organisation, survey year, measure, value and the number of staff behind it.",
+            STAFF_FIG),
+        "02_ingest_patient.ipynb": ingest_nb(
+            "patient", 2, "2. Reading patient experience (CQC Adult Inpatient Survey)",
+            "Reads the CQC Adult Inpatient Survey trust benchmark files, including the previous years each file "
+            "republishes in its historical sheets, into the same tidy table.",
+            PATIENT_FIG),
+        "03_link.ipynb": link_nb(),
+        "04_model.ipynb": model_nb(),
+        "05_report.ipynb": report_nb(),
+    }
+    for name, nb in nbs.items():
+        nbf.write(nb, ROOT / "notebooks" / name)
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()
