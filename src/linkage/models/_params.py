@@ -1,0 +1,138 @@
+"""The ``model`` section of ``params.yaml`` (:class:`ModelParams`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ..params import Section
+
+Family = Literal[
+    "pooled",
+    "between",
+    "entity_fe",
+    "twoway_fe",
+    "random_effects",
+    "first_difference",
+    "mundlak",
+]
+CovType = Literal["clustered_entity", "clustered_twoway", "driscoll_kraay", "robust", "unadjusted"]
+SmallSample = Literal["cr1", "linearmodels", "none"]
+
+ALL_FAMILIES: tuple[str, ...] = (
+    "pooled",
+    "between",
+    "entity_fe",
+    "twoway_fe",
+    "random_effects",
+    "first_difference",
+    "mundlak",
+)
+
+
+class ModelParams(Section):
+    """Choices of the panel models (stage ``model``); see ``docs/models.md``."""
+
+    dependent: str = Field(
+        "patient.ip_overall",
+        description="Canonical measure used as the dependent variable of the headline model (patient experience at year t).",
+    )
+    exposure: str = Field(
+        "staff.stress",
+        description="Canonical staff wellbeing measure used as the headline regressor (at year t - lag).",
+    )
+    covariates: list[str] = Field(
+        default_factory=list,
+        description="Further measures entered as regressors at year t in every model (e.g. staff.engagement). Empty by default: adjusting for other staff measures can absorb the association of interest.",
+    )
+    families: list[Family] = Field(
+        default_factory=lambda: list(ALL_FAMILIES),
+        description="Model families fitted for the headline specification: pooled, between, entity_fe, twoway_fe, random_effects, first_difference, mundlak. Other specifications (lags, reverse, placebo) use the headline family only.",
+    )
+    headline_family: Family = Field(
+        "twoway_fe",
+        description="Family whose estimate is the headline (metrics/headline.json); two-way fixed effects compare a trust with itself in other years, net of what is common to a year.",
+    )
+    time_effects: bool = Field(
+        True,
+        description="Include year effects (dummies) in pooled, random_effects, first_difference and mundlak, so that every family except entity_fe and between is net of year-common shifts.",
+    )
+    cov_type: CovType = Field(
+        "clustered_entity",
+        description="Standard errors: clustered_entity (by trust, default), clustered_twoway (trust and year), driscoll_kraay (cross-sectional and serial correlation, needs many years), robust (heteroskedasticity only), unadjusted (classical).",
+    )
+    small_sample: SmallSample = Field(
+        "cr1",
+        description="Small-sample convention applied to the covariance and the reference distribution: cr1 (Stata/reghdfe style: G/(G-1)*(n-1)/(n-K), fixed effects nested in the clusters not counted in K, t with G-1 df), linearmodels (linearmodels' debiased=True, auto_df=True: n/(n-K) with effects counted unless one effect nested in the clusters, t with n-K-effects df), none (no scaling, normal reference). Printed with every table.",
+    )
+    dk_bandwidth: int | None = Field(
+        None,
+        ge=0,
+        description="Bartlett bandwidth of the Driscoll-Kraay covariance; null uses linearmodels' rule of thumb floor(4*(T/100)^(2/9)). Must be below the number of years.",
+    )
+    weights: Literal["respondents"] | None = Field(
+        None,
+        description="null: unweighted; respondents: weight each trust-year by the base n of the dependent measure (column '<dependent>__n').",
+    )
+    lag: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Lag k of the headline model: staff exposure at year t-k predicting patient experience at year t (calendar years, so a gap year gives no lagged value).",
+    )
+    lags: list[int] = Field(
+        default_factory=lambda: [0, 1],
+        description="Lags k examined with the headline family, in both directions (forward: staff at t-k -> patient at t; reverse: patient at t-k -> staff at t).",
+    )
+    reverse: bool = Field(
+        True,
+        description="Also fit the reverse direction: patient experience at t-k predicting the staff exposure at t, for each k in lags.",
+    )
+    lagged_dependent: bool = Field(
+        False,
+        description="Also fit the headline model with the dependent at t-1 as a regressor (with trust effects this is subject to Nickell bias of order 1/T in short panels; a warning is issued).",
+    )
+    placebo_leads: list[int] = Field(
+        default_factory=lambda: [1],
+        description="Leads k for placebo models: staff exposure at t+k 'predicting' patient experience at t. These should be near zero if the forward association is not an artefact of shared trends.",
+    )
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="Two-sided significance level; confidence intervals have coverage 1 - alpha.")
+    power: float = Field(0.8, gt=0.5, lt=1, description="Power for the minimum detectable effect (MDE = (q(1-alpha/2) + q(power)) * SE).")
+    min_obs: int = Field(
+        30,
+        ge=3,
+        description="Fewest usable trust-year observations a model may have after lags and missing values; fewer raises an error for the headline model and skips (with a warning) any other model.",
+    )
+    reliability_measures: list[str] | None = Field(
+        None,
+        description="Measures whose trust-level reliability is reported; null means the dependent, the exposure and the covariates.",
+    )
+    percent_measures: list[str] | None = Field(
+        None,
+        description="Measures on a 0-100 percent scale (sampling variance 100^2 p(1-p)/n); null detects them as measures with any value above 10. Others are treated as 0-10 scores.",
+    )
+    score_individual_sd: float = Field(
+        2.0,
+        gt=0,
+        description="Assumed standard deviation of one respondent's answer on 0-10 score measures, used for their sampling variance sd^2/n in the reliability table (the published files do not give it).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelParams:
+        if self.exposure == self.dependent:
+            raise ValueError(f"exposure and dependent are the same measure ({self.exposure!r})")
+        bad = [c for c in self.covariates if c in (self.exposure, self.dependent)]
+        if bad:
+            raise ValueError(f"covariates must not repeat the exposure or the dependent: {bad}")
+        if not self.families:
+            raise ValueError("families is empty; list at least the headline family")
+        if self.headline_family not in self.families:
+            raise ValueError(
+                f"headline_family {self.headline_family!r} is not in families {list(self.families)}"
+            )
+        if any(k < 0 or k > 5 for k in self.lags):
+            raise ValueError(f"lags must be between 0 and 5, got {self.lags}")
+        if any(k < 1 or k > 5 for k in self.placebo_leads):
+            raise ValueError(f"placebo_leads must be between 1 and 5, got {self.placebo_leads}")
+        return self

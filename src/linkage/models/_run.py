@@ -1,0 +1,472 @@
+"""``fit_models``: every specification and family, tidy results, headline, diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import LinkageDataError
+from ._cov import CONVENTION_TEXT, COV_TEXT
+from ._data import ModelFrame, Spec, build_frame, check_panel
+from ._diagnostics import hausman, reliability_table, wald
+from ._fit import EFFECT_KIND, FAMILY_TEXT, Fitted, _codes, fit_family
+from ._params import ModelParams
+from ._within import within_stats
+
+RESULT_COLUMNS = [
+    "model", "model_label", "spec_name", "spec", "direction", "lag", "dependent", "term", "effect",
+    "estimate", "std_error", "ci_low", "ci_high", "p_value", "statistic", "df",
+    "n_obs", "n_entities", "n_periods", "n_trust_years", "n_dropped", "dropped_detail",
+    "cov_type", "small_sample", "cov_factor", "weights", "alpha",
+    "within_sd", "within_share", "estimate_per_within_sd", "mde", "headline",
+]
+
+WITHIN_FAMILIES = ("entity_fe", "twoway_fe", "first_difference", "mundlak")
+
+
+@dataclass
+class ModelRun:
+    """Everything the model stage produces; see ``docs/models.md``.
+
+    Attributes
+    ----------
+    results : pandas.DataFrame
+        Tidy table, one row per model x term (columns :data:`RESULT_COLUMNS`).
+    headline : dict
+        Headline numbers for ``metrics/headline.json`` (JSON-serialisable).
+    comparison : pandas.DataFrame
+        The headline specification across families.
+    hausman : dict
+        Classic Hausman test (statistic, df, p_value, note) and the Mundlak test.
+    reliability : pandas.DataFrame
+        Trust-level reliability of measures from their base n.
+    mde : pandas.DataFrame
+        Minimum detectable effect next to each estimate.
+    warnings : list of str
+        Caveats to show with the tables.
+    skipped : list of str
+        Non-headline models that could not be fitted, with the reason.
+    convention : str
+        One line naming the covariance and small-sample convention; print it with every table.
+    params : ModelParams
+    fits : dict
+        ``(spec_name, family) -> Fitted`` for inspection.
+    """
+
+    results: pd.DataFrame
+    headline: dict[str, Any]
+    comparison: pd.DataFrame
+    hausman: dict[str, Any]
+    reliability: pd.DataFrame
+    mde: pd.DataFrame
+    warnings: list[str]
+    skipped: list[str]
+    convention: str
+    params: ModelParams
+    fits: dict[tuple[str, str], Fitted] = field(default_factory=dict, repr=False)
+
+
+def _quantiles(df: float | None, alpha: float, power: float) -> tuple[float, float]:
+    if df is None:
+        return float(stats.norm.ppf(1 - alpha / 2)), float(stats.norm.ppf(power))
+    return float(stats.t.ppf(1 - alpha / 2, df)), float(stats.t.ppf(power, df))
+
+
+def _pvalue(t: float, df: float | None) -> float:
+    if df is None:
+        return float(2 * stats.norm.sf(abs(t)))
+    return float(2 * stats.t.sf(abs(t), df))
+
+
+def _row(
+    est: float,
+    var: float,
+    *,
+    fitted: Fitted,
+    frame: ModelFrame,
+    spec: Spec,
+    term: str,
+    effect: str,
+    stats_term: str,
+    params: ModelParams,
+) -> dict[str, Any]:
+    se = float(np.sqrt(max(var, 0.0)))
+    df = fitted.scale.df
+    q, qp = _quantiles(df, params.alpha, params.power)
+    tstat = est / se if se > 0 else float("inf")
+    data = frame.data
+    ent = _codes(data.index)[0]
+    w_sd, w_share = within_stats(data[stats_term].to_numpy(), ent)
+    return {
+        "model": fitted.family,
+        "model_label": FAMILY_TEXT[fitted.family],
+        "spec_name": spec.name,
+        "spec": spec.label,
+        "direction": "forward" if spec.direction == "lagged_dependent" else spec.direction,
+        "lag": spec.lag,
+        "dependent": spec.y,
+        "term": term,
+        "effect": effect,
+        "estimate": float(est),
+        "std_error": se,
+        "ci_low": float(est - q * se),
+        "ci_high": float(est + q * se),
+        "p_value": _pvalue(tstat, df),
+        "statistic": float(tstat),
+        "df": float(df) if df is not None else float("inf"),
+        "n_obs": fitted.n_obs,
+        "n_entities": fitted.n_entities,
+        "n_periods": fitted.n_periods,
+        "n_trust_years": len(data),
+        "n_dropped": frame.n_dropped,
+        "dropped_detail": frame.dropped_text(),
+        "cov_type": fitted.cov_type,
+        "small_sample": params.small_sample,
+        "cov_factor": fitted.scale.factor,
+        "weights": params.weights or "none",
+        "alpha": params.alpha,
+        "within_sd": w_sd,
+        "within_share": w_share,
+        "estimate_per_within_sd": float(est * w_sd),
+        "mde": float((q + qp) * se),
+        "headline": False,
+    }
+
+
+def _rows(fitted: Fitted, frame: ModelFrame, spec: Spec, params: ModelParams) -> list[dict[str, Any]]:
+    b, v = fitted.params, fitted.cov
+    out = []
+    kind = EFFECT_KIND[fitted.family]
+    for t in frame.terms:
+        common = {"fitted": fitted, "frame": frame, "spec": spec, "stats_term": t, "params": params}
+        out.append(_row(float(b[t]), float(v.loc[t, t]), term=t, effect=kind, **common))
+        if fitted.family == "mundlak":
+            m = f"mean({t})"
+            out.append(_row(float(b[m]), float(v.loc[m, m]), term=m, effect="contextual", **common))
+            var_b = float(v.loc[t, t] + v.loc[m, m] + 2 * v.loc[t, m])
+            out.append(_row(float(b[t] + b[m]), var_b, term=t, effect="between", **common))
+    return out
+
+
+def _specs(p: ModelParams) -> list[Spec]:
+    cov = tuple(p.covariates)
+    specs = [Spec(f"forward_lag{p.lag}", "forward", p.lag, p.dependent, p.exposure, cov)]
+    for k in sorted(set(p.lags) - {p.lag}):
+        specs.append(Spec(f"forward_lag{k}", "forward", k, p.dependent, p.exposure, cov))
+    if p.reverse:
+        for k in sorted(set(p.lags) | {p.lag}):
+            specs.append(Spec(f"reverse_lag{k}", "reverse", k, p.exposure, p.dependent, cov))
+    for k in sorted(set(p.placebo_leads)):
+        specs.append(Spec(f"placebo_lead{k}", "placebo", -k, p.dependent, p.exposure, cov))
+    if p.lagged_dependent:
+        specs.append(
+            Spec(f"lagged_dependent_lag{p.lag}", "lagged_dependent", p.lag, p.dependent, p.exposure, cov, True)
+        )
+    return specs
+
+
+def _frame_checks(frame: ModelFrame, spec: Spec, p: ModelParams, family: str) -> None:
+    data = frame.data
+    what = spec.label
+    if len(data) < p.min_obs:
+        raise LinkageDataError(
+            f"{what}: only {len(data)} usable trust-years after lags and missing values "
+            f"(min_obs={p.min_obs}); dropped: {frame.dropped_text()}"
+        )
+    n_ent = data.index.get_level_values(0).nunique()
+    n_per = data.index.get_level_values(1).nunique()
+    if n_ent < 2:
+        raise LinkageDataError(f"{what}: only {n_ent} trust left in the sample; need at least two")
+    if n_per < 2 and family != "between":
+        years = sorted(data.index.get_level_values(1).unique().tolist())
+        raise LinkageDataError(
+            f"{what}: only one year ({years}) left in the sample after lags and missing values; "
+            "within-trust models need at least two"
+        )
+    if family in WITHIN_FAMILIES:
+        x = data[spec.x_term].to_numpy()
+        _, share = within_stats(x, _codes(data.index)[0])
+        if not np.isfinite(share) or share < 1e-12:
+            raise LinkageDataError(
+                f"{what}: no within-trust variation in {spec.x_term!r} (every trust has the same value "
+                f"in each of its years), so {FAMILY_TEXT[family]} cannot estimate its association"
+            )
+
+
+def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None = None) -> ModelRun:
+    """Fit the panel models of patient experience on staff wellbeing.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Wide linked panel (``data/processed/panel.parquet``): one row per
+        (org_code, year), a column per measure and ``<measure>__n`` bases.
+    params : ModelParams or dict, optional
+        The ``model`` section of ``params.yaml`` (defaults if omitted).
+
+    Returns
+    -------
+    ModelRun
+
+    Raises
+    ------
+    LinkageDataError
+        If the panel cannot support the headline model (missing or all-missing
+        measure, one trust, one year, too few observations after lags, no
+        within-trust variation in the exposure, collinear regressors).  Other
+        models that cannot be fitted are skipped with a warning naming the reason.
+    """
+    p = params if isinstance(params, ModelParams) else ModelParams.model_validate(params or {})
+    measures = [p.dependent, p.exposure, *p.covariates]
+
+    def wcol(spec: Spec) -> str | None:
+        return f"{spec.y}__n" if p.weights == "respondents" else None
+
+    check_panel(panel, measures, weight_column=f"{p.dependent}__n" if p.weights else None)
+    specs = _specs(p)
+    head_spec = specs[0]
+    rows: list[dict[str, Any]] = []
+    fits: dict[tuple[str, str], Fitted] = {}
+    notes: list[str] = []
+    skipped: list[str] = []
+
+    head_frame = build_frame(panel, head_spec, wcol(head_spec))
+    _frame_checks(head_frame, head_spec, p, p.headline_family)
+    common = {"cov_type": p.cov_type, "small_sample": p.small_sample, "time_effects": p.time_effects, "dk_bandwidth": p.dk_bandwidth}
+    families = [p.headline_family] + [f for f in p.families if f != p.headline_family]
+    for fam in families:
+        try:
+            if fam != p.headline_family:
+                _frame_checks(head_frame, head_spec, p, fam)
+            fitted = fit_family(fam, head_frame, context=head_spec.label, **common)
+        except LinkageDataError as err:
+            if fam == p.headline_family:
+                raise
+            skipped.append(f"{FAMILY_TEXT[fam]} [{head_spec.label}]: {err}")
+            continue
+        fits[(head_spec.name, fam)] = fitted
+        notes.extend(fitted.notes)
+        new = _rows(fitted, head_frame, head_spec, p)
+        if fam == p.headline_family:
+            new[0]["headline"] = True
+        rows.extend(new)
+
+    frames = {head_spec.name: head_frame}
+    for spec in specs[1:]:
+        try:
+            frame = build_frame(panel, spec, wcol(spec))
+            if p.weights and f"{spec.y}__n" not in panel.columns:
+                raise LinkageDataError(f"weights='respondents' needs {spec.y + '__n'!r}")
+            _frame_checks(frame, spec, p, p.headline_family)
+            fitted = fit_family(p.headline_family, frame, context=spec.label, **common)
+        except LinkageDataError as err:
+            skipped.append(f"{FAMILY_TEXT[p.headline_family]} [{spec.label}]: {err}")
+            continue
+        frames[spec.name] = frame
+        fits[(spec.name, p.headline_family)] = fitted
+        notes.extend(fitted.notes)
+        rows.extend(_rows(fitted, frame, spec, p))
+
+    results = pd.DataFrame(rows).reindex(columns=RESULT_COLUMNS)
+    head = results[results["headline"]].iloc[0]
+    hdata = head_frame.data
+    years = sorted(int(y) for y in hdata.index.get_level_values(1).unique())
+    headline = {
+        "estimate": float(head["estimate"]),
+        "std_error": float(head["std_error"]),
+        "ci_low": float(head["ci_low"]),
+        "ci_high": float(head["ci_high"]),
+        "p_value": float(head["p_value"]),
+        "alpha": p.alpha,
+        "n_trusts": int(hdata.index.get_level_values(0).nunique()),
+        "n_obs": int(head["n_obs"]),
+        "n_years": len(years),
+        "years": years,
+        "n_dropped": int(head["n_dropped"]),
+        "family": p.headline_family,
+        "dependent": p.dependent,
+        "exposure": p.exposure,
+        "term": str(head["term"]),
+        "lag": p.lag,
+        "cov_type": str(head["cov_type"]),
+        "small_sample": p.small_sample,
+        "weights": p.weights or "none",
+        "within_share": float(head["within_share"]),
+        "within_sd": float(head["within_sd"]),
+        "estimate_per_within_sd": float(head["estimate_per_within_sd"]),
+        "mde": float(head["mde"]),
+        "power": p.power,
+    }
+    comparison = results[results["spec_name"] == head_spec.name][
+        ["model", "model_label", "effect", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value",
+         "mde", "estimate_per_within_sd", "n_obs", "n_entities", "n_periods", "cov_type", "small_sample"]
+    ].reset_index(drop=True)
+    mde = results[["model", "spec_name", "term", "effect", "estimate", "std_error", "mde"]].assign(
+        power=p.power, alpha=p.alpha
+    )
+
+    hz = _hausman_block(head_frame, head_spec, p, fits)
+    rel_measures = p.reliability_measures or measures
+    missing_rel = [m for m in rel_measures if m not in panel.columns]
+    if missing_rel:
+        raise LinkageDataError(f"reliability_measures not in the panel: {missing_rel}")
+    reliability = reliability_table(
+        panel, list(rel_measures), percent_measures=p.percent_measures, score_sd=p.score_individual_sd
+    )
+    warns = _warnings(p, panel, results, head_frame, reliability, notes, skipped, hz)
+    convention = (
+        f"Standard errors: {COV_TEXT[p.cov_type]}; small-sample convention {CONVENTION_TEXT[p.small_sample]}; "
+        f"{int((1 - p.alpha) * 100)}% CIs; weights: {p.weights or 'none'}."
+    )
+    return ModelRun(
+        results=results,
+        headline=headline,
+        comparison=comparison,
+        hausman=hz,
+        reliability=reliability,
+        mde=mde,
+        warnings=warns,
+        skipped=skipped,
+        convention=convention,
+        params=p,
+        fits=fits,
+    )
+
+
+def _hausman_block(frame: ModelFrame, spec: Spec, p: ModelParams, fits: dict) -> dict[str, Any]:
+    fe_fam = "twoway_fe" if p.time_effects else "entity_fe"
+    out: dict[str, Any] = {"fe_family": fe_fam, "re_family": "random_effects"}
+    try:
+        kw = {"cov_type": "unadjusted", "small_sample": "cr1", "time_effects": p.time_effects, "context": spec.label}
+        fe = fit_family(fe_fam, frame, **kw)
+        re = fit_family("random_effects", frame, **kw)
+        out.update(hausman(fe.params, fe.cov, re.params, re.cov, frame.terms))
+    except LinkageDataError as err:
+        out.update(statistic=None, df=0, p_value=None, note=f"Hausman test not computed: {err}")
+    try:
+        mund = fits.get((spec.name, "mundlak")) or fit_family(
+            "mundlak", frame, cov_type=p.cov_type, small_sample=p.small_sample,
+            time_effects=p.time_effects, dk_bandwidth=p.dk_bandwidth, context=spec.label,
+        )
+        w = wald(mund.params, mund.cov, [f"mean({t})" for t in frame.terms], mund.scale.df)
+        out.update({f"mundlak_{k}": v for k, v in w.items()})
+        out["mundlak_note"] = (
+            "Mundlak (correlated random effects) test that the trust means of the regressors have zero "
+            "coefficients, i.e. within = between; uses the run's covariance, so it is robust to the "
+            "clustering that the classic Hausman test ignores."
+        )
+    except LinkageDataError as err:
+        out["mundlak_note"] = f"Mundlak test not computed: {err}"
+    return out
+
+
+def _warnings(
+    p: ModelParams,
+    panel: pd.DataFrame,
+    results: pd.DataFrame,
+    frame: ModelFrame,
+    reliability: pd.DataFrame,
+    notes: list[str],
+    skipped: list[str],
+    hz: dict[str, Any],
+) -> list[str]:
+    w: list[str] = []
+    data = frame.data
+    years = sorted(int(y) for y in data.index.get_level_values(1).unique())
+    T = len(years)
+    if T <= 3:
+        w.append(
+            f"Short panel: {T} years ({years}). Within-trust estimates rest on {T - 1} change(s) per trust; "
+            "they are imprecise and sensitive to survey changes between years."
+        )
+    gaps = sorted(set(range(years[0], years[-1] + 1)) - set(years))
+    if gaps:
+        w.append(
+            f"Years {gaps} are absent from the sample: lags are by calendar year, so there is no t-1 value "
+            "after a gap, and first differences span the gap; check for series breaks (question or method changes)."
+        )
+    if frame.n_dropped:
+        w.append(
+            f"Headline model: {frame.n_dropped} of {frame.n_candidate} trust-years dropped for missing values "
+            f"({frame.dropped_text()})."
+        )
+    if p.lagged_dependent:
+        w.append(
+            f"Lagged dependent variable with trust effects: Nickell bias of order -(1+rho)/(T-1) on its "
+            f"coefficient (T={T}) and bias in the other coefficients; treat the lagged-dependent model as descriptive."
+        )
+    if p.cov_type in ("clustered_twoway", "driscoll_kraay") and T < 20:
+        w.append(
+            f"{COV_TEXT[p.cov_type]} standard errors with only {T} years: the time dimension gives few "
+            "clusters/autocovariances, so these standard errors are themselves very noisy."
+        )
+    g = data.index.get_level_values(0).nunique()
+    if p.cov_type.startswith("clustered") and g < 40:
+        w.append(f"Only {g} trust clusters: cluster-robust inference may over-reject.")
+    for _, r in reliability.iterrows():
+        wr = r.get("within_reliability")
+        if pd.notna(wr) and wr < 0.5:
+            w.append(
+                f"{r['measure']}: within-trust reliability {wr:.2f} (sampling noise is a large part of its "
+                "year-to-year changes); within-trust estimates involving it are attenuated towards zero."
+            )
+    plac = results[(results["direction"] == "placebo") & (results["term"].str.startswith("F"))]
+    for _, r in plac.iterrows():
+        if r["p_value"] < p.alpha:
+            w.append(
+                f"Placebo {r['term']} (future exposure) is statistically distinguishable from zero "
+                f"(p={r['p_value']:.3g}): shared trends or reverse timing may be behind the forward association."
+            )
+    if hz.get("p_value") is not None and hz["p_value"] < p.alpha:
+        w.append("Hausman test rejects random effects: trust effects are correlated with the regressors; rely on fixed effects.")
+    w.extend(dict.fromkeys(notes))
+    w.extend(f"Skipped: {s}" for s in skipped)
+    return w
+
+
+def plain_language(run: ModelRun) -> str:
+    """A short plain-language reading of the headline, without causal wording.
+
+    Parameters
+    ----------
+    run : ModelRun
+
+    Returns
+    -------
+    str
+    """
+    h = run.headline
+    p = run.params
+    pct = int(round((1 - h["alpha"]) * 100))
+    when = "the same year" if h["lag"] == 0 else f"{h['lag']} year(s) earlier"
+    sign = "higher" if h["estimate"] >= 0 else "lower"
+    excludes = h["ci_low"] > 0 or h["ci_high"] < 0
+    lines = [
+        f"Across {h['n_trusts']} trusts observed in {h['n_years']} years ({h['years'][0]}-{h['years'][-1]}; "
+        f"{h['n_obs']} trust-years), comparing each trust with itself over time "
+        f"({FAMILY_TEXT[h['family']]}), a one-unit higher {h['exposure']} {when} went with a "
+        f"{abs(h['estimate']):.3g}-unit {sign} {h['dependent']} "
+        f"({pct}% CI {h['ci_low']:.3g} to {h['ci_high']:.3g}; p = {h['p_value']:.3g}).",
+        f"Per within-trust standard deviation of {h['exposure']} ({h['within_sd']:.3g}), that is "
+        f"{h['estimate_per_within_sd']:.3g} on the {h['dependent']} scale; "
+        f"{h['within_share'] * 100:.0f}% of the variation in {h['exposure']} is within trusts.",
+        f"The smallest association this design would detect with {int(h['power'] * 100)}% power is about "
+        f"+/-{h['mde']:.3g}. The interval {'excludes' if excludes else 'includes'} zero.",
+    ]
+    res = run.results
+    for direction, label in (("reverse", "Reverse direction"), ("placebo", "Placebo (future staff values)")):
+        sub = res[(res["direction"] == direction) & (res["model"] == p.headline_family) & (res["term"] == res["term"])]
+        sub = sub[sub["term"].str.contains(p.dependent if direction == "reverse" else p.exposure, regex=False)]
+        for _, r in sub.iterrows():
+            lines.append(
+                f"{label}, {r['spec']}: {r['estimate']:.3g} ({pct}% CI {r['ci_low']:.3g} to {r['ci_high']:.3g})."
+            )
+    lines.append(
+        "These are associations within trusts over time, not evidence that one measure changes the other. "
+        + run.convention
+    )
+    return "\n".join(lines)
