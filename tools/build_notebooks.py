@@ -34,6 +34,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
+from linkage.figures import save_figure
 from linkage.notebook import show_provenance, stage_params
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -47,15 +48,14 @@ def param_cell(section: str) -> str:
     DVC overrides each of them with ``papermill -p/-r`` from params.yaml; list
     values travel as comma-separated strings (see linkage.params.Section).
     """
-    from linkage.params import params_model
+    from linkage.params import flat_value, params_model
 
     model = params_model().model_fields[section].annotation
     lines = [f"# Parameters: section `{section}` of params.yaml, injected by DVC via papermill.",
              'params_file = "params.yaml"']
     for name, field in model.model_fields.items():
         value = field.get_default(call_default_factory=True)
-        if isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
+        value = flat_value(value)
         lines.append(f"{name} = {value!r}")
     return "\n".join(lines)
 
@@ -94,6 +94,7 @@ fig, ax = plt.subplots(figsize=(8, 4))
 sns.boxplot(data=t[t["measure"] == "staff.stress"], x="year", y="value", ax=ax, color="#7fa7c9")
 ax.set(ylabel="% of staff unwell from work-related stress", xlabel="Staff Survey year",
        title="Staff stress by survey year (one point per organisation)")
+save_figure(fig, "01_ingest_staff")
 plt.show()
 '''
 PATIENT_FIG = '''
@@ -104,6 +105,7 @@ fig, ax = plt.subplots(figsize=(8, 4))
 sns.boxplot(data=t[t["measure"] == "patient.ip_overall"], x="year", y="value", ax=ax, color="#9cc9a0")
 ax.set(ylabel="Overall experience (0-10)", xlabel="Inpatient Survey year",
        title="Inpatient overall experience by survey year (one point per trust)")
+save_figure(fig, "02_ingest_patient")
 plt.show()
 '''
 
@@ -119,7 +121,7 @@ def link_nb() -> nbf.NotebookNode:
         code(SETUP + '\nP = stage_params("link", globals(), params_file)\nfrom linkage import figures, link, pipeline'),
         code('res = pipeline.link_stage(P)\nres.metrics'),
         md("## Panel balance\n\nHow many trusts have both a staff and a patient measure in each year."),
-        code('display(res.balance)\nfigures.plot_balance(res.balance)\nplt.show()'),
+        code('display(res.balance)\nax = figures.plot_balance(res.balance)\nsave_figure(ax.figure, "03_link")\nplt.show()'),
         md("## Linkage audit\n\nEvery input row is matched, merged into a successor, or excluded with a reason. "
            "The totals reconcile: rows in = matched + merged + excluded."),
         code('display(link.audit_summary(res.audit))\n'
@@ -144,7 +146,7 @@ def model_nb() -> nbf.NotebookNode:
         code(SETUP + '\nP = stage_params("model", globals(), params_file)\nfrom linkage import figures, models, pipeline'),
         code('run = pipeline.model_stage(P)\ndisplay(Markdown(models.plain_language(run)))'),
         md("## Headline estimate and how the design matters"),
-        code('display(Markdown(run.convention))\nfigures.plot_comparison(run)\nplt.show()\ndisplay(run.comparison)'),
+        code('display(Markdown(run.convention))\nax = figures.plot_comparison(run)\nsave_figure(ax.figure, "04_model")\nplt.show()\ndisplay(run.comparison)'),
         md("## Temporal precedence: lags, reverse direction, placebo leads"),
         code('display(figures.direction_table(run))\ndisplay(pd.DataFrame([run.hausman]).T.rename(columns={0: "Hausman FE vs RE"}))'),
         md("## Reliability and power\n\nHow reliable each trust-level measure is given its respondents, and the "
@@ -162,7 +164,7 @@ def report_nb() -> nbf.NotebookNode:
         code(SETUP + '\nP = stage_params("report", globals(), params_file)\nfrom linkage import report'),
         code('rep = report.build(P)\ndisplay(Markdown(rep.title_block))'),
         md("## Key findings"),
-        code('display(Markdown(rep.findings))\nreport.headline_figure(rep)\nplt.show()'),
+        code('display(Markdown(rep.findings))\nax = report.headline_figure(rep)\nsave_figure(ax.figure, "05_report")\nplt.show()'),
         md("## How much data stands behind this"),
         code('display(rep.coverage)'),
         md("## Caveats"),

@@ -61,3 +61,13 @@ def plot_balance(balance: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     ax.set(xlabel="Survey year", ylabel="Trusts", title="Trusts with data, by survey year")
     ax.legend(loc="upper left", bbox_to_anchor=(1, 1), frameon=False)
     return ax
+
+
+def save_figure(fig: plt.Figure, name: str, folder: str = "reports/figures") -> str:
+    """Save a notebook's main figure as PNG (a DVC plot output) and return its path."""
+    from pathlib import Path
+
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return str(path)

@@ -29,6 +29,8 @@ class Section(BaseModel):
       every list so that DVC can template it into ``papermill -p`` (DVC cannot
       interpolate YAML lists into a command); the schema turns it back into a
       typed list, so ``dvc exp run -S model.lags=0,1`` works too.
+    * Likewise a mapping may be written as ``key=value`` pairs separated by
+      commas (``series_start: patient.*=2020, staff.hwb_theme=2017``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -45,6 +47,8 @@ class Section(BaseModel):
                 out[name] = [v.strip() for v in value.split(",") if v.strip()]
             elif isinstance(value, (int, float)) and get_origin(field.annotation) is list:
                 out[name] = [value]
+            elif isinstance(value, str) and get_origin(field.annotation) is dict:
+                out[name] = _parse_pairs(value, name)
         return out
 
 
@@ -82,6 +86,18 @@ class DataParams(Section):
     )
     raw_dir: str = Field("data/raw", description="Where the acquire stage puts (or links) the raw files for ingestion.")
     demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")
+
+
+def _parse_pairs(text: str, name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{name}: expected 'key=value' pairs separated by commas, got {item!r} in {text!r}")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _section_models() -> dict[str, type[BaseModel]]:
@@ -186,3 +202,43 @@ def describe(model: type[BaseModel] | None = None, prefix: str = "") -> list[tup
 def require_all_described() -> list[str]:
     """Keys that lack a description (a test asserts this list is empty)."""
     return [key for key, _, _, desc in describe() if not desc.strip()]
+
+
+def flat_value(value: Any) -> Any:
+    """A params value as written in params.yaml: lists and mappings as comma strings."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(flat_value(v)) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={flat_value(v)}" for k, v in value.items())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def render_yaml(params: BaseModel | None = None) -> str:
+    """``params.yaml`` text for ``params`` (default: schema defaults), each key commented.
+
+    Lists and mappings are written as comma-separated strings so DVC can template
+    them into ``papermill`` commands (see :class:`Section`).
+    """
+    params = params or validate_params({})
+    lines = ["# Analysis parameters: the single source of choices for every stage.",
+             "# Validated by `linkage validate-params` (schema: src/linkage/params.py); `linkage params-doc` lists them.",
+             "# Lists are comma-separated strings and mappings are key=value pairs, so DVC can pass them to notebooks."]
+
+    def emit(model: BaseModel, indent: int) -> None:
+        for name, field in type(model).model_fields.items():
+            value = getattr(model, name)
+            pad = " " * indent
+            if isinstance(value, BaseModel):
+                lines.append("")
+                lines.append(f"{pad}# {field.description}" if field.description else "")
+                lines.append(f"{pad}{name}:")
+                emit(value, indent + 2)
+                continue
+            if field.description:
+                lines.append(f"{pad}# {field.description}")
+            lines.append(f"{pad}{yaml.safe_dump({name: flat_value(value)}, default_flow_style=False, width=1000).strip()}")
+
+    emit(params, 0)
+    return "\n".join(lines) + "\n"

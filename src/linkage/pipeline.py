@@ -75,14 +75,12 @@ def write_json(path: Path, obj: Any) -> None:
 # --------------------------------------------------------------------------- link
 def link_stage(params: Any):
     """Stage ``link``: registry + linkage + audit, outputs written."""
-    from .link import run_link
-    from .registry import build_registry
+    from .link import build_registry_for, run_link
 
     staff, patient = _read("staff"), _read("patient")
     orgs = pd.concat([_read("staff_orgs"), _read("patient_orgs")], ignore_index=True)
     rollups = pd.concat([_read("staff_rollups"), _read("patient_rollups")], ignore_index=True)
-    registry = build_registry(Path(params.data.raw_dir) / "ods", reference_date=params.link.reference_date,
-                              **registry_options(params.link))
+    registry = build_registry_for(Path(params.data.raw_dir) / "ods", params.link)
     res = run_link(staff, patient, orgs, registry, params.link, rollups=rollups)
     PROCESSED.mkdir(parents=True, exist_ok=True)
     res.panel.to_parquet(PATHS["panel"], index=False)
@@ -93,16 +91,6 @@ def link_stage(params: Any):
     balance.to_csv(PATHS["balance"], index=False)
     write_json(PATHS["link_metrics"], res.metrics)
     return res
-
-
-def registry_options(link_params: Any) -> dict[str, Any]:
-    """Keyword arguments of :func:`linkage.registry.build_registry` taken from the link section."""
-    import inspect
-
-    from .registry import build_registry
-
-    accepted = set(inspect.signature(build_registry).parameters) - {"ods_dir", "reference_date"}
-    return {k: v for k, v in link_params.model_dump().items() if k in accepted}
 
 
 # --------------------------------------------------------------------------- model
