@@ -173,27 +173,43 @@ def read_file(
     ftype = sniff(p)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping, cat)
+    return _read(p, ftype, cat, mapping, mapping_dir, cache_dir)
+
+
+def _mapping_digest(mapping: Mapping | None, mapping_dir: str | Path | None) -> str:
+    if mapping is not None:
+        return "explicit:" + mapping.digest
+    return "auto:" + "+".join(m.digest for m in shipped_mappings(mapping_dir))
+
+
+def _read(
+    p: Path,
+    ftype: str,
+    cat: Catalogue,
+    mapping: Mapping | None,
+    mapping_dir: str | Path | None,
+    cache_dir: str | Path | None,
+    detected: tuple[str, dict | Mapping, Workbook | None] | None = None,
+) -> ReadResult:
     key = None
     if cache_dir is not None:
-        key = cache_key(p, cat, mapping.digest if isinstance(mapping, Mapping) else (str(mapping_dir or "")))
+        key = cache_key(p, cat, _mapping_digest(mapping, mapping_dir))
         hit = cache_load(Path(cache_dir), key, p.name)
         if hit is not None:
             return hit
     try:
-        if isinstance(mapping, Mapping):
+        if mapping is not None:
             if ftype == "xls":
                 raise InputFileError("legacy .xls extracts are not supported; save as .xlsx or CSV", file=p.name)
             result = extract.read(p, ftype, mapping, cat)
         else:
-            lid, spec, wb = _detect(p, ftype, cat, mapping_dir)
+            lid, spec, wb = detected or _detect(p, ftype, cat, mapping_dir)
             if isinstance(spec, Mapping):
                 result = extract.read(p, ftype, spec, cat)
             else:
                 result = _FAMILIES[spec["family"]].read(wb, spec, cat)
         result = _finish(result, cat)
-    except (LinkageError, ValueError) as err:
-        if isinstance(err, LinkageError):
-            raise
+    except ValueError as err:  # contract violations are reader bugs or odd files; keep them one-line
         raise InputFileError(f"reader output failed the tidy contract: {err}", file=p.name) from err
     result.files = pd.DataFrame(
         [{"file": p.name, "layout": result.layout, "kind": result.kind, "status": "read", "detail": ""}]
@@ -317,23 +333,34 @@ def read_folder(
     cat = _catalogue(catalogue)
     parts: list[ReadResult] = []
     files = []
+    skip_under = Path(cache_dir).resolve() if cache_dir is not None else None
     for p in _candidates(root):
         rel = str(p.relative_to(root))
+        if skip_under is not None and p.resolve().is_relative_to(skip_under):
+            continue
+        res = None
         try:
             ftype = sniff(p)
-            lid, spec, _ = _detect(p, ftype, cat, mapping_dir)
+            if cache_dir is not None:
+                res = cache_load(Path(cache_dir), cache_key(p, cat, _mapping_digest(None, mapping_dir)), p.name)
+            detected = None if res is not None else _detect(p, ftype, cat, mapping_dir)
         except LinkageError as err:
             files.append({"file": rel, "layout": None, "kind": None, "status": "skipped",
                           "detail": str(err).splitlines()[0]})
             log.debug("skipping %s: %s", p, err)
             continue
-        fkind = spec.kind if isinstance(spec, Mapping) else spec["kind"]
-        if fkind != kind:
-            files.append({"file": rel, "layout": lid, "kind": fkind, "status": "other kind", "detail": ""})
+        if res is None:
+            lid, spec, _ = detected
+            fkind = spec.kind if isinstance(spec, Mapping) else spec["kind"]
+            if fkind != kind:
+                files.append({"file": rel, "layout": lid, "kind": fkind, "status": "other kind", "detail": ""})
+                continue
+            res = _read(p, ftype, cat, None, mapping_dir, cache_dir, detected=detected)
+        elif res.kind != kind:
+            files.append({"file": rel, "layout": res.layout, "kind": res.kind, "status": "other kind", "detail": ""})
             continue
-        res = read_file(p, catalogue=cat, cache_dir=cache_dir, mapping_dir=mapping_dir,
-                        mapping=spec if isinstance(spec, Mapping) else None)
-        files.append({"file": rel, "layout": res.layout, "kind": kind, "status": "read", "detail": ""})
+        files.append({"file": rel, "layout": res.layout, "kind": kind, "status": str(res.files["status"].iloc[0]),
+                      "detail": ""})
         parts.append(res)
     files_df = pd.DataFrame(files, columns=list(empty_files().columns)).astype("string")
     if not parts:
