@@ -145,7 +145,7 @@ class LinkParams(Section):
         "patient.ip_overall",
         description="Patient measure used for the headline linkage counts in metrics/linkage.json.",
     )
-    ods_overrides: str = Field(
+    overrides: str = Field(
         "default",
         description="Successions overrides CSV: 'default' = src/linkage/orgdata/ods_overrides.csv; '' = none; or a path.",
     )
@@ -182,7 +182,7 @@ def build_registry_for(ods_dir: str | Path, params: LinkParams) -> Registry:
     return build_registry(
         ods_dir,
         reference_date=params.reference_date,
-        overrides=params.ods_overrides,
+        overrides=params.overrides,
         type_overrides=params.type_overrides,
     )
 
@@ -998,6 +998,8 @@ def link_metrics(
             for c, g in merged.groupby("org_code")
         },
         "weighting": {str(k): int(v) for k, v in pl["weighting"].value_counts().items()},
+        # flat alias read by linkage.report (trusts with both headline measures per year)
+        "trusts_both_by_year": count(both),
     }
 
 
@@ -1062,12 +1064,24 @@ def balance_long(balance: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["org_code", "year"]).reset_index(drop=True)
 
 
-def plot_balance(balance: pd.DataFrame, ax: Any = None) -> Any:
+def plot_balance(balance: pd.DataFrame | LinkResult, ax: Any = None) -> Any:
     """Heat map of the panel's balance (trusts x years, coloured by sources present).
 
-    Returns the matplotlib Axes.
+    Parameters
+    ----------
+    balance
+        ``LinkResult.balance`` (or the whole :class:`LinkResult`).
+    ax
+        Matplotlib Axes to draw on (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
     """
     import matplotlib.pyplot as plt
+
+    if isinstance(balance, LinkResult):
+        balance = balance.balance
     from matplotlib.colors import ListedColormap
 
     states = ["none", "staff", "patient", "both"]
@@ -1090,6 +1104,17 @@ def plot_balance(balance: pd.DataFrame, ax: Any = None) -> Any:
         bbox_to_anchor=(1.0, 1.0),
     )
     return ax
+
+
+def run_stage(params: Any) -> LinkResult:
+    """Run the ``link`` stage with the full params object (used by ``notebooks/03_link.ipynb``).
+
+    Delegates to :func:`linkage.pipeline.link_stage`, which reads the ingest
+    outputs, builds the registry, calls :func:`run_link` and writes the outputs.
+    """
+    from .pipeline import link_stage
+
+    return link_stage(params)
 
 
 def save_link_outputs(

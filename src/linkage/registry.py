@@ -210,6 +210,7 @@ class Registry:
     _succ: dict[str, list[tuple[str, date]]] = field(default_factory=dict, repr=False)
     _org_index: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     _cache: dict[str, Resolution] = field(default_factory=dict, repr=False)
+    _pending_codes: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         succ: dict[str, list[tuple[str, date]]] = {}
@@ -217,12 +218,14 @@ class Registry:
             succ.setdefault(row.old_code, []).append((row.new_code, row.date))
         self._succ = succ
         self._org_index = {r["code"]: r for r in self.orgs.to_dict("records")}
+        self._pending_codes = set(self.pending["old_code"]) if len(self.pending) else set()
         self._check_cycles()
 
     # ------------------------------------------------------------------ queries
     def is_known(self, code: str) -> bool:
-        """True if ``code`` is a trust code in the registry or has a successor chain."""
-        return code in self._org_index or code in self._succ
+        """True if ``code`` is a listed trust code or has a succession (applied or pending)."""
+        code = str(code).strip().upper()
+        return code in self._org_index or code in self._succ or code in self._pending_codes
 
     def resolve(self, code: str) -> Resolution:
         """Follow successions from ``code`` as of the reference date.
@@ -733,9 +736,10 @@ def build_registry(
                     "detail": "kept the ODS row",
                 }
             )
-        adds = adds[
-            [(o, n) not in have for o, n in zip(adds["old_code"], adds["new_code"], strict=True)]
+        new_pair = [
+            (o, n) not in have for o, n in zip(adds["old_code"], adds["new_code"], strict=True)
         ]
+        adds = adds[pd.Series(new_pair, index=adds.index, dtype=bool)]
         add_rows = adds[["old_code", "new_code", "date", "note"]].assign(source="override")
         succ = pd.concat([succ, add_rows[succ.columns]], ignore_index=True)
 
