@@ -459,7 +459,7 @@ def plain_language(run: ModelRun) -> str:
     ]
     res = run.results
     for direction, label in (("reverse", "Reverse direction"), ("placebo", "Placebo (future staff values)")):
-        sub = res[(res["direction"] == direction) & (res["model"] == p.headline_family) & (res["term"] == res["term"])]
+        sub = res[(res["direction"] == direction) & (res["model"] == p.headline_family)]
         sub = sub[sub["term"].str.contains(p.dependent if direction == "reverse" else p.exposure, regex=False)]
         for _, r in sub.iterrows():
             lines.append(
