@@ -1,0 +1,105 @@
+"""The synthetic demo: deterministic, labelled, in the publishers' layouts, planted effect recoverable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from python_calamine import CalamineWorkbook
+
+from linkage.demo import DemoSpec, simulate_organisations, simulate_panel, simulate_values, write_demo_files
+
+SMALL = DemoSpec(seed=7, n_acute=24, n_non_acute=8, staff_years=(2019, 2020, 2021), patient_years=(2020, 2021),
+                 n_mergers=1)
+
+
+def test_simulation_is_deterministic_for_a_seed():
+    a = simulate_panel(seed=3, n_trusts=20, years=(2020, 2021, 2022))
+    b = simulate_panel(seed=3, n_trusts=20, years=(2020, 2021, 2022))
+    c = simulate_panel(seed=4, n_trusts=20, years=(2020, 2021, 2022))
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["staff.stress"], c["staff.stress"])
+
+
+def test_everything_is_labelled_synthetic(tmp_path):
+    manifest = write_demo_files(tmp_path, SMALL)
+    assert manifest["synthetic"] is True
+    assert all("DEMO-SYNTHETIC" in f for f in manifest["files"] if f.endswith((".xlsx", ".ods")))
+    orgs = simulate_organisations(SMALL)
+    assert orgs["org_name"].str.contains("SYNTHETIC DEMO").all()
+    assert orgs["org_code"].str.contains("Z").all()
+    assert (tmp_path / "README-DEMO-SYNTHETIC.md").exists()
+    truth = json.loads((tmp_path / "demo_truth.json").read_text())["truth"]
+    assert truth["true_effect"] == SMALL.true_effect
+    assert len(truth["mergers"]) == 2  # one merger = two predecessors
+
+
+def test_nss_workbook_has_the_2019_layout(tmp_path):
+    write_demo_files(tmp_path, SMALL)
+    wb = CalamineWorkbook.from_path(tmp_path / "nss" / "ST20-Organisation-Data-2020-Only-DEMO-SYNTHETIC.xlsx")
+    assert wb.sheet_names[:3] == ["Notes", "Trust Benchmark Groups", "Acute"]
+    acute = wb.get_sheet_by_name("Acute").to_python()
+    # a title row sits above the header on Acute, as in the published workbook
+    assert acute[0][0].startswith("See summary")
+    header = acute[1]
+    assert header[:8] == ["trust", "trustname", "trtype", "trtname", "sample_type", "org_mode", "responses", "rr_2020"]
+    assert "q11c_2020" in header and "q11c_n_2020" in header and "theme_engagement_2020" in header
+    assert acute[-2][0] == "count:"  # trailing summary rows like the publisher's
+    other = wb.get_sheet_by_name("MH LD").to_python()
+    assert other[0][0] == "trust"
+    # suppression marks appear where a question base is below 11
+    ccg = wb.get_sheet_by_name("CCGs").to_python()
+    h = ccg[0]
+    stars = [r for r in ccg[1:] if r[h.index("q11c_2020")] == "*"]
+    assert all(float(r[h.index("q11c_n_2020")]) < 11 for r in stars)
+
+
+def test_cqc_file_has_the_2022_layout(tmp_path):
+    write_demo_files(tmp_path, SMALL)
+    wb = CalamineWorkbook.from_path(tmp_path / "cqc_inpatient" / "Adult-Inpatient-Survey-2021-DEMO-SYNTHETIC.ods")
+    assert wb.sheet_names == ["Guidance", "Key", "Trust_Respondents", "Trust_Scores",
+                              "Historical_Comparisonsto2020", "Historical_Comparisonsto2019"]
+    scores = wb.get_sheet_by_name("Trust_Scores").to_python()
+    assert scores[0][:4] == ["TrustCode", "trustname", "n_tpat", "meanQ2"]
+    assert "meanQ46" in scores[0] and "meanS01" in scores[0]
+    hist = wb.get_sheet_by_name("Historical_Comparisonsto2020").to_python()
+    assert hist[0][:5] == ["SurveyYear", "TrustCode", "trustname", "n_tpat_H", "Q2_mean_H"]
+    assert {r[0] for r in hist[1:]} == {2020.0}
+
+
+def test_merged_trusts_appear_under_successor_in_later_history(tmp_path):
+    write_demo_files(tmp_path, SMALL)
+    orgs = simulate_organisations(SMALL)
+    successor = orgs["successor"].dropna().iloc[0]
+    wb = CalamineWorkbook.from_path(tmp_path / "cqc_inpatient" / "Adult-Inpatient-Survey-2021-DEMO-SYNTHETIC.ods")
+    hist = wb.get_sheet_by_name("Historical_Comparisonsto2020").to_python()
+    assert successor in [r[1] for r in hist[1:]]
+    etr = (tmp_path / "ods" / "etr.csv").read_text().splitlines()
+    assert all(len(line.split('","')) == 27 for line in etr)
+    succ = pd.read_csv(tmp_path / "ods" / "trust_successions.csv")
+    assert set(succ["new_code"]) == {successor}
+
+
+def test_planted_effect_recovered_by_two_way_fixed_effects():
+    """Direct check of the data generating process with linearmodels, no pipeline."""
+    from linearmodels import PanelOLS
+
+    panel = simulate_panel(seed=11, n_trusts=130, years=(2019, 2020, 2021, 2022, 2023), true_effect=-0.03)
+    d = panel.set_index(["org_code", "year"])
+    res = PanelOLS(d["patient.ip_overall"], d[["staff.stress"]], entity_effects=True, time_effects=True).fit(
+        cov_type="clustered", cluster_entity=True)
+    lo, hi = res.conf_int().loc["staff.stress"]
+    assert lo < -0.03 < hi
+    # the cross-sectional slope is steeper than the within one (confounding planted on purpose)
+    means = d.groupby(level=0)[["patient.ip_overall", "staff.stress"]].mean()
+    between = np.polyfit(means["staff.stress"], means["patient.ip_overall"], 1)[0]
+    assert between < -0.05
+
+
+def test_values_in_realistic_ranges():
+    staff, patient = simulate_values(DemoSpec(seed=1))
+    assert staff["staff.stress"].between(15, 75).all()
+    assert patient["patient.ip_overall"].between(6, 10).all()
+    assert patient["patient.ip_overall"].mean() == pytest.approx(8.1, abs=0.4)
