@@ -40,3 +40,12 @@ def test_unreadable_file_exits_nonzero_without_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "picture.png" in proc.stderr and "PNG image" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_layout_is_one_line(tmp_path, capsys):
+    p = tmp_path / "etr.csv"
+    p.write_text("RXX,SOME TRUST,Y56\n")
+    assert main(["read", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "etr.csv" in err and "nss_org_workbook_2019" in err and "cqc_inpatient_benchmark_2022" in err

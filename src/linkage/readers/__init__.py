@@ -95,9 +95,9 @@ def _detect(
             return f"extract:{m.id}", m, wb
         reasons.append(f"extract:{m.id}: {why}")
     raise UnknownLayoutError(
-        "matches none of the known layouts. Known layouts and what differs:\n  - "
-        + "\n  - ".join(reasons)
-        + "\nIf this is a researcher extract, pass --mapping MAPPING.yaml (see src/linkage/mappings/).",
+        "matches none of the known layouts; what differs: "
+        + " | ".join(reasons)
+        + " | (a researcher extract? pass --mapping MAPPING.yaml, see src/linkage/mappings/)",
         file=path.name,
     )
 

@@ -168,7 +168,7 @@ def probe(header: list[str], mapping: Mapping) -> str | None:
     want = mapping.match_columns or mapping.required_columns()
     missing = [c for c in want if c not in header]
     if missing:
-        return f"missing columns {missing} (header starts {header[:8]})"
+        return f"missing columns {missing} (header starts {header[:5]})"
     return None
 
 
