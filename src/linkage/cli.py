@@ -134,4 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run through the package module so plugin commands register in one table
+    # (under ``python -m`` this file is a second module named ``__main__``).
+    from linkage.cli import main as _main
+
+    sys.exit(_main())

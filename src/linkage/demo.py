@@ -483,7 +483,8 @@ def write_ods_files(folder: Path, orgs: pd.DataFrame) -> list[Path]:
     trusts = orgs[orgs["org_type"] != "ccg"]
     # One acute trust is deliberately missing from etr.csv: its survey rows must
     # surface in the linkage audit as an unknown code, not vanish.
-    unknown = trusts[trusts["org_type"] == "acute"]["org_code"].iloc[-1]
+    stable = trusts[(trusts["org_type"] == "acute") & trusts["successor"].isna() & (trusts["open_year"] < 2000)]
+    unknown = stable["org_code"].iloc[-1]
     etr = folder / "etr.csv"
     with etr.open("w", newline="") as fh:
         w = csv.writer(fh, quoting=csv.QUOTE_ALL)
