@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
-from linkage.demo import DemoSpec, simulate_organisations, simulate_panel, simulate_values, write_demo_files
+from linkage.demo import (
+    DemoSpec,
+    simulate_organisations,
+    simulate_panel,
+    simulate_values,
+    write_demo_files,
+)
 
 SMALL = DemoSpec(seed=7, n_acute=24, n_non_acute=8, staff_years=(2019, 2020, 2021), patient_years=(2020, 2021),
                  n_mergers=1)

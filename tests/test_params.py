@@ -12,7 +12,14 @@ import yaml
 
 from linkage.cli import main
 from linkage.errors import ParamsError
-from linkage.params import describe, load_params, params_model, render_yaml, require_all_described, validate_params
+from linkage.params import (
+    describe,
+    load_params,
+    params_model,
+    render_yaml,
+    require_all_described,
+    validate_params,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

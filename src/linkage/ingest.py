@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import Field, field_validator
 
 from .params import Section
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Kind = Literal["staff", "patient"]
 
@@ -103,6 +105,8 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
     cache_dir
         Where parsed files are cached as parquet (keyed by file hash).
     """
+    import pandas as pd
+
     from .catalogue import harmonise
     from .contract import validate_tidy
     from .errors import LinkageError

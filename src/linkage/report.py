@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
-import pandas as pd
 from pydantic import Field
 
 from .params import Section
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+    import pandas as pd
 
 
 class ReportParams(Section):
@@ -59,6 +61,8 @@ def _p(p: Any) -> str:
 
 def build(params: Any, root: str | Path = ".") -> Report:
     """Assemble the report's text and tables from the stage outputs."""
+    import pandas as pd
+
     from .catalogue import load_catalogue
 
     root = Path(root)
@@ -135,6 +139,8 @@ def build(params: Any, root: str | Path = ".") -> Report:
 
 def headline_figure(rep: Report, ax: plt.Axes | None = None) -> plt.Axes:
     """Exposure estimate across model families and directions, with CIs."""
+    import matplotlib.pyplot as plt
+
     r = rep.results
     term = rep.headline["term"]
     rows = r[(r["term"] == term) | ((r["direction"] != "forward") & ~r["term"].astype(str).str.startswith("year"))]
