@@ -132,3 +132,49 @@ def make_cqc_file() -> Callable[..., Path]:
         return write_sheets(path, cqc_sheets(year, orgs, history))
 
     return make
+
+
+# --------------------------------------------------------------------------- whole pipeline
+def run_pipeline_in(folder: Path, data: dict, *, model: bool = True) -> dict:
+    """Run acquire -> ingest -> link (-> model) in ``folder`` with the committed params.
+
+    The same stage functions the notebooks call, without papermill, so tests can
+    check the pipeline's outputs on the demo and on the real files.
+    """
+    import contextlib
+
+    import yaml
+
+    from linkage import pipeline
+    from linkage.acquire import acquire
+    from linkage.ingest import ingest, write_ingest
+    from linkage.params import load_params
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["data"].update(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(raw))
+    out: dict = {"folder": folder}
+    with contextlib.chdir(folder):
+        params = load_params("params.yaml")
+        out["manifest"] = acquire(params)
+        for kind in ("staff", "patient"):
+            out[kind] = ingest(kind, params.data.raw_dir, getattr(params, kind), cache_dir=REPO / "data" / "cache")
+            write_ingest(out[kind], "data/interim", "metrics")
+        out["link"] = pipeline.link_stage(params)
+        if model:
+            out["model"] = pipeline.model_stage(params)
+    out["params"] = params
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_pipeline(tmp_path_factory) -> dict:
+    """The main job (default params, synthetic demo) run in a temporary folder."""
+    return run_pipeline_in(tmp_path_factory.mktemp("demo_run"), {"source": "demo"})
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(tmp_path_factory, real_data_dir) -> dict:
+    """The pipeline on the real published files (data.source = local)."""
+    return run_pipeline_in(tmp_path_factory.mktemp("real_run"), {"source": "local", "local_dir": str(real_data_dir)})

@@ -498,7 +498,7 @@ def write_ods_files(folder: Path, orgs: pd.DataFrame) -> list[Path]:
     s = orgs.dropna(subset=["successor"])
     pd.DataFrame({"old_code": s["org_code"], "new_code": s["successor"], "date": MERGER_DATE}).to_csv(succ, index=False)
     types = folder / "trust_types_demo.csv"
-    t = trusts[trusts["close_year"].isna()]
+    t = trusts[trusts["close_year"].isna() & (trusts["org_code"] != unknown)]
     pd.DataFrame({"trust_code": t["org_code"], "primary_category": t["org_type"].map(CQC_CATEGORY)}).to_csv(types, index=False)
     return [etr, succ, types]
 

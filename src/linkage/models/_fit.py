@@ -215,6 +215,16 @@ def fit_family(
         used = "clustered_entity"
         notes.append("first_difference: linearmodels clusters differences by trust only; two-way clustering not available")
 
+    n_periods = data.index.get_level_values(1).nunique()
+    if used == "driscoll_kraay" and family != "between" and n_periods < 3:
+        # With trust effects the period sums of the scores add to zero, so with two
+        # years they are identically zero and the Driscoll-Kraay "standard error"
+        # is rounding noise; with fewer than three years it is not estimable.
+        raise LinkageDataError(
+            f"{where}: Driscoll-Kraay standard errors need at least 3 years (sample has {n_periods}); "
+            "set model.cov_type to clustered_entity for a short panel"
+        )
+
     zt, zo, names = _transformed(family, exog, w)
     if family == "first_difference" and len(zt) == 0:
         raise LinkageDataError(f"{where}: no trust has two consecutive years in the sample")
