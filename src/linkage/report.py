@@ -17,7 +17,6 @@ from pydantic import Field
 from .params import Section
 
 if TYPE_CHECKING:
-    import matplotlib.pyplot as plt
     import pandas as pd
 
 
@@ -59,6 +58,27 @@ def _p(p: Any) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+#: Exposure-like terms in model results: ``staff.x``, lagged ``L1.staff.x``, led ``F1.staff.x`` (not ``mean(...)``).
+TERM_RE = r"^(?:[LF]\d+\.)?(?:staff|patient)\."
+UNIT_TEXT = {"percent": "percentage point", "score10": "point", "proportion": "unit (0-1)", "count": "respondent"}
+COV_PLAIN = {
+    "clustered_entity": "standard errors clustered by trust",
+    "clustered_twoway": "standard errors clustered by trust and by year",
+    "driscoll_kraay": "Driscoll-Kraay standard errors",
+    "robust": "heteroskedasticity-robust standard errors",
+    "unadjusted": "classical standard errors",
+}
+
+
+def _row(results: Any, model: str, spec_name: str | None = None, term: str | None = None) -> Any:
+    r = results[results["model"] == model]
+    if spec_name is not None:
+        r = r[r["spec_name"] == spec_name]
+    if term is not None:
+        r = r[r["term"] == term]
+    return r.iloc[0] if len(r) else None
+
+
 def build(params: Any, root: str | Path = ".") -> Report:
     """Assemble the report's text and tables from the stage outputs."""
     import pandas as pd
@@ -86,22 +106,46 @@ def build(params: Any, root: str | Path = ".") -> Report:
     per_sd = head.get("estimate_per_within_sd")
     years = head.get("years", [])
     lag = head.get("lag", 0)
+    unit = UNIT_TEXT.get(exp.unit, "unit") if exp else "unit"
+    dep_unit = UNIT_TEXT.get(dep.unit, "unit") if dep else "unit"
+    level = int((1 - head.get("alpha", 0.05)) * 100)
     when = "in the same survey year" if lag == 0 else f"{lag} year(s) later"
     direction = "lower" if est < 0 else "higher"
     sig = lo > 0 or hi < 0
     findings = [
         f"- **The question.** Within the same trust over time, are years with higher *{exp_label}* followed "
         f"{when} by different *{dep_label}*, beyond what is fixed about each trust and common to each year?",
-        f"- **The answer in this data.** Each 1-unit higher {exp_label} goes with {_fmt(abs(est), d)} {direction} "
-        f"{dep_label} ({int((1 - head.get('alpha', 0.05)) * 100)}% CI {_fmt(lo, d)} to {_fmt(hi, d)}; p = {_p(head['p_value'])}). "
-        + ("The interval excludes zero." if sig else "The interval includes zero: no clear association."),
+        f"- **The answer in this data.** Each {unit} higher {exp_label} goes with {_fmt(abs(est), d)} {dep_unit}s "
+        f"{direction} {dep_label} ({level}% CI {_fmt(lo, d)} to {_fmt(hi, d)}; p = {_p(head['p_value'])}). "
+        + ("The interval excludes zero." if sig else "The interval includes zero: no clear within-trust association."),
+    ]
+    between = _row(results, "between", term=head["term"])
+    if between is not None:
+        findings.append(
+            f"- **Compared with the classic design.** Comparing *different* trusts with each other (trust averages, "
+            f"the cross-sectional design of older studies) gives {_fmt(between['estimate'], d)} "
+            f"({level}% CI {_fmt(between['ci_low'], d)} to {_fmt(between['ci_high'], d)}). "
+            + ("A gap between the two means that fixed differences between trusts drive much of the cross-sectional correlation."
+               if not (lo <= between["estimate"] <= hi) else "The two designs agree within the uncertainty.")
+        )
+    directions = []
+    for _, r in results[(results["model"] == head["family"]) & (results["term"].astype(str).str.match(TERM_RE))].iterrows():
+        if r["direction"] == "forward" and r.get("headline") is True:
+            continue
+        if r["direction"] in ("reverse", "placebo") or (r["direction"] == "forward" and int(r["lag"]) != lag):
+            directions.append(f"{r['spec']}: {_fmt(r['estimate'], d)} [{_fmt(r['ci_low'], d)}, {_fmt(r['ci_high'], d)}]")
+    if directions:
+        findings.append("- **Timing and direction** (same design; reverse rows are in the staff measure's units): "
+                        + "; ".join(directions[:6]) + ". Placebo leads (future staff 'predicting' past patients) should be near zero.")
+    findings += [
         f"- **In people's terms.** A one standard deviation change *within a trust* in {exp_label} goes with "
-        f"{_fmt(per_sd, d)} points of {dep_label}; {_fmt(100 * float(head.get('within_share', float('nan'))), 0)}% of "
+        f"{_fmt(per_sd, d)} {dep_unit}s of {dep_label}; {_fmt(100 * float(head.get('within_share', float('nan'))), 0)}% of "
         f"the variation in {exp_label} is within trusts over time.",
         f"- **How much data.** {head['n_trusts']} trusts, {head['n_obs']} trust-years, survey years "
-        f"{', '.join(str(y) for y in years)} (two-way fixed effects; {head.get('cov_type', '')}).",
+        f"{', '.join(str(y) for y in years)} (two-way fixed effects; {COV_PLAIN.get(head.get('cov_type'), head.get('cov_type'))}, "
+        f"small-sample convention {head.get('small_sample')}).",
         f"- **What could be detected.** With this panel the smallest effect detectable with "
-        f"{int(100 * head.get('power', 0.8))}% power is about {_fmt(head.get('mde'), d)} per unit.",
+        f"{int(100 * head.get('power', 0.8))}% power is about {_fmt(head.get('mde'), d)} {dep_unit}s per {unit}.",
     ]
     if demo and "true_effect" in head:
         findings.append(f"- **Demo check.** The planted effect is {head['true_effect']}; the interval "
@@ -112,14 +156,18 @@ def build(params: Any, root: str | Path = ".") -> Report:
     cov_rows = []
     for kind, m in ing.items():
         for y, n in (m.get("organisations_by_year") or {}).items():
-            cov_rows.append({"source": kind, "year": int(y), "organisations": n})
+            label = "staff survey organisations (all kinds)" if kind == "staff" else "inpatient survey trusts"
+            cov_rows.append({"source": label, "year": int(y), "organisations": n})
     coverage = pd.DataFrame(cov_rows)
     if len(coverage):
         coverage = coverage.pivot_table(index="year", columns="source", values="organisations", aggfunc="sum").fillna(0).astype(int)
     if link.get("trusts_both_by_year"):
-        both = pd.Series(link["trusts_both_by_year"], name="linked (both)")
+        both = pd.Series(link["trusts_both_by_year"], name="trusts in the panel with both")
         both.index = both.index.astype(int)
         coverage = coverage.join(both, how="outer") if len(coverage) else both.to_frame()
+    if len(coverage):
+        coverage = coverage.fillna(0).astype(int)
+        coverage.index.name = "survey year"
 
     caveats = [
         "- **Series breaks.** The Staff Survey was redesigned in 2021 (People Promise themes); the Inpatient "
@@ -137,25 +185,36 @@ def build(params: Any, root: str | Path = ".") -> Report:
     return Report(title_block, "\n".join(findings), coverage, "\n".join(caveats), head, results)
 
 
-def headline_figure(rep: Report, ax: plt.Axes | None = None) -> plt.Axes:
-    """Exposure estimate across model families and directions, with CIs."""
+def headline_figure(rep: Report) -> Any:
+    """Estimates with CIs: one panel per direction (forward, reverse, placebo), own x-axis each.
+
+    Forward and placebo rows are in patient units per staff unit; reverse rows
+    are in staff units per patient unit, so they never share an axis.
+    """
     import matplotlib.pyplot as plt
 
     r = rep.results
-    term = rep.headline["term"]
-    rows = r[(r["term"] == term) | ((r["direction"] != "forward") & ~r["term"].astype(str).str.startswith("year"))]
-    rows = rows[rows["term"].astype(str) != "const"].copy()
-    rows = rows[rows["term"].astype(str).str.contains("staff|patient", regex=True)]
-    rows["label"] = rows["model_label"].astype(str) + " | " + rows["spec"].astype(str)
-    rows = rows.drop_duplicates("label").head(16)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.5))
-    y = list(range(len(rows)))
-    ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
-                fmt="o", color="#2c3e50", ecolor="#7f8c8d", capsize=3)
-    ax.axvline(0, color="grey", ls="--", lw=1)
-    ax.set_yticks(y, rows["label"])
-    ax.invert_yaxis()
-    ax.set_xlabel("Estimate with confidence interval")
-    ax.set_title("Estimates by model and direction")
-    return ax
+    r = r[r["term"].astype(str).str.match(TERM_RE)]
+    panels = [(d, r[r["direction"] == d]) for d in ("forward", "reverse", "placebo") if (r["direction"] == d).any()]
+    heights = [max(1.2, 0.42 * len(p) + 0.8) for _, p in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), gridspec_kw={"height_ratios": heights},
+                             squeeze=False)
+    titles = {"forward": "Staff measure -> patient experience (all designs)",
+              "reverse": "Reverse: patient experience -> staff measure",
+              "placebo": "Placebo: future staff measure -> past patient experience"}
+    for ax, (direction, rows) in zip(axes[:, 0], panels, strict=True):
+        rows = rows.drop_duplicates(["model_label", "spec", "effect"])
+        labels = [f"{m} | {s_}" + (f" ({e})" if e in ("within", "between", "contextual") and "Mundlak" in str(m) else "")
+                  for m, s_, e in zip(rows["model_label"], rows["spec"], rows["effect"], strict=True)]
+        y = list(range(len(rows)))
+        head = rows["headline"].astype(bool).to_numpy() if "headline" in rows else [False] * len(rows)
+        ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
+                    fmt="none", ecolor="#7f8c8d", capsize=3)
+        ax.scatter(rows["estimate"], y, c=["#c0392b" if h else "#2c3e50" for h in head], zorder=3)
+        ax.axvline(0, color="grey", ls="--", lw=1)
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.set_title(titles[direction], loc="left", fontsize=11)
+    axes[-1, 0].set_xlabel("Estimate with confidence interval (red: headline)")
+    fig.tight_layout()
+    return axes[0, 0]
