@@ -191,6 +191,8 @@ def main() -> None:
         "05_report.ipynb": report_nb(),
     }
     for name, nb in nbs.items():
+        for i, cell in enumerate(nb.cells):  # stable ids keep diffs readable
+            cell.id = f"{name[:2]}-{i:02d}"
         nbf.write(nb, ROOT / "notebooks" / name)
         print("wrote", name)
 

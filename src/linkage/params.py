@@ -29,8 +29,9 @@ class Section(BaseModel):
       every list so that DVC can template it into ``papermill -p`` (DVC cannot
       interpolate YAML lists into a command); the schema turns it back into a
       typed list, so ``dvc exp run -S model.lags=0,1`` works too.
-    * Likewise a mapping may be written as ``key=value`` pairs separated by
-      commas (``series_start: patient.*=2020, staff.hwb_theme=2017``).
+    * Likewise a mapping may be written as ``key:value`` pairs separated by
+      commas (``series_start: patient.*:2020, staff.hwb_theme:2017``; ``=`` works
+      too, but papermill cannot parse a parameters-cell line holding two ``=``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -93,9 +94,10 @@ def _parse_pairs(text: str, name: str) -> dict[str, str]:
     for item in (t.strip() for t in text.split(",")):
         if not item:
             continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{name}: expected 'key=value' pairs separated by commas, got {item!r} in {text!r}")
+        cut = min((i for i in (item.find(":"), item.find("=")) if i > 0), default=-1)
+        if cut < 0:
+            raise ValueError(f"{name}: expected 'key:value' pairs separated by commas, got {item!r} in {text!r}")
+        key, value = item[:cut], item[cut + 1 :]
         out[key.strip()] = value.strip()
     return out
 
@@ -209,7 +211,7 @@ def flat_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(flat_value(v)) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={flat_value(v)}" for k, v in value.items())
+        return ", ".join(f"{k}:{flat_value(v)}" for k, v in value.items())
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
@@ -224,7 +226,7 @@ def render_yaml(params: BaseModel | None = None) -> str:
     params = params or validate_params({})
     lines = ["# Analysis parameters: the single source of choices for every stage.",
              "# Validated by `linkage validate-params` (schema: src/linkage/params.py); `linkage params-doc` lists them.",
-             "# Lists are comma-separated strings and mappings are key=value pairs, so DVC can pass them to notebooks."]
+             "# Lists are comma-separated strings and mappings are key:value pairs, so DVC can pass them to notebooks."]
 
     def emit(model: BaseModel, indent: int) -> None:
         for name, field in type(model).model_fields.items():
