@@ -127,6 +127,31 @@ def _key(wb: Workbook, layout: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["sheet", "variable", "description"]).drop_duplicates()
 
 
+def _org_rows(col: Any, rows: list[list[Any]], header_row: int, code_j: int, *, sheet: str, year: int,
+             column: str, value_cols: list[int]):
+    """Yield ``(index, row, org_code)`` for each organisation row below the header.
+
+    Blank rows are skipped; a row without a code is quarantined as a summary
+    row; a repeated organisation is handled by :func:`check_duplicate_orgs`
+    (identical repeats quarantined, conflicting ones an error).
+    """
+    seen: dict = {}
+    for i in range(header_row + 1, len(rows)):
+        r = rows[i]
+        if not any(cell_text(c) for c in r):
+            continue
+        code = cell_text(r[code_j] if code_j < len(r) else None).upper()
+        if code == "":
+            col.quarantine_cell(sheet=sheet, row=i + 1, org_code=None, year=year, column=column,
+                                raw="", reason="summary_row: not an organisation (blank code)")
+            continue
+        sig = tuple(r[j] if j < len(r) else None for j in value_cols)
+        if check_duplicate_orgs(seen, org_code=code, year=year, sheet=sheet, row=i + 1, signature=sig,
+                                collector=col, column=column):
+            continue
+        yield i, r, code
+
+
 def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResult:
     """Read a CQC inpatient benchmark file: the survey year and its historical sheets.
 
@@ -199,20 +224,8 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
             require_column(cols, f"mean{code}", what=f"{entries[0][0].name} for {year}", file=file, sheet=main, row=hi + 1)
     resp_hit = catalogue.lookup(lid, spec["respondents"], year)
     tpl = layout.get("respondents_base_template")
-    seen: dict = {}
-    for i in range(hi + 1, len(rows)):
-        r = rows[i]
-        if not any(cell_text(c) for c in r):
-            continue
-        code = cell_text(r[code_j] if code_j < len(r) else None).upper()
-        if code == "":
-            col.quarantine_cell(sheet=main, row=i + 1, org_code=None, year=year, column=spec["org_code"],
-                                raw="", reason="summary_row: not an organisation (blank code)")
-            continue
-        sig = tuple(r[t[3]] if t[3] < len(r) else None for t in targets)
-        if check_duplicate_orgs(seen, org_code=code, year=year, sheet=main, row=i + 1, signature=sig,
-                                collector=col, column=spec["org_code"]):
-            continue
+    for i, r, code in _org_rows(col, rows, hi, code_j, sheet=main, year=year, column=spec["org_code"],
+                                value_cols=[t[3] for t in targets]):
         col.org(org_code=code, year=year, org_name=r[name_j] if name_j is not None and name_j < len(r) else None,
                 benchmark_group=None, org_kind="trust")
         n_all = r[resp_j] if resp_j < len(r) else None
@@ -246,20 +259,8 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
                 hit = catalogue.lookup(lid, spec["respondents"], hyear)
                 if hit:
                     htargets.append((hit[0].name, hit[1].scale, cname, j, None))
-        seen = {}
-        for i in range(hi + 1, len(rows)):
-            r = rows[i]
-            if not any(cell_text(c) for c in r):
-                continue
-            code = cell_text(r[code_j] if code_j < len(r) else None).upper()
-            if code == "":
-                col.quarantine_cell(sheet=sheet, row=i + 1, org_code=None, year=hyear, column=spec["org_code"],
-                                    raw="", reason="summary_row: not an organisation (blank code)")
-                continue
-            sig = tuple(r[t[3]] if t[3] < len(r) else None for t in htargets)
-            if check_duplicate_orgs(seen, org_code=code, year=hyear, sheet=sheet, row=i + 1, signature=sig,
-                                    collector=col, column=spec["org_code"]):
-                continue
+        for i, r, code in _org_rows(col, rows, hi, code_j, sheet=sheet, year=hyear, column=spec["org_code"],
+                                    value_cols=[t[3] for t in htargets]):
             col.org(org_code=code, year=hyear,
                     org_name=r[name_j] if name_j is not None and name_j < len(r) else None,
                     benchmark_group=None, org_kind="trust")
