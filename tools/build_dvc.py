@@ -43,7 +43,7 @@ NOTEBOOK_STAGES = [
       "src/linkage/link.py", "src/linkage/registry.py", "src/linkage/orgdata", "src/linkage/pipeline.py"],
      ["data/processed/panel.parquet", "data/processed/panel_long.parquet", "data/processed/linkage_audit.csv"],
      ["metrics/linkage.json"],
-     [("plots/balance.csv", {"x": "year", "template": "bar_horizontal"})]),
+     [("plots/balance.csv", {"x": "year", "y": "both", "template": "linear"})]),
     ("model", "04_model", "model",
      ["data/processed/panel.parquet", "src/linkage/models", "src/linkage/pipeline.py", "src/linkage/figures.py"],
      ["data/processed/model_results.csv"],

@@ -64,11 +64,12 @@ def ingest_nb(kind: str, number: int, title: str, intro: str, figure: str) -> nb
     return nbf.v4.new_notebook(cells=[
         md(f"# {title}\n\n{intro}"),
         code(param_cell(kind), tags=["parameters"]),
-        code(SETUP + f'\nP = stage_params("{kind}", globals(), params_file)\nfrom linkage.ingest import ingest, write_ingest'),
+        code(SETUP + f'\nP = stage_params("{kind}", globals(), params_file)\nfrom linkage import figures\nfrom linkage.ingest import ingest, write_ingest'),
         md("## Read every published file of this kind\n\nFiles are recognised by their contents, not their names. "
            "Values are put on one scale per measure (percentages for staff proportions, 0-10 for patient scores)."),
         code(f'res = ingest("{kind}", P.data.raw_dir, P.{kind}, cache_dir="data/cache")\n'
-             f'paths = write_ingest(res, "data/interim", "metrics")\nres.metrics'),
+             f'paths = write_ingest(res, "data/interim", "metrics")\n'
+             f'display(figures.metrics_table(res.metrics).style.hide(axis="index"))'),
         md("## What was read, per survey year"),
         code(figure),
         md("## Nothing lost silently\n\nCells the readers could not use (suppressed, non-numeric, superseded by a "
@@ -119,9 +120,10 @@ def link_nb() -> nbf.NotebookNode:
            "series breaks, and records the fate of **every input row** in an audit table."),
         code(param_cell("link"), tags=["parameters"]),
         code(SETUP + '\nP = stage_params("link", globals(), params_file)\nfrom linkage import figures, link, pipeline'),
-        code('res = pipeline.link_stage(P)\nres.metrics'),
-        md("## Panel balance\n\nHow many trusts have both a staff and a patient measure in each year."),
-        code('display(res.balance)\nax = figures.plot_balance(res.balance)\nsave_figure(ax.figure, "03_link")\nplt.show()'),
+        code('res = pipeline.link_stage(P)\ndisplay(Markdown(figures.link_summary(res.metrics)))'),
+        md("## Panel balance\n\nHow many trusts have both a staff and a patient measure in each year; in the figure "
+           "each row is a trust and each column a survey year."),
+        code('display(pipeline.balance_by_year(res.balance))\nax = link.plot_balance(res.balance)\nsave_figure(ax.figure, "03_link")\nplt.show()'),
         md("## Linkage audit\n\nEvery input row is matched, merged into a successor, or excluded with a reason. "
            "The totals reconcile: rows in = matched + merged + excluded."),
         code('display(link.audit_summary(res.audit))\n'
@@ -130,6 +132,8 @@ def link_nb() -> nbf.NotebookNode:
              'unk = res.audit[res.audit["reason"].astype(str).str.startswith("unknown")]\n'
              'display(unk.drop_duplicates(["source_file", "org_code"])[["source_file", "org_code", "year", "reason"]] '
              'if len(unk) else Markdown("None."))'),
+        md("## All linkage metrics (also in metrics/linkage.json)"),
+        code('display(figures.metrics_table(res.metrics).style.hide(axis="index"))'),
         md("## Provenance"),
         code('show_provenance(P, "link")'),
     ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})

@@ -49,20 +49,6 @@ def direction_table(run: Any) -> pd.DataFrame:
     return sub[keep].reset_index(drop=True)
 
 
-def plot_balance(balance: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Trusts per year with staff, patient and both measures."""
-    b = balance.copy()
-    if "year" in b.columns:
-        b = b.set_index("year")
-    num = b.select_dtypes("number")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3.5))
-    num.plot(kind="bar", ax=ax, width=0.8)
-    ax.set(xlabel="Survey year", ylabel="Trusts", title="Trusts with data, by survey year")
-    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), frameon=False)
-    return ax
-
-
 def save_figure(fig: plt.Figure, name: str, folder: str = "reports/figures") -> str:
     """Save a notebook's main figure as PNG (a DVC plot output) and return its path."""
     from pathlib import Path
@@ -71,3 +57,47 @@ def save_figure(fig: plt.Figure, name: str, folder: str = "reports/figures") -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return str(path)
+
+
+def metrics_table(metrics: dict, prefix: str = "") -> pd.DataFrame:
+    """A nested metrics dict as a two-column table (``key``, ``value``) for display."""
+    rows: list[tuple[str, object]] = []
+
+    def walk(d: dict, pre: str) -> None:
+        for k, v in d.items():
+            key = f"{pre}{k}"
+            if isinstance(v, dict):
+                walk(v, key + ".")
+            else:
+                rows.append((key, ", ".join(map(str, v)) if isinstance(v, list) else v))
+
+    walk(metrics, prefix)
+    return pd.DataFrame(rows, columns=["metric", "value"])
+
+
+def link_summary(metrics: dict) -> str:
+    """One plain-language paragraph on what the linkage kept and why (Markdown)."""
+    rows = metrics.get("rows", {})
+    head = metrics.get("headline", {})
+    both = head.get("both_same_year", {})
+    excl = metrics.get("excluded_by_reason_detail") or metrics.get("excluded_by_reason") or {}
+    reasons = "; ".join(f"{k.replace('_', ' ')}: {v:,}" for k, v in sorted(excl.items(), key=lambda kv: -kv[1]))
+    check = "they reconcile" if rows.get("reconciled") else "**they do not reconcile**"
+    text = (
+        f"**{rows.get('in', 0):,} input rows**: {rows.get('matched', 0):,} matched to a trust in the sample, "
+        f"{rows.get('merged', 0):,} merged into a successor organisation, {rows.get('excluded', 0):,} excluded "
+        f"with a reason ({check}). "
+    )
+    if reasons:
+        text += f"Exclusions by reason - {reasons}. "
+    text += (
+        f"The panel holds **{metrics.get('n_trusts_panel', 0)} trusts** "
+        f"({', '.join(str(t) for t in metrics.get('trust_types', []))}); "
+        f"trusts with both {head.get('staff')} and {head.get('patient')} in the same survey year: "
+        + (", ".join(f"{y}: {n}" for y, n in both.items()) or "none")
+        + f" ({head.get('both_same_year_total', 0)} trust-years)."
+    )
+    unknown = metrics.get("unknown_codes") or []
+    text += (f" Codes unknown to the organisation registry (listed in the audit, not dropped): {', '.join(map(str, unknown))}."
+             if unknown else " Every organisation code was found in the registry.")
+    return text

@@ -87,10 +87,21 @@ def link_stage(params: Any):
     res.panel_long.to_parquet(PATHS["panel_long"], index=False)
     res.audit.to_csv(PATHS["audit"], index=False)
     PLOTS.mkdir(parents=True, exist_ok=True)
-    balance = res.balance.reset_index() if not isinstance(res.balance.index, pd.RangeIndex) else res.balance
-    balance.to_csv(PATHS["balance"], index=False)
+    balance_by_year(res.balance).to_csv(PATHS["balance"], index=False)
     write_json(PATHS["link_metrics"], res.metrics)
     return res
+
+
+def balance_by_year(balance: pd.DataFrame) -> pd.DataFrame:
+    """Trusts per survey year by sources present (``both``, ``staff``, ``patient``): DVC plot data."""
+    from .link import balance_long
+
+    long = balance_long(balance)
+    counts = long[long["status"] != "none"].groupby(["year", "status"]).size().unstack("status", fill_value=0)
+    for col in ("both", "staff", "patient"):
+        if col not in counts:
+            counts[col] = 0
+    return counts[["both", "staff", "patient"]].reset_index()
 
 
 # --------------------------------------------------------------------------- model
