@@ -63,6 +63,14 @@ def test_real_pipeline_counts_and_headline(real_pipeline):
     assert 127 <= both["2021"] <= 133 and 127 <= both["2022"] <= 133
     assert 255 <= link["headline"]["both_same_year_total"] <= 266
     assert 125 <= link["headline"]["lag1_staff_to_patient"]["2020"] <= 131
+    # acute and specialist trusts whose published inpatient rows reached the panel, per year
+    inpatient = link["n_input_codes_by_source_year"]["patient"]
+    assert [inpatient[y] for y in ("2020", "2021", "2022")] == [130, 132, 133]
+    # after mapping to successors at the reference date (2024-04-01) two 2023 mergers collapse
+    # RA4 into RH5 and RVY into RBN
+    mapped = link["n_trusts_by_source_year"]["patient"]
+    assert [mapped[y] for y in ("2020", "2021", "2022")] == [128, 130, 131]
+    assert {"RA4": "RH5", "RVY": "RBN"}.items() <= link["merged_codes"].items()
     head = json.loads((folder / "metrics" / "headline.json").read_text())
     assert head["synthetic_demo"] is False and head["years"] == [2021, 2022]
     assert 125 <= head["n_trusts"] <= 133 and head["ci_low"] < head["estimate"] < head["ci_high"]

@@ -974,6 +974,12 @@ def link_metrics(
             for s, g in audit.groupby("source")
         },
         "n_trusts_by_source_year": by_src,
+        # published codes (before successor mapping) whose rows reached the panel: a
+        # merger after the survey year makes this larger than n_trusts_by_source_year
+        "n_input_codes_by_source_year": {
+            str(s): {str(int(y)): int(n) for y, n in g.groupby("year")["org_code"].nunique().items()}
+            for s, g in audit[audit["fate"] != "excluded"].groupby("source")
+        },
         "n_trusts_by_measure_year": {
             m: _per_year(pl[pl["measure"] == m], "source_year") for m in (hs, hp)
         },
