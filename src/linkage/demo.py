@@ -245,6 +245,10 @@ def simulate_values(spec: DemoSpec, orgs: pd.DataFrame | None = None) -> tuple[p
             frame[f"mean{s_}"] = np.clip(7.8 + 0.8 * (latent - 8.0) + rng.normal(0, 0.3, n), 0, 10)
         pat_rows.append(pd.DataFrame(frame))
     patient = pd.concat(pat_rows, ignore_index=True)
+    # A few trust-years are missing from the patient survey (e.g. a trust that did not
+    # take part), so the linked panel is unbalanced and has gaps, as real panels do.
+    missing = rng.random(len(patient)) < 0.015
+    patient = patient[~missing].reset_index(drop=True)
     return staff, patient
 
 
