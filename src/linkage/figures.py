@@ -40,23 +40,12 @@ def plot_comparison(run: Any, ax: plt.Axes | None = None) -> plt.Axes:
 
 
 def direction_table(run: Any) -> pd.DataFrame:
-    """Forward, reverse and placebo specifications side by side (headline family)."""
-    res = run.results
-    sub = res[(res["model"] == run.headline["family"]) & res["term"].astype(str).str.contains(
-        run.params.exposure.split(".")[-1] + "|" + run.params.dependent.split(".")[-1], regex=True)]
+    """Forward, reverse and placebo specifications side by side (headline family, term of interest)."""
+    from .report import of_interest
+
+    res = run.results[run.results["model"] == run.headline["family"]]
     keep = ["spec", "direction", "lag", "term", "estimate", "ci_low", "ci_high", "p_value", "n_obs", "n_entities"]
-    sub = sub[sub["term"].astype(str).map(lambda t: not t.startswith("year"))]
-    return sub[keep].reset_index(drop=True)
-
-
-def save_figure(fig: plt.Figure, name: str, folder: str = "reports/figures") -> str:
-    """Save a notebook's main figure as PNG (a DVC plot output) and return its path."""
-    from pathlib import Path
-
-    path = Path(folder) / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    return str(path)
+    return of_interest(res, run.headline)[keep].reset_index(drop=True)
 
 
 def metrics_table(metrics: dict, prefix: str = "") -> pd.DataFrame:

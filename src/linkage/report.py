@@ -58,8 +58,6 @@ def _p(p: Any) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-#: Exposure-like terms in model results: ``staff.x``, lagged ``L1.staff.x``, led ``F1.staff.x`` (not ``mean(...)``).
-TERM_RE = r"^(?:[LF]\d+\.)?(?:staff|patient)\."
 UNIT_TEXT = {"percent": "percentage point", "score10": "point", "proportion": "unit (0-1)", "count": "respondent"}
 COV_PLAIN = {
     "clustered_entity": "standard errors clustered by trust",
@@ -77,6 +75,24 @@ def _row(results: Any, model: str, spec_name: str | None = None, term: str | Non
     if term is not None:
         r = r[r["term"] == term]
     return r.iloc[0] if len(r) else None
+
+
+def of_interest(results: Any, head: dict[str, Any]) -> Any:
+    """Rows of the regressor of interest of each specification (not controls or year effects).
+
+    Forward and placebo models: the exposure shifted by the spec's lag
+    (``L1.staff.stress``, ``F1.staff.stress``); reverse models: the dependent shifted.
+    Mundlak's between and contextual rows of the exposure are kept.
+    """
+    def wanted(row: Any) -> bool:
+        measure = head["exposure"] if row["direction"] in ("forward", "placebo", "lagged_dependent") else head["dependent"]
+        lag = int(row["lag"])
+        name = measure if lag == 0 else (f"L{lag}.{measure}" if lag > 0 else f"F{-lag}.{measure}")
+        return str(row["term"]) in (name, f"mean({name})")
+
+    if results.empty:
+        return results
+    return results[results.apply(wanted, axis=1)]
 
 
 def build(params: Any, root: str | Path = ".") -> Report:
@@ -129,14 +145,16 @@ def build(params: Any, root: str | Path = ".") -> Report:
                if not (lo <= between["estimate"] <= hi) else "The two designs agree within the uncertainty.")
         )
     directions = []
-    for _, r in results[(results["model"] == head["family"]) & (results["term"].astype(str).str.match(TERM_RE))].iterrows():
+    for _, r in of_interest(results, head)[lambda d: d["model"] == head["family"]].iterrows():
         if r["direction"] == "forward" and r.get("headline") is True:
             continue
         if r["direction"] in ("reverse", "placebo") or (r["direction"] == "forward" and int(r["lag"]) != lag):
-            directions.append(f"{r['spec']}: {_fmt(r['estimate'], d)} [{_fmt(r['ci_low'], d)}, {_fmt(r['ci_high'], d)}]")
+            directions.append(f"{r['spec']}: **{r['term']}** {_fmt(r['estimate'], d)} [{_fmt(r['ci_low'], d)}, {_fmt(r['ci_high'], d)}]")
     if directions:
         findings.append("- **Timing and direction** (same design; reverse rows are in the staff measure's units): "
-                        + "; ".join(directions[:6]) + ". Placebo leads (future staff 'predicting' past patients) should be near zero.")
+                        + "; ".join(directions[:8]) + ". Placebo leads (future staff 'predicting' past patients) "
+                        "should be near zero. Rows with '+ ...(t)' also hold the same measure at year t: in short panels "
+                        "with trust effects an unadjusted lag or lead picks up part of any same-year association.")
     findings += [
         f"- **In people's terms.** A one standard deviation change *within a trust* in {exp_label} goes with "
         f"{_fmt(per_sd, d)} {dep_unit}s of {dep_label}; {_fmt(100 * float(head.get('within_share', float('nan'))), 0)}% of "
@@ -194,7 +212,7 @@ def headline_figure(rep: Report) -> Any:
     import matplotlib.pyplot as plt
 
     r = rep.results
-    r = r[r["term"].astype(str).str.match(TERM_RE)]
+    r = of_interest(r, rep.headline)
     panels = [(d, r[r["direction"] == d]) for d in ("forward", "reverse", "placebo") if (r["direction"] == d).any()]
     heights = [max(1.2, 0.42 * len(p) + 0.8) for _, p in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), gridspec_kw={"height_ratios": heights},

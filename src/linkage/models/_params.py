@@ -97,6 +97,10 @@ class ModelParams(Section):
         default_factory=lambda: [1],
         description="Leads k for placebo models: staff exposure at t+k 'predicting' patient experience at t. These should be near zero if the forward association is not an artefact of shared trends.",
     )
+    adjust_contemporaneous: Literal["no", "yes", "both"] = Field(
+        "both",
+        description="Lag, reverse-lag and placebo-lead models with the same measure at year t added as a regressor (distributed-lag form): 'no', 'yes', or 'both' (each model fitted with and without). With trust effects in a short panel, an unadjusted lag or lead coefficient absorbs roughly -1/(T-1) of any same-year association through the demeaning, so a non-zero unadjusted lag or placebo is not by itself evidence of precedence.",
+    )
     alpha: float = Field(0.05, gt=0, lt=0.5, description="Two-sided significance level; confidence intervals have coverage 1 - alpha.")
     power: float = Field(0.8, gt=0.5, lt=1, description="Power for the minimum detectable effect (MDE = (q(1-alpha/2) + q(power)) * SE).")
     min_obs: int = Field(

@@ -166,6 +166,16 @@ def _specs(p: ModelParams) -> list[Spec]:
         specs.append(
             Spec(f"lagged_dependent_lag{p.lag}", "lagged_dependent", p.lag, p.dependent, p.exposure, cov, True)
         )
+    if p.adjust_contemporaneous != "no":
+        # distributed-lag twins: the shifted measure plus the same measure at year t
+        out: list[Spec] = []
+        for s in specs:
+            if s.lag != 0 and s.direction in ("forward", "reverse", "placebo"):
+                twin = Spec(f"{s.name}_adj", s.direction, s.lag, s.y, s.x, (*s.covariates, s.x))
+                out.extend([s, twin] if p.adjust_contemporaneous == "both" else [twin])
+            else:
+                out.append(s)
+        specs = out
     return specs
 
 
