@@ -90,3 +90,13 @@ def link_summary(metrics: dict) -> str:
     text += (f" Codes unknown to the organisation registry (listed in the audit, not dropped): {', '.join(map(str, unknown))}."
              if unknown else " Every organisation code was found in the registry.")
     return text
+
+
+def save_figure(fig: plt.Figure, name: str, folder: str = "reports/figures") -> str:
+    """Save a notebook's main figure as PNG (a DVC plot output) and return its path."""
+    from pathlib import Path
+
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return str(path)
