@@ -144,3 +144,23 @@ def test_notebook_parameters_cell_declares_its_section(nb):
     section = src.split("section `")[1].split("`")[0]
     for key in params_model().model_fields[section].annotation.model_fields:
         assert f"\n{key} = " in src, f"{nb.name}: parameters cell lacks {key}"
+
+
+@pytest.mark.parametrize("nb", _notebooks(), ids=lambda p: p.name)
+def test_notebook_imports_and_linkage_calls_resolve(nb):
+    """Cheap guard before the pipeline runs: every import works and every `module.function(`
+    the notebook calls on a linkage module exists."""
+    import re
+    import types
+
+    ns: dict = {}
+    sources = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+    for src in sources:
+        for line in src.splitlines():
+            if line.startswith(("import ", "from ")):
+                exec(line, ns)  # noqa: S102 - the notebook's own import lines
+    for src in sources:
+        for mod, attr in re.findall(r"\b(\w+)\.(\w+)\(", src):
+            obj = ns.get(mod)
+            if isinstance(obj, types.ModuleType) and obj.__name__.startswith("linkage"):
+                assert hasattr(obj, attr), f"{nb.name}: {mod}.{attr} does not exist"
