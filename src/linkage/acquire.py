@@ -8,8 +8,11 @@
     Files under ``data.local_dir`` (e.g. ``../shared/data/real``) are copied in,
     so that the DVC cache and ``dvc.lock`` hold exactly the bytes analysed.
 ``official``
-    :func:`linkage.download.download_sources` fetches the publishers' files
-    listed in ``data.sources_file`` and verifies their sha256.
+    :func:`linkage.download.download_sources` fetches the files listed in
+    ``data.sources_file`` into the persistent ``data.download_dir`` (verifying
+    sha256; files already there and correct are not fetched again), which is
+    then copied in.  Files the sources list cannot fetch (the ODS successions
+    and trust types, converted from R data) go into ``data.download_dir/ods`` by hand.
 
 Every run writes ``data/raw/manifest.json``: the source, and every file with its
 size and sha256, which the report echoes for reviewers.
@@ -103,8 +106,14 @@ def acquire(params: Any, *, root: str | Path = ".") -> dict[str, Any]:
     else:
         from .download import download_sources
 
-        download_sources(root / data.sources_file, raw_dir)
+        # Downloads live in a persistent folder (DVC wipes raw_dir before every run),
+        # so a file placed there by hand, or fetched once, is kept and re-verified.
+        downloads = root / data.download_dir
+        sources = None if data.sources_file == "default" else root / data.sources_file
+        download_sources(sources, downloads, base_url=data.mirror_url or None)
+        _copy_local(downloads, raw_dir)
         extra["sources_file"] = str(data.sources_file)
+        extra["download_dir"] = str(data.download_dir)
         extra["synthetic"] = False
     manifest = {"source": data.source, **extra, "files": file_inventory(raw_dir)}
     (raw_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")

@@ -82,10 +82,18 @@ class DataParams(Section):
         description="Folder of published files used when data.source is 'local' (searched recursively for Staff Survey, CQC and ODS files).",
     )
     sources_file: str = Field(
-        "src/linkage/catalogue/sources.yaml",
-        description="YAML list of official download URLs and expected sha256, used when data.source is 'official'.",
+        "default",
+        description="YAML list of official download URLs and expected sha256, used when data.source is 'official'; 'default' is the packaged src/linkage/catalogue/sources.yaml.",
     )
-    raw_dir: str = Field("data/raw", description="Where the acquire stage puts (or links) the raw files for ingestion.")
+    raw_dir: str = Field("data/raw", description="Where the acquire stage puts the raw files for ingestion (a DVC output: rebuilt on every acquire).")
+    download_dir: str = Field(
+        "data/downloads",
+        description="Persistent folder (not a DVC output) where 'official' downloads are kept, sha256-checked, and where files can be placed by hand when offline; acquire copies it into data.raw_dir.",
+    )
+    mirror_url: str = Field(
+        "",
+        description="Optional base URL of a mirror holding the official files at <mirror_url>/<dest> (e.g. an internal file server); empty uses each file's own URL.",
+    )
     demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")
 
 
