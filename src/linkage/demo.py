@@ -36,7 +36,6 @@ Everything is labelled SYNTHETIC: codes start with ``Z``, names end in
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,7 +359,31 @@ def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.Data
             ws.append(["", float(len(frame)), None, None, None, None, float(resp.sum())])
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
+    _reproducible_zip(path)
     return path
+
+
+#: Fixed timestamp written into demo files, so the same seed gives the same bytes
+#: (and DVC sees an unchanged output when the demo is regenerated).
+FIXED_STAMP = (2020, 1, 1, 0, 0, 0)
+
+
+def _reproducible_zip(path: Path) -> None:
+    """Rewrite an .xlsx/.ods zip with fixed entry timestamps and document dates."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info, zf.read(info.filename)) for info in zf.infolist()]
+    iso = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*FIXED_STAMP)
+    with zipfile.ZipFile(path, "w") as out:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + iso.encode() + rb"\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_STAMP)
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            out.writestr(fixed, data)
 
 
 def _cqc_trust_scores(py: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
@@ -474,10 +497,12 @@ def write_ods(path: str | Path, sheets: dict[str, list[list[Any]]]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet",
+        zf.writestr(zipfile.ZipInfo("mimetype", date_time=FIXED_STAMP), "application/vnd.oasis.opendocument.spreadsheet",
                     compress_type=zipfile.ZIP_STORED)
-        zf.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
-        zf.writestr("content.xml", "".join(parts), compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(zipfile.ZipInfo("META-INF/manifest.xml", date_time=FIXED_STAMP), manifest,
+                    compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(zipfile.ZipInfo("content.xml", date_time=FIXED_STAMP), "".join(parts),
+                    compress_type=zipfile.ZIP_DEFLATED)
     return path
 
 
@@ -547,7 +572,6 @@ def write_demo_files(out_dir: str | Path, spec: DemoSpec | Any = None) -> dict[s
     manifest = {
         "synthetic": True,
         "generated_by": "linkage.demo.write_demo_files",
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.__dict__.items()},
         "truth": {"true_effect": spec.true_effect, "exposure": "staff.stress", "dependent": "patient.ip_overall",
                   "mergers": orgs.dropna(subset=["successor"])[["org_code", "successor"]].to_dict("records")},
