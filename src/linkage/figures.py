@@ -45,7 +45,7 @@ def direction_table(run: Any) -> pd.DataFrame:
 
     res = run.results[run.results["model"] == run.headline["family"]]
     keep = ["spec", "direction", "lag", "term", "estimate", "ci_low", "ci_high", "p_value", "n_obs", "n_entities"]
-    return of_interest(res, run.headline)[keep].reset_index(drop=True)
+    return of_interest(res)[keep].reset_index(drop=True)
 
 
 def metrics_table(metrics: dict, prefix: str = "") -> pd.DataFrame:

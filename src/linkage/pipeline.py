@@ -34,6 +34,7 @@ PATHS = {
     "balance": PLOTS / "balance.csv",
     "link_metrics": METRICS / "linkage.json",
     "results": PROCESSED / "model_results.csv",
+    "model_notes": PROCESSED / "model_notes.json",
     "headline": METRICS / "headline.json",
     "coefficients": PLOTS / "coefficients.csv",
 }
@@ -121,6 +122,8 @@ def model_stage(params: Any):
             headline["true_effect"] = truth
             headline["covers_true_effect"] = bool(headline["ci_low"] <= truth <= headline["ci_high"])
     write_json(PATHS["headline"], headline)
+    write_json(PATHS["model_notes"], {"convention": run.convention, "warnings": run.warnings,
+                                      "skipped": run.skipped, "hausman": run.hausman})
     coef = run.results[run.results["term"] == _exposure_term(run)].copy()
     PLOTS.mkdir(parents=True, exist_ok=True)
     coef.assign(label=coef["model"] + " | " + coef["spec_name"].astype(str))[

@@ -77,22 +77,18 @@ def _row(results: Any, model: str, spec_name: str | None = None, term: str | Non
     return r.iloc[0] if len(r) else None
 
 
-def of_interest(results: Any, head: dict[str, Any]) -> Any:
-    """Rows of the regressor of interest of each specification (not controls or year effects).
+def of_interest(results: Any, head: dict[str, Any] | None = None) -> Any:
+    """Rows of each specification's regressor of interest (not controls or year effects).
 
-    Forward and placebo models: the exposure shifted by the spec's lag
-    (``L1.staff.stress``, ``F1.staff.stress``); reverse models: the dependent shifted.
-    Mundlak's between and contextual rows of the exposure are kept.
+    That is the (shifted) measure the specification is about - ``L1.staff.stress``,
+    ``F1.staff.stress``, ``L1.patient.ip_overall`` - and Mundlak's contextual
+    ``mean(...)`` row of it.
     """
-    def wanted(row: Any) -> bool:
-        measure = head["exposure"] if row["direction"] in ("forward", "placebo", "lagged_dependent") else head["dependent"]
-        lag = int(row["lag"])
-        name = measure if lag == 0 else (f"L{lag}.{measure}" if lag > 0 else f"F{-lag}.{measure}")
-        return str(row["term"]) in (name, f"mean({name})")
-
     if results.empty:
         return results
-    return results[results.apply(wanted, axis=1)]
+    reg = results["regressor"].astype(str)
+    term = results["term"].astype(str)
+    return results[(term == reg) | (term == "mean(" + reg + ")")]
 
 
 def build(params: Any, root: str | Path = ".") -> Report:
@@ -144,8 +140,18 @@ def build(params: Any, root: str | Path = ".") -> Report:
             + ("A gap between the two means that fixed differences between trusts drive much of the cross-sectional correlation."
                if not (lo <= between["estimate"] <= hi) else "The two designs agree within the uncertainty.")
         )
+    others = of_interest(results)
+    others = others[(others["spec_name"].astype(str).str.startswith("exposure_")) & (others["model"] == head["family"])]
+    if len(others):
+        parts = []
+        for _, r in others.iterrows():
+            m = cat.measures.get(str(r["regressor"]))
+            parts.append(f"{m.label if m else r['regressor']}: {_fmt(r['estimate'], d)} [{_fmt(r['ci_low'], d)}, "
+                         f"{_fmt(r['ci_high'], d)}] ({int(r['n_entities'])} trusts, {int(r['n_obs'])} trust-years)")
+        findings.append("- **Other wellbeing measures** (same design, one model each; not adjusted for testing several): "
+                        + "; ".join(parts) + ".")
     directions = []
-    for _, r in of_interest(results, head)[lambda d: d["model"] == head["family"]].iterrows():
+    for _, r in of_interest(results)[lambda d: (d["model"] == head["family"]) & ~d["spec_name"].astype(str).str.startswith("exposure_")].iterrows():
         if r["direction"] == "forward" and r.get("headline") is True:
             continue
         if r["direction"] in ("reverse", "placebo") or (r["direction"] == "forward" and int(r["lag"]) != lag):
@@ -168,6 +174,11 @@ def build(params: Any, root: str | Path = ".") -> Report:
     if demo and "true_effect" in head:
         findings.append(f"- **Demo check.** The planted effect is {head['true_effect']}; the interval "
                         f"{'covers' if head.get('covers_true_effect') else 'does NOT cover'} it.")
+    notes = _load_json(root / "data/processed/model_notes.json")
+    if notes.get("skipped"):
+        items = [str(x).split(": ", 1)[-1] for x in notes["skipped"]]
+        findings.append("- **Not estimable with these data** (listed, not hidden): "
+                        + "; ".join(i if len(i) < 170 else i[:167] + "..." for i in items) + ".")
     findings.append("- **Not causal.** This is an association within trusts over time. It survives the fixed "
                     "differences between trusts, but not every confounder that changes within a trust.")
 
@@ -212,7 +223,7 @@ def headline_figure(rep: Report) -> Any:
     import matplotlib.pyplot as plt
 
     r = rep.results
-    r = of_interest(r, rep.headline)
+    r = of_interest(r)
     panels = [(d, r[r["direction"] == d]) for d in ("forward", "reverse", "placebo") if (r["direction"] == d).any()]
     heights = [max(1.2, 0.42 * len(p) + 0.8) for _, p in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), gridspec_kw={"height_ratios": heights},

@@ -50,6 +50,10 @@ class ModelParams(Section):
         default_factory=lambda: list(ALL_FAMILIES),
         description="Model families fitted for the headline specification: pooled, between, entity_fe, twoway_fe, random_effects, first_difference, mundlak. Other specifications (lags, reverse, placebo) use the headline family only.",
     )
+    other_exposures: list[str] = Field(
+        default_factory=lambda: ["staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action", "staff.engagement"],
+        description="Further staff wellbeing measures each fitted in place of the exposure with the headline family and lag (one model each, same dependent). A measure without enough within-trust data in the panel is listed as skipped with the reason. Intervals are not adjusted for testing several measures.",
+    )
     headline_family: Family = Field(
         "twoway_fe",
         description="Family whose estimate is the headline (metrics/headline.json); two-way fixed effects compare a trust with itself in other years, net of what is common to a year.",
@@ -135,6 +139,8 @@ class ModelParams(Section):
             raise ValueError(
                 f"headline_family {self.headline_family!r} is not in families {list(self.families)}"
             )
+        if self.dependent in self.other_exposures:
+            raise ValueError(f"other_exposures must not include the dependent ({self.dependent!r})")
         if any(k < 0 or k > 5 for k in self.lags):
             raise ValueError(f"lags must be between 0 and 5, got {self.lags}")
         if any(k < 1 or k > 5 for k in self.placebo_leads):

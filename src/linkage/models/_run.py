@@ -11,14 +11,14 @@ from scipy import stats
 
 from ..errors import LinkageDataError
 from ._cov import CONVENTION_TEXT, COV_TEXT
-from ._data import ModelFrame, Spec, build_frame, check_panel
+from ._data import ModelFrame, Spec, build_frame, check_panel, measure_columns
 from ._diagnostics import hausman, reliability_table, wald
 from ._fit import EFFECT_KIND, FAMILY_TEXT, Fitted, _codes, fit_family
 from ._params import ModelParams
 from ._within import within_stats
 
 RESULT_COLUMNS = [
-    "model", "model_label", "spec_name", "spec", "direction", "lag", "dependent", "term", "effect",
+    "model", "model_label", "spec_name", "spec", "direction", "lag", "dependent", "regressor", "term", "effect",
     "estimate", "std_error", "ci_low", "ci_high", "p_value", "statistic", "df",
     "n_obs", "n_entities", "n_periods", "n_trust_years", "n_dropped", "dropped_detail",
     "cov_type", "small_sample", "cov_factor", "weights", "alpha",
@@ -109,6 +109,7 @@ def _row(
         "direction": "forward" if spec.direction == "lagged_dependent" else spec.direction,
         "lag": spec.lag,
         "dependent": spec.y,
+        "regressor": spec.x_term,
         "term": term,
         "effect": effect,
         "estimate": float(est),
@@ -166,6 +167,9 @@ def _specs(p: ModelParams) -> list[Spec]:
         specs.append(
             Spec(f"lagged_dependent_lag{p.lag}", "lagged_dependent", p.lag, p.dependent, p.exposure, cov, True)
         )
+    for m in p.other_exposures:
+        if m != p.exposure:
+            specs.append(Spec(f"exposure_{m.split('.', 1)[-1]}", "forward", p.lag, p.dependent, m, cov))
     if p.adjust_contemporaneous != "no":
         # distributed-lag twins: the shifted measure plus the same measure at year t
         out: list[Spec] = []
@@ -268,6 +272,9 @@ def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None 
     frames = {head_spec.name: head_frame}
     for spec in specs[1:]:
         try:
+            absent = [m for m in (spec.y, spec.x, *spec.covariates) if m not in panel.columns]
+            if absent:
+                raise LinkageDataError(f"{absent} not in the panel (measures available: {measure_columns(panel)})")
             frame = build_frame(panel, spec, wcol(spec))
             if p.weights and f"{spec.y}__n" not in panel.columns:
                 raise LinkageDataError(f"weights='respondents' needs {spec.y + '__n'!r}")
