@@ -215,35 +215,44 @@ def build(params: Any, root: str | Path = ".") -> Report:
 
 
 def headline_figure(rep: Report) -> Any:
-    """Estimates with CIs: one panel per direction (forward, reverse, placebo), own x-axis each.
+    """Estimates with CIs, one panel per kind of question, each on its own x-axis.
 
-    Forward and placebo rows are in patient units per staff unit; reverse rows
-    are in staff units per patient unit, so they never share an axis.
+    Forward and placebo rows are in patient units per unit of the exposure;
+    reverse rows in staff units per patient unit; other wellbeing measures are
+    shown per within-trust SD of each measure, so that different scales compare.
     """
     import matplotlib.pyplot as plt
+    import pandas as pd
 
-    r = rep.results
-    r = of_interest(r)
-    panels = [(d, r[r["direction"] == d]) for d in ("forward", "reverse", "placebo") if (r["direction"] == d).any()]
+    r = of_interest(rep.results)
+    other = r["spec_name"].astype(str).str.startswith("exposure_")
+    head_exposure = r[~other & (r["spec_name"] == r.loc[r["headline"].astype(bool), "spec_name"].iloc[0])] \
+        if r["headline"].astype(bool).any() else r.iloc[0:0]
+    per_sd = pd.concat([head_exposure[head_exposure["model"] == rep.headline["family"]], r[other]])
+    sd = per_sd["within_sd"].astype(float)
+    per_sd = per_sd.assign(estimate=per_sd["estimate"] * sd, ci_low=per_sd["ci_low"] * sd, ci_high=per_sd["ci_high"] * sd)
+    panels = [(t, rows) for t, rows in (
+        ("Staff measure -> patient experience (all designs)", r[~other & (r["direction"] == "forward")]),
+        ("Each wellbeing measure, per within-trust SD (headline design)", per_sd if other.any() else per_sd.iloc[0:0]),
+        ("Reverse: patient experience -> staff measure", r[r["direction"] == "reverse"]),
+        ("Placebo: future staff measure -> past patient experience", r[r["direction"] == "placebo"]),
+    ) if len(rows)]
     heights = [max(1.2, 0.42 * len(p) + 0.8) for _, p in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights)), gridspec_kw={"height_ratios": heights},
                              squeeze=False)
-    titles = {"forward": "Staff measure -> patient experience (all designs)",
-              "reverse": "Reverse: patient experience -> staff measure",
-              "placebo": "Placebo: future staff measure -> past patient experience"}
-    for ax, (direction, rows) in zip(axes[:, 0], panels, strict=True):
+    for ax, (title, rows) in zip(axes[:, 0], panels, strict=True):
         rows = rows.drop_duplicates(["model_label", "spec", "effect"])
         labels = [f"{m} | {s_}" + (f" ({e})" if e in ("within", "between", "contextual") and "Mundlak" in str(m) else "")
                   for m, s_, e in zip(rows["model_label"], rows["spec"], rows["effect"], strict=True)]
         y = list(range(len(rows)))
-        head = rows["headline"].astype(bool).to_numpy() if "headline" in rows else [False] * len(rows)
+        head = rows["headline"].astype(bool).to_numpy()
         ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
                     fmt="none", ecolor="#7f8c8d", capsize=3)
         ax.scatter(rows["estimate"], y, c=["#c0392b" if h else "#2c3e50" for h in head], zorder=3)
         ax.axvline(0, color="grey", ls="--", lw=1)
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
-        ax.set_title(titles[direction], loc="left", fontsize=11)
+        ax.set_title(title, loc="left", fontsize=11)
     axes[-1, 0].set_xlabel("Estimate with confidence interval (red: headline)")
     fig.tight_layout()
     return axes[0, 0]
