@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -30,7 +30,19 @@ if TYPE_CHECKING:
 Kind = Literal["staff", "patient"]
 
 
-class StaffParams(Section):
+class _SourceSection(Section):
+    """Shared validation of the ``staff`` and ``patient`` sections."""
+
+    measure_prefix: ClassVar[str] = ""
+
+    @field_validator("measures", check_fields=False)
+    @classmethod
+    def _known_measures(cls, v: list[str]) -> list[str]:
+        return _check_measures(v, cls.measure_prefix)
+
+
+class StaffParams(_SourceSection):
+    measure_prefix: ClassVar[str] = "staff."
     measures: list[str] = Field(
         default_factory=lambda: [
             "staff.stress", "staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action",
@@ -44,13 +56,9 @@ class StaffParams(Section):
         description="Staff Survey years to keep; empty keeps every year found. Comma-separated.",
     )
 
-    @field_validator("measures")
-    @classmethod
-    def _known_measures(cls, v: list[str]) -> list[str]:
-        return _check_measures(v, "staff.")
 
-
-class PatientParams(Section):
+class PatientParams(_SourceSection):
+    measure_prefix: ClassVar[str] = "patient."
     measures: list[str] = Field(
         default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity", "patient.ip_respondents"],
         description="Canonical patient experience measures to keep (names from the measure catalogue); comma-separated.",
@@ -59,11 +67,6 @@ class PatientParams(Section):
         default_factory=list,
         description="Patient survey years to keep; empty keeps every year found. Comma-separated.",
     )
-
-    @field_validator("measures")
-    @classmethod
-    def _known_measures(cls, v: list[str]) -> list[str]:
-        return _check_measures(v, "patient.")
 
 
 def _check_measures(values: list[str], prefix: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -20,15 +20,7 @@ Family = Literal[
 CovType = Literal["clustered_entity", "clustered_twoway", "driscoll_kraay", "robust", "unadjusted"]
 SmallSample = Literal["cr1", "linearmodels", "none"]
 
-ALL_FAMILIES: tuple[str, ...] = (
-    "pooled",
-    "between",
-    "entity_fe",
-    "twoway_fe",
-    "random_effects",
-    "first_difference",
-    "mundlak",
-)
+ALL_FAMILIES: tuple[str, ...] = get_args(Family)
 
 
 class ModelParams(Section):
