@@ -87,28 +87,15 @@ def ingest_nb(kind: str, number: int, title: str, intro: str, figure: str) -> nb
     ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
 
 
-STAFF_FIG = '''
-t = res.tidy
-counts = t.groupby(["year", "measure"])["org_code"].nunique().unstack(fill_value=0)
-display(counts)
-fig, ax = plt.subplots(figsize=(8, 4))
-sns.boxplot(data=t[t["measure"] == "staff.stress"], x="year", y="value", ax=ax, color="#7fa7c9")
-ax.set(ylabel="% of staff unwell from work-related stress", xlabel="Staff Survey year",
-       title="Staff stress by survey year (one point per organisation)")
-save_figure(fig, "01_ingest_staff")
-plt.show()
-'''
-PATIENT_FIG = '''
-t = res.tidy
-counts = t.groupby(["year", "measure"])["org_code"].nunique().unstack(fill_value=0)
-display(counts)
-fig, ax = plt.subplots(figsize=(8, 4))
-sns.boxplot(data=t[t["measure"] == "patient.ip_overall"], x="year", y="value", ax=ax, color="#9cc9a0")
-ax.set(ylabel="Overall experience (0-10)", xlabel="Inpatient Survey year",
-       title="Inpatient overall experience by survey year (one point per trust)")
-save_figure(fig, "02_ingest_patient")
-plt.show()
-'''
+def by_year_figure(kind: str, nb: str) -> str:
+    """Counts per year and measure, and a box plot of the first selected measure."""
+    return (
+        't = res.tidy\n'
+        'display(t.groupby(["year", "measure"])["org_code"].nunique().unstack(fill_value=0))\n'
+        f'ax = figures.measure_by_year(t, P.{kind}.measures[0])\n'
+        f'save_figure(ax.figure, "{nb}")\n'
+        'plt.show()'
+    )
 
 
 def link_nb() -> nbf.NotebookNode:
@@ -184,12 +171,12 @@ def main() -> None:
             "staff", 1, "1. Reading the NHS Staff Survey",
             "Reads the published Staff Survey organisation results (and any mapped researcher extract) into one "
             "tidy table: organisation, survey year, measure, value and the number of staff behind it.",
-            STAFF_FIG),
+            by_year_figure("staff", "01_ingest_staff")),
         "02_ingest_patient.ipynb": ingest_nb(
             "patient", 2, "2. Reading patient experience (CQC Adult Inpatient Survey)",
             "Reads the CQC Adult Inpatient Survey trust benchmark files, including the previous years each file "
             "republishes in its historical sheets, into the same tidy table.",
-            PATIENT_FIG),
+            by_year_figure("patient", "02_ingest_patient")),
         "03_link.ipynb": link_nb(),
         "04_model.ipynb": model_nb(),
         "05_report.ipynb": report_nb(),

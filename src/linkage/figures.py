@@ -92,6 +92,21 @@ def link_summary(metrics: dict) -> str:
     return text
 
 
+def measure_by_year(tidy: pd.DataFrame, measure: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """Box plot of one measure by survey year (one point per organisation), labelled from the catalogue."""
+    import seaborn as sns
+
+    from .catalogue import load_catalogue
+
+    m = load_catalogue().measures.get(measure)
+    label = m.label if m else measure
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    sns.boxplot(data=tidy[tidy["measure"] == measure], x="year", y="value", ax=ax, color="#7fa7c9")
+    ax.set(ylabel=label, xlabel="Survey year", title=f"{label} by survey year (one point per organisation)")
+    return ax
+
+
 def save_figure(fig: plt.Figure, name: str, folder: str = "reports/figures") -> str:
     """Save a notebook's main figure as PNG (a DVC plot output) and return its path."""
     from pathlib import Path
