@@ -32,10 +32,9 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .contract import SCALES, coerce_tidy
+from .contract import coerce_tidy
 from .errors import LinkageError
-
-Scale = Literal["proportion", "percent", "score10", "count"]
+from .vocab import SCALES, Kind, Scale
 
 #: Multipliers taking a value from one scale to another (only meaningful pairs).
 _CONVERSIONS: dict[tuple[str, str], float] = {
@@ -83,7 +82,7 @@ class Measure(BaseModel):
     name: str
     label: str
     description: str
-    kind: Literal["staff", "patient"]
+    kind: Kind
     unit: Scale
     higher_is_better: bool | None
     comparable_from: int | None = None

@@ -50,7 +50,7 @@ QUARANTINE_COLUMNS: list[str] = [
     "raw_value",
     "reason",
 ]
-SCALES = ("proportion", "percent", "score10", "count")
+from .vocab import SCALES  # noqa: E402,F401 - the scales are defined once, in vocab
 
 
 def empty_tidy() -> pd.DataFrame:

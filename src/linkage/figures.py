@@ -7,7 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-FAMILY_ORDER = ["between", "pooled", "random_effects", "mundlak", "entity_fe", "twoway_fe", "first_difference"]
+from .vocab import FAMILY_ORDER
 
 
 def plot_comparison(run: Any, ax: plt.Axes | None = None) -> plt.Axes:

@@ -18,67 +18,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
-
-from .params import Section
+from .vocab import Kind
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Kind = Literal["staff", "patient"]
-
-
-class _SourceSection(Section):
-    """Shared validation of the ``staff`` and ``patient`` sections."""
-
-    measure_prefix: ClassVar[str] = ""
-
-    @field_validator("measures", check_fields=False)
-    @classmethod
-    def _known_measures(cls, v: list[str]) -> list[str]:
-        return _check_measures(v, cls.measure_prefix)
-
-
-class StaffParams(_SourceSection):
-    measure_prefix: ClassVar[str] = "staff."
-    measures: list[str] = Field(
-        default_factory=lambda: [
-            "staff.stress", "staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action",
-            "staff.hwb_theme", "staff.engagement", "staff.morale", "staff.recommend_care",
-            "staff.enough_staff", "staff.respondents", "staff.response_rate",
-        ],
-        description="Canonical staff measures to keep (names from src/linkage/catalogue/measures.yaml); comma-separated.",
-    )
-    years: list[int] = Field(
-        default_factory=list,
-        description="Staff Survey years to keep; empty keeps every year found. Comma-separated.",
-    )
-
-
-class PatientParams(_SourceSection):
-    measure_prefix: ClassVar[str] = "patient."
-    measures: list[str] = Field(
-        default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity", "patient.ip_respondents"],
-        description="Canonical patient experience measures to keep (names from the measure catalogue); comma-separated.",
-    )
-    years: list[int] = Field(
-        default_factory=list,
-        description="Patient survey years to keep; empty keeps every year found. Comma-separated.",
-    )
-
-
-def _check_measures(values: list[str], prefix: str) -> list[str]:
-    if not values:
-        raise ValueError("at least one measure is required")
-    from .catalogue import load_catalogue
-
-    known = sorted(m for m in load_catalogue().measures if m.startswith(prefix))
-    unknown = [m for m in values if m not in known]
-    if unknown:
-        raise ValueError(f"unknown measure(s) {unknown}; the catalogue has {known}")
-    return values
 
 
 @dataclass

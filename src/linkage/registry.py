@@ -52,21 +52,11 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputFileError, LinkageError
+from .vocab import TRUST_TYPES
 
 ORGDATA_DIR = Path(__file__).resolve().parent / "orgdata"
 DEFAULT_ODS_OVERRIDES = ORGDATA_DIR / "ods_overrides.csv"
 DEFAULT_TYPE_OVERRIDES = ORGDATA_DIR / "type_overrides.csv"
-
-TRUST_TYPES: tuple[str, ...] = (
-    "acute",
-    "acute_specialist",
-    "mental_health",
-    "community",
-    "ambulance",
-    "non_trust",
-    "unknown",
-)
-"""Trust types used for sample restriction."""
 
 # CQC primary inspection category (lower case, prefix) -> trust type.
 _CATEGORY_RULES: tuple[tuple[str, str], ...] = (

@@ -12,21 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
-from .params import Section
+from .vocab import COV_PLAIN, UNIT_TEXT
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-class ReportParams(Section):
-    title: str = Field("Does staff wellbeing predict patient experience?", description="Title of the rendered summary report.")
-    audience_note: str = Field(
-        "Written for policy analysts; the step-by-step notebooks (reports/01-04) hold the detail for researchers and reviewers.",
-        description="One sentence under the title saying who the report is for.",
-    )
-    decimals: int = Field(3, ge=1, le=6, description="Decimal places for estimates in the report text.")
 
 
 @dataclass
@@ -56,16 +45,6 @@ def _p(p: Any) -> str:
     except (TypeError, ValueError):
         return "n/a"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-UNIT_TEXT = {"percent": "percentage point", "score10": "point", "proportion": "unit (0-1)", "count": "respondent"}
-COV_PLAIN = {
-    "clustered_entity": "standard errors clustered by trust",
-    "clustered_twoway": "standard errors clustered by trust and by year",
-    "driscoll_kraay": "Driscoll-Kraay standard errors",
-    "robust": "heteroskedasticity-robust standard errors",
-    "unadjusted": "classical standard errors",
-}
 
 
 def _row(results: Any, model: str, spec_name: str | None = None, term: str | None = None) -> Any:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._params import ALL_FAMILIES, ModelParams
+from ..params import ModelParams
+from ..vocab import FAMILIES as ALL_FAMILIES
 
 _LAZY = {
     "CONVENTION_TEXT": "._cov",

@@ -38,20 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import LinkageDataError
-
-CONVENTION_TEXT = {
-    "cr1": "cr1 (Stata-style): V x G/(G-1)*(n-1)/(n-K), fixed effects nested in the clusters not counted in K, t(G-1) reference",
-    "linearmodels": "linearmodels debiased=True, auto_df=True: V x n/(n-K-E), absorbed effects counted unless one effect nested in the clusters, t(n-K-effects) reference",
-    "none": "none: raw sandwich, no small-sample scaling, normal reference",
-}
-
-COV_TEXT = {
-    "clustered_entity": "clustered by trust",
-    "clustered_twoway": "clustered by trust and year (two-way)",
-    "driscoll_kraay": "Driscoll-Kraay (Bartlett kernel over years)",
-    "robust": "heteroskedasticity-robust",
-    "unadjusted": "classical (homoskedastic)",
-}
+from ..vocab import CONVENTION_TEXT, COV_TEXT  # noqa: F401 - re-exported for the models package
 
 
 @dataclass(frozen=True)

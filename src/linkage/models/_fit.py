@@ -11,29 +11,10 @@ import pandas as pd
 from linearmodels import BetweenOLS, FirstDifferenceOLS, PanelOLS, PooledOLS, RandomEffects
 
 from ..errors import LinkageDataError
-from ._cov import COV_TEXT, Scaling, scaling
+from ..vocab import COV_TEXT, FAMILY_TEXT
+from ._cov import Scaling, scaling
 from ._data import ModelFrame
 from ._within import check_full_rank, group_demean, twoway_demean
-
-EFFECT_KIND = {
-    "pooled": "pooled",
-    "between": "between",
-    "entity_fe": "within",
-    "twoway_fe": "within",
-    "random_effects": "mixed",
-    "first_difference": "within",
-    "mundlak": "within",
-}
-
-FAMILY_TEXT = {
-    "pooled": "pooled OLS (+ year effects)",
-    "between": "between (trust means)",
-    "entity_fe": "trust fixed effects",
-    "twoway_fe": "trust and year fixed effects",
-    "random_effects": "random effects (+ year effects)",
-    "first_difference": "first differences (+ year effects)",
-    "mundlak": "correlated random effects (Mundlak)",
-}
 
 
 @dataclass

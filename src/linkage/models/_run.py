@@ -10,11 +10,11 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import LinkageDataError
-from ._cov import CONVENTION_TEXT, COV_TEXT
+from ..params import ModelParams
+from ..vocab import CONVENTION_TEXT, COV_TEXT, EFFECT_KIND, FAMILY_TEXT
 from ._data import ModelFrame, Spec, build_frame, check_panel, measure_columns
 from ._diagnostics import hausman, reliability_table, wald
-from ._fit import EFFECT_KIND, FAMILY_TEXT, Fitted, _codes, fit_family
-from ._params import ModelParams
+from ._fit import Fitted, _codes, fit_family
 from ._within import within_stats
 
 RESULT_COLUMNS = [

@@ -1,26 +1,13 @@
-"""The ``model`` section of ``params.yaml`` (:class:`ModelParams`)."""
+"""Section ``model`` (stage ``model``): the panel models; see ``docs/models.md``."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..params import Section
-
-Family = Literal[
-    "pooled",
-    "between",
-    "entity_fe",
-    "twoway_fe",
-    "random_effects",
-    "first_difference",
-    "mundlak",
-]
-CovType = Literal["clustered_entity", "clustered_twoway", "driscoll_kraay", "robust", "unadjusted"]
-SmallSample = Literal["cr1", "linearmodels", "none"]
-
-ALL_FAMILIES: tuple[str, ...] = get_args(Family)
+from ..vocab import FAMILIES, CovType, Family, SmallSample
+from ._base import Section
 
 
 class ModelParams(Section):
@@ -39,7 +26,7 @@ class ModelParams(Section):
         description="Further measures entered as regressors at year t in every model (e.g. staff.engagement). Empty by default: adjusting for other staff measures can absorb the association of interest.",
     )
     families: list[Family] = Field(
-        default_factory=lambda: list(ALL_FAMILIES),
+        default_factory=lambda: list(FAMILIES),
         description="Model families fitted for the headline specification: pooled, between, entity_fe, twoway_fe, random_effects, first_difference, mundlak. Other specifications (lags, reverse, placebo) use the headline family only.",
     )
     other_exposures: list[str] = Field(

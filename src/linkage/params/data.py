@@ -1,0 +1,66 @@
+"""Section ``data`` (stage ``acquire``): where the raw files come from."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from ..vocab import DataSource
+from ._base import Section
+
+#: Largest number of synthetic organisations of each group the demo can code uniquely.
+DEMO_MAX_ORGS = 400
+
+
+class DemoParams(Section):
+    seed: int = Field(20241121, ge=0, le=2**32 - 1, description="Random seed of the synthetic demo data (0 to 2^32-1); same seed, same files.")
+    n_acute: int = Field(130, ge=10, le=DEMO_MAX_ORGS, description="Number of synthetic acute and acute specialist trusts.")
+    n_non_acute: int = Field(25, ge=0, le=200, description="Number of synthetic non-acute organisations (mental health, community, ambulance, CCG-like).")
+    staff_years: list[int] = Field(
+        default_factory=lambda: [2017, 2018, 2019, 2020, 2021, 2022, 2023],
+        description="Staff Survey years written as 2019-layout organisation workbooks (2010-2030, at least 3).",
+    )
+    patient_years: list[int] = Field(
+        default_factory=lambda: [2018, 2019, 2020, 2021, 2022, 2023],
+        description="Inpatient Survey years written as 2022-layout benchmark files (each with two historical sheets; 2010-2030, at least 3).",
+    )
+    true_effect: float = Field(
+        -0.03,
+        ge=-1.0,
+        le=1.0,
+        description="Planted within-trust effect of staff stress (percentage points) on the inpatient overall rating (0-10 score) in the same year.",
+    )
+    n_mergers: int = Field(2, ge=0, le=10, description="Number of planted mergers of two synthetic acute trusts.")
+
+    @field_validator("staff_years", "patient_years")
+    @classmethod
+    def _years(cls, v: list[int]) -> list[int]:
+        if len(set(v)) < 3:
+            raise ValueError(f"at least 3 distinct years are needed for a panel, got {v}")
+        if any(y < 2010 or y > 2030 for y in v):
+            raise ValueError(f"years must lie in 2010-2030, got {v}")
+        return sorted(set(v))
+
+
+class DataParams(Section):
+    source: DataSource = Field(
+        "demo",
+        description="Where raw files come from: 'demo' writes synthetic files in the publishers' layouts; 'local' reads a folder of published files (data.local_dir); 'official' downloads the publishers' files listed in data.sources_file, verifying sha256.",
+    )
+    local_dir: str = Field(
+        "../shared/data/real",
+        description="Folder of published files used when data.source is 'local' (searched recursively for Staff Survey, CQC and ODS files).",
+    )
+    sources_file: str = Field(
+        "default",
+        description="YAML list of official download URLs and expected sha256, used when data.source is 'official'; 'default' is the packaged src/linkage/catalogue/sources.yaml.",
+    )
+    raw_dir: str = Field("data/raw", description="Where the acquire stage puts the raw files for ingestion (a DVC output: rebuilt on every acquire).")
+    download_dir: str = Field(
+        "data/downloads",
+        description="Persistent folder (not a DVC output) where 'official' downloads are kept, sha256-checked, and where files can be placed by hand when offline; acquire copies it into data.raw_dir.",
+    )
+    mirror_url: str = Field(
+        "",
+        description="Optional base URL of a mirror holding the official files at <mirror_url>/<dest> (e.g. an internal file server); empty uses each file's own URL.",
+    )
+    demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")

@@ -1,0 +1,47 @@
+"""Sections ``staff`` and ``patient`` (stages ``ingest_staff`` and ``ingest_patient``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from ._base import Section
+
+
+class StaffParams(Section):
+    measures: list[str] = Field(
+        default_factory=lambda: [
+            "staff.stress", "staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action",
+            "staff.hwb_theme", "staff.engagement", "staff.morale", "staff.recommend_care",
+            "staff.enough_staff", "staff.respondents", "staff.response_rate",
+        ],
+        description="Canonical staff measures to keep (names from src/linkage/catalogue/measures.yaml).",
+    )
+    years: list[int] = Field(
+        default_factory=list,
+        description="Staff Survey years to keep; empty keeps every year found.",
+    )
+
+    @field_validator("measures")
+    @classmethod
+    def _not_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one measure is required")
+        return v
+
+
+class PatientParams(Section):
+    measures: list[str] = Field(
+        default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity", "patient.ip_respondents"],
+        description="Canonical patient experience measures to keep (names from the measure catalogue).",
+    )
+    years: list[int] = Field(
+        default_factory=list,
+        description="Patient survey years to keep; empty keeps every year found.",
+    )
+
+    @field_validator("measures")
+    @classmethod
+    def _not_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one measure is required")
+        return v

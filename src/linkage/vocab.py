@@ -1,0 +1,107 @@
+"""Allowed values and their plain-language labels, defined once.
+
+Every closed set of choices the workbench knows (data sources, survey kinds,
+measure scales, trust types, model families, covariance estimators, small-sample
+conventions) is a ``Literal`` type here, with its tuple of values derived from
+it and, where people read it, one label per value.  The params schema, the
+readers, the linkage, the models and the reports all import from here.
+
+This module is part of the foundation: it imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# --------------------------------------------------------------------------- data
+DataSource = Literal["demo", "local", "official"]
+DATA_SOURCES: tuple[str, ...] = get_args(DataSource)
+
+Kind = Literal["staff", "patient"]
+"""The two survey kinds a reader or an ingest stage handles."""
+KINDS: tuple[str, ...] = get_args(Kind)
+
+Scale = Literal["proportion", "percent", "score10", "count"]
+"""Scales a published value can be on (the readers' ``scale`` column)."""
+SCALES: tuple[str, ...] = get_args(Scale)
+
+UNIT_TEXT: dict[str, str] = {
+    "percent": "percentage point",
+    "score10": "point",
+    "proportion": "unit (0-1)",
+    "count": "respondent",
+}
+"""One unit of each scale, in words (for 'per one ... higher')."""
+
+# --------------------------------------------------------------------------- organisations
+TrustType = Literal[
+    "acute", "acute_specialist", "mental_health", "community", "ambulance", "non_trust", "unknown"
+]
+TRUST_TYPES: tuple[str, ...] = get_args(TrustType)
+
+# --------------------------------------------------------------------------- linkage
+Fate = Literal["matched", "merged", "excluded"]
+FATES: tuple[str, ...] = get_args(Fate)
+
+# --------------------------------------------------------------------------- models
+Family = Literal["pooled", "between", "entity_fe", "twoway_fe", "random_effects", "first_difference", "mundlak"]
+FAMILIES: tuple[str, ...] = get_args(Family)
+
+FAMILY_TEXT: dict[str, str] = {
+    "pooled": "pooled OLS (+ year effects)",
+    "between": "between (trust means)",
+    "entity_fe": "trust fixed effects",
+    "twoway_fe": "trust and year fixed effects",
+    "random_effects": "random effects (+ year effects)",
+    "first_difference": "first differences (+ year effects)",
+    "mundlak": "correlated random effects (Mundlak)",
+}
+
+FAMILY_ORDER: tuple[str, ...] = (
+    "between", "pooled", "random_effects", "mundlak", "entity_fe", "twoway_fe", "first_difference",
+)
+"""Display order: from the cross-sectional comparison to the within-trust designs."""
+
+EffectKind = Literal["pooled", "between", "within", "mixed"]
+EFFECT_KIND: dict[str, str] = {
+    "pooled": "pooled",
+    "between": "between",
+    "entity_fe": "within",
+    "twoway_fe": "within",
+    "random_effects": "mixed",
+    "first_difference": "within",
+    "mundlak": "within",
+}
+"""Which variation each family uses (between trusts, within trusts, or both)."""
+
+CovType = Literal["clustered_entity", "clustered_twoway", "driscoll_kraay", "robust", "unadjusted"]
+COV_TYPES: tuple[str, ...] = get_args(CovType)
+
+COV_TEXT: dict[str, str] = {
+    "clustered_entity": "clustered by trust",
+    "clustered_twoway": "clustered by trust and year (two-way)",
+    "driscoll_kraay": "Driscoll-Kraay (Bartlett kernel over years)",
+    "robust": "heteroskedasticity-robust",
+    "unadjusted": "classical (homoskedastic)",
+}
+"""Short technical label of each covariance (tables)."""
+
+COV_PLAIN: dict[str, str] = {
+    "clustered_entity": "standard errors clustered by trust",
+    "clustered_twoway": "standard errors clustered by trust and by year",
+    "driscoll_kraay": "Driscoll-Kraay standard errors",
+    "robust": "heteroskedasticity-robust standard errors",
+    "unadjusted": "classical standard errors",
+}
+"""The same, as a phrase for report sentences."""
+
+SmallSample = Literal["cr1", "linearmodels", "none"]
+SMALL_SAMPLE: tuple[str, ...] = get_args(SmallSample)
+
+CONVENTION_TEXT: dict[str, str] = {
+    "cr1": "cr1 (Stata-style): V x G/(G-1)*(n-1)/(n-K), fixed effects nested in the clusters not counted in K, t(G-1) reference",
+    "linearmodels": "linearmodels debiased=True, auto_df=True: V x n/(n-K-E), absorbed effects counted unless one effect nested in the clusters, t(n-K-effects) reference",
+    "none": "none: raw sandwich, no small-sample scaling, normal reference",
+}
+
+Direction = Literal["forward", "reverse", "placebo"]
