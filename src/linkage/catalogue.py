@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .contract import coerce_tidy
 from .errors import LinkageError
-from .vocab import SCALES, Kind, Scale
+from .vocab import ROLE_SIDE, SCALES, Role, Scale
 
 #: Multipliers taking a value from one scale to another (only meaningful pairs).
 _CONVERSIONS: dict[tuple[str, str], float] = {
@@ -81,8 +81,8 @@ class Measure(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     label: str
-    description: str
-    kind: Kind
+    description: str = ""
+    kind: Role
     unit: Scale
     higher_is_better: bool | None
     comparable_from: int | None = None
@@ -94,9 +94,17 @@ class Measure(BaseModel):
     @field_validator("name")
     @classmethod
     def _dotted(cls, v: str) -> str:
-        if not re.fullmatch(r"(staff|patient)\.[a-z0-9_]+", v):
-            raise ValueError(f"measure name {v!r} must look like 'staff.xxx' or 'patient.xxx'")
+        if not re.fullmatch(r"(staff|patient|outcome)\.[a-z0-9_]+", v):
+            raise ValueError(
+                f"measure name {v!r} must look like 'staff.xxx', 'patient.xxx' or 'outcome.xxx' "
+                "(lower case letters, digits and _ after the dot)"
+            )
         return v
+
+    @property
+    def side(self) -> str:
+        """The ingest stage (``staff`` or ``patient``) that carries this measure."""
+        return ROLE_SIDE[self.kind]
 
 
 @dataclass
@@ -258,20 +266,58 @@ def _expand_sections(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _build_measures(raw: dict[str, Any], where: Path) -> dict[str, Measure]:
+    measures: dict[str, Measure] = {}
+    for name, spec in raw.items():
+        if not isinstance(spec, dict):
+            raise CatalogueError(f"{where}: measure {name!r} must be a mapping of label, role, scale, ...")
+        spec = dict(spec)
+        if "role" in spec:  # user measures files say `role` and `scale`; the catalogue says `kind` and `unit`
+            spec.setdefault("kind", spec.pop("role"))
+        if "scale" in spec:
+            spec.setdefault("unit", spec.pop("scale"))
+        spec.setdefault("higher_is_better", None)
+        try:
+            measures[name] = Measure(name=name, **spec)
+        except (ValidationError, TypeError) as err:
+            raise CatalogueError(f"{where}: measure {name!r} is invalid: {err}") from None
+        if name.split(".")[0] != measures[name].kind:
+            raise CatalogueError(
+                f"{where}: measure {name!r} declares role {measures[name].kind!r}; its name must start with "
+                f"'{measures[name].kind}.' so that every stage can tell its role from its name"
+            )
+    return measures
+
+
+def _user_measures(path: Path, known: dict[str, Measure]) -> dict[str, Measure]:
+    """Measures declared in a project's own measures file (see ``docs/mappings.md``)."""
+    doc = _read_yaml(path) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("measures"), dict):
+        raise CatalogueError(
+            f"measures file {path} must hold a top-level 'measures:' mapping "
+            "(name: {role, scale, label, higher_is_better, comparable_from})"
+        )
+    extra = _build_measures(doc["measures"], path)
+    clash = sorted(set(extra) & set(known))
+    if clash:
+        raise CatalogueError(
+            f"measures file {path}: {clash} already exist in the packaged catalogue; give your measures new names"
+        )
+    return extra
+
+
 @functools.lru_cache(maxsize=8)
-def _load(folder: str) -> Catalogue:
+def _load(folder: str, measures_file: str | None = None, stamp: int = 0) -> Catalogue:
+    # ``stamp`` (the measures file's mtime) makes an edited file a new cache entry
     path = Path(folder)
     mdoc = _read_yaml(path / "measures.yaml") or {}
     ldoc = _read_yaml(path / "layouts.yaml") or {}
     raw = dict(mdoc.get("measures") or {})
     if "section_template" in mdoc:
         raw.update(_expand_sections(mdoc["section_template"]))
-    measures: dict[str, Measure] = {}
-    for name, spec in raw.items():
-        try:
-            measures[name] = Measure(name=name, **spec)
-        except (ValidationError, TypeError) as err:
-            raise CatalogueError(f"{path / 'measures.yaml'}: measure {name!r} is invalid: {err}") from None
+    measures = _build_measures(raw, path / "measures.yaml")
+    if measures_file:
+        measures.update(_user_measures(Path(measures_file), measures))
     layouts = dict(ldoc.get("layouts") or {})
     for lid, spec in layouts.items():
         for key in ("family", "kind"):
@@ -281,6 +327,8 @@ def _load(folder: str) -> Catalogue:
     h = hashlib.sha256()
     for name in ("measures.yaml", "layouts.yaml"):
         h.update((path / name).read_bytes())
+    if measures_file:
+        h.update(Path(measures_file).read_bytes())
     return Catalogue(
         measures=measures,
         layouts=layouts,
@@ -292,7 +340,7 @@ def _load(folder: str) -> Catalogue:
     )
 
 
-def load_catalogue(path: str | Path | None = None) -> Catalogue:
+def load_catalogue(path: str | Path | None = None, *, measures_file: str | Path | None = None) -> Catalogue:
     """Load (and cache) the catalogue.
 
     Parameters
@@ -300,13 +348,27 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     path
         Folder holding ``measures.yaml`` and ``layouts.yaml``; default: the one
         shipped in the package.
+    measures_file
+        A project's own measures YAML (``data.measures_file``): further
+        measures with their role, scale, label, direction and first
+        comparable year, added to the packaged ones (see ``docs/mappings.md``).
+        Empty or None: packaged measures only.
 
     Returns
     -------
     Catalogue
+
+    Raises
+    ------
+    CatalogueError
+        A file is missing or invalid, or a user measure reuses a packaged name.
     """
     folder = Path(path) if path is not None else default_folder()
-    return _load(str(folder.resolve()))
+    extra = str(Path(measures_file).resolve()) if measures_file else None
+    if extra is not None and not Path(extra).is_file():
+        raise CatalogueError(f"measures file {measures_file} does not exist (data.measures_file / --measures)")
+    stamp = Path(extra).stat().st_mtime_ns if extra else 0
+    return _load(str(folder.resolve()), extra, stamp)
 
 
 # --------------------------------------------------------------------------- harmonise

@@ -18,18 +18,46 @@ DataSource = Literal["demo", "local", "official"]
 DATA_SOURCES: tuple[str, ...] = get_args(DataSource)
 
 Kind = Literal["staff", "patient"]
-"""The two survey kinds a reader or an ingest stage handles."""
+"""The two survey kinds a reader or an ingest stage handles (the two sides of the link)."""
 KINDS: tuple[str, ...] = get_args(Kind)
 
-Scale = Literal["proportion", "percent", "score10", "count"]
-"""Scales a published value can be on (the readers' ``scale`` column)."""
+Role = Literal["staff", "patient", "outcome"]
+"""What a measure is: a staff measure, a patient experience measure, or another
+trust-year outcome (a mortality ratio, a Friends and Family Test percentage...).
+Outcomes travel with the patient side of the link (stage ``ingest_patient``)."""
+ROLES: tuple[str, ...] = get_args(Role)
+
+ROLE_SIDE: dict[str, str] = {"staff": "staff", "patient": "patient", "outcome": "patient"}
+"""The ingest stage (link side) that carries each measure role."""
+
+Scale = Literal["proportion", "percent", "score10", "count", "ratio", "index", "mean1to5"]
+"""Scales a published value can be on (the readers' ``scale`` column).
+
+``ratio`` is a non-negative ratio (e.g. observed/expected deaths, 1 = as
+expected); ``index`` any real number (a standardised index); ``mean1to5`` a
+mean of 1-5 answers.  Each is kept on its own scale: there is no conversion
+between them and the survey scales."""
 SCALES: tuple[str, ...] = get_args(Scale)
+
+SCALE_RANGES: dict[str, tuple[float, float]] = {
+    "proportion": (0.0, 1.0),
+    "percent": (0.0, 100.0),
+    "score10": (0.0, 10.0),
+    "count": (0.0, float("inf")),
+    "ratio": (0.0, float("inf")),
+    "index": (float("-inf"), float("inf")),
+    "mean1to5": (1.0, 5.0),
+}
+"""Inclusive range of valid values on each scale (readers quarantine values outside)."""
 
 UNIT_TEXT: dict[str, str] = {
     "percent": "percentage point",
     "score10": "point",
     "proportion": "unit (0-1)",
     "count": "respondent",
+    "ratio": "unit of the ratio",
+    "index": "index point",
+    "mean1to5": "point on the 1-5 scale",
 }
 """One unit of each scale, in words (for 'per one ... higher')."""
 

@@ -125,7 +125,26 @@ def detect_layout(
     return _detect(p, sniff(p), cat, mapping_dir)[0]
 
 
-def _finish(result: ReadResult, cat: Catalogue) -> ReadResult:
+def _nothing_read(result: ReadResult, file: str) -> InputFileError:
+    """The error for a file that gave no value: no data rows, or every row refused (top reasons named)."""
+    q = result.quarantine
+    if q.empty:
+        return InputFileError(
+            "holds no data rows (only a header, or every row blank); nothing to read", file=file
+        )
+    top = q["reason"].astype(str).str.split(":").str[0].value_counts()
+    first = q.iloc[0]
+    example = f"first at row {first['row']}: {first['reason']}" if pd.notna(first["row"]) else str(first["reason"])
+    return InputFileError(
+        f"gave no usable value: all {len(q):,} cells or rows were refused ("
+        + ", ".join(f"{k} {v:,}" for k, v in top.items()) + f"; {example})",
+        file=file,
+    )
+
+
+def _finish(result: ReadResult, cat: Catalogue, file: str) -> ReadResult:
+    if result.tidy.empty:
+        raise _nothing_read(result, file)
     tidy, rollups, orgs, rq = roll_up(result.tidy, result.orgs, cat)
     quarantine = result.quarantine if rq.empty else finish_quarantine(pd.concat([result.quarantine, rq]))
     validate_tidy(tidy, what=f"{result.layout} reader output")
@@ -208,7 +227,7 @@ def _read(
                 result = extract.read(p, ftype, spec, cat)
             else:
                 result = _FAMILIES[spec["family"]].read(wb, spec, cat)
-        result = _finish(result, cat)
+        result = _finish(result, cat, p.name)
     except ValueError as err:  # contract violations are reader bugs or odd files; keep them one-line
         raise InputFileError(f"reader output failed the tidy contract: {err}", file=p.name) from err
     result.files = pd.DataFrame(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import io
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ from .. import __version__
 from ..catalogue import Catalogue
 from ..contract import QUARANTINE_COLUMNS, coerce_tidy, empty_quarantine, empty_tidy
 from ..errors import InputFileError
+from ..vocab import SCALE_RANGES
 
 log = logging.getLogger("linkage.readers")
 
@@ -35,7 +37,6 @@ FILE_COLUMNS = ["file", "layout", "kind", "status", "detail"]
 #: Bumped when reader logic changes in a way that invalidates cached results.
 READER_REVISION = "1"
 
-_RANGES = {"proportion": (0.0, 1.0), "percent": (0.0, 100.0), "score10": (0.0, 10.0), "count": (0.0, math.inf)}
 
 
 # --------------------------------------------------------------------------- result
@@ -107,13 +108,58 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _text_kind(head: bytes) -> str | None:
+    """Name a text format that is not a CSV (HTML, XML), from the first bytes."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()[:512].lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<table", b"<head", b"<meta")):
+        return "an HTML page (a web page or report saved with a spreadsheet extension), not a spreadsheet"
+    if text.startswith(b"<?xml"):
+        if b"urn:schemas-microsoft-com:office:spreadsheet" in head or b"mso-application" in head:
+            return "an 'XML Spreadsheet 2003' file, not an .xlsx workbook"
+        return "an XML document, not a spreadsheet"
+    return None
+
+
+def _binary_kind(head: bytes) -> str:
+    """Name a binary format from its first bytes."""
+    for magic, what in (
+        (b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF document"), (b"\x1f\x8b", "a gzip-compressed file"),
+        (b"BZh", "a bzip2-compressed file"), (b"7z\xbc\xaf", "a 7-Zip archive"), (b"Rar!", "a RAR archive"),
+        (b"\xff\xd8\xff", "a JPEG image"), (b"PAR1", "a Parquet file"), (b"SQLite format", "an SQLite database"),
+    ):
+        if head.startswith(magic):
+            return what
+    return "a binary file"
+
+
+def _sniff_zip(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if "mimetype" in names:
+                mime = zf.read("mimetype").decode("ascii", "replace")
+                if "opendocument.spreadsheet" in mime:
+                    return "ods"
+                raise InputFileError(f"an OpenDocument file but not a spreadsheet ({mime})", file=path)
+            if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+                return "xlsx"
+            if "word/document.xml" in names:
+                raise InputFileError("is a Word document (.docx), not a spreadsheet", file=path)
+    except zipfile.BadZipFile:
+        raise InputFileError("looks like a zip/xlsx file but is corrupt or truncated", file=path) from None
+    raise InputFileError("a zip archive that is not an .xlsx or .ods workbook; unzip it first", file=path)
+
+
 def sniff(path: Path) -> str:
-    """Return the file's type from its bytes: ``xlsx``, ``ods``, ``xls`` or ``csv``.
+    """Return the file's type from its bytes (never its name): ``xlsx``, ``ods``, ``xls`` or ``csv``.
+
+    UTF-16 text counts as ``csv`` (:func:`decode_text` reads it).
 
     Raises
     ------
     InputFileError
-        Missing, empty, or not a spreadsheet / delimited text file.
+        Missing, empty, or not a spreadsheet / delimited text file; the message
+        names what the file is (gzip, HTML page, PDF, image...).
     """
     if not path.exists():
         raise InputFileError("file does not exist", file=path)
@@ -125,40 +171,44 @@ def sniff(path: Path) -> str:
     with open(path, "rb") as fh:
         head = fh.read(65536)
     if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = set(zf.namelist())
-                if "mimetype" in names:
-                    mime = zf.read("mimetype").decode("ascii", "replace")
-                    if "opendocument.spreadsheet" in mime:
-                        return "ods"
-                    raise InputFileError(f"an OpenDocument file but not a spreadsheet ({mime})", file=path)
-                if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
-                    return "xlsx"
-        except zipfile.BadZipFile:
-            raise InputFileError("looks like a zip/xlsx file but is corrupt or truncated", file=path) from None
-        raise InputFileError("a zip archive that is not an .xlsx or .ods workbook", file=path)
+        return _sniff_zip(path)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"
-    if b"\x00" in head:
-        what = "a PNG image" if head.startswith(b"\x89PNG") else "a binary file"
-        if head.startswith(b"%PDF"):
-            what = "a PDF document"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(head):
+        return "csv"
+    what = _text_kind(head) if b"\x00" not in head else None
+    if b"\x00" in head or head.startswith((b"\x1f\x8b", b"%PDF")):
+        what = _binary_kind(head)
+    if what is not None:
+        fix = "; decompress it first" if "compressed" in what else ""
         raise InputFileError(
-            f"is {what} (starts with bytes {head[:8]!r}); expected an .xlsx/.ods workbook or a CSV", file=path
+            f"is {what} (starts with bytes {head[:8]!r}){fix}; expected an .xlsx/.ods/.xls workbook or a CSV",
+            file=path,
         )
     return "csv"
 
 
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 text without a byte-order mark: every other byte NUL."""
+    sample = head[:512]
+    return len(sample) >= 8 and (sample[1::2].count(0) > 0.9 * len(sample[1::2]) or sample[0::2].count(0) > 0.9 * len(sample[0::2]))
+
+
 def decode_text(path: Path) -> str:
-    """Read a text file as UTF-8 (with or without BOM), falling back to cp1252."""
+    """Read a text file: UTF-16 (BOM or NUL pattern), UTF-8 (with or without BOM), else cp1252."""
     raw = path.read_bytes()
-    for enc in ("utf-8-sig", "cp1252"):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif _looks_utf16(raw[:512]):
+        encodings = ("utf-16-le",) if raw[1:512:2].count(0) > raw[0:512:2].count(0) else ("utf-16-be",)
+    else:
+        encodings = ("utf-8-sig", "cp1252")
+    for enc in encodings:
         try:
             return raw.decode(enc)
         except UnicodeDecodeError:
             continue
-    raise InputFileError("text file is neither UTF-8 nor Windows-1252 encoded", file=path)
+    raise InputFileError(f"text file is not valid {' or '.join(encodings)}; save it as UTF-8 CSV", file=path)
 
 
 class Workbook:
@@ -171,10 +221,12 @@ class Workbook:
         import python_calamine
 
         self.path = path
-        try:
-            self._wb = python_calamine.CalamineWorkbook.from_path(str(path))
+        try:  # opened from the bytes, so the content decides the format (an .xlsx named .xls works)
+            with open(path, "rb") as fh:
+                self._wb = python_calamine.load_workbook(io.BytesIO(fh.read()))
         except Exception as err:  # calamine raises its own error types
-            raise InputFileError(f"cannot open as a spreadsheet: {err}", file=path.name) from None
+            hint = " (password-protected? save an unprotected copy)" if "password" in str(err).lower() else ""
+            raise InputFileError(f"cannot open as a spreadsheet{hint}: {err}", file=path.name) from None
         self.sheet_names: list[str] = list(self._wb.sheet_names)
         self._rows: dict[str, list[list[Any]]] = {}
 
@@ -263,8 +315,14 @@ def require_column(
 
 
 # --------------------------------------------------------------------------- cells
-def parse_number(v: Any, marks: set[str]) -> tuple[float | None, str | None]:
+def parse_number(v: Any, marks: set[str], scale: str | None = None) -> tuple[float | None, str | None]:
     """Parse a cell to a float, or return why not.
+
+    A ``%`` suffix means "percent": on a ``percent`` column ``"50.29%"`` is
+    50.29, on a ``proportion`` column 0.5029; on any other scale (or with no
+    scale given, as for years and bases) a percent sign is refused rather than
+    guessed.  Commas are taken as thousands separators; files with decimal
+    commas are converted first (:func:`normalise_decimal_commas`).
 
     Returns
     -------
@@ -282,46 +340,215 @@ def parse_number(v: Any, marks: set[str]) -> tuple[float | None, str | None]:
         if math.isinf(f):
             return None, f"non_numeric: {v!r}"
         return f, None
-    if isinstance(v, str):
-        s = v.strip()
-        if s == "":
-            return None, "blank: no value published"
-        if s in marks or s.lower() in marks:
-            return None, f"suppressed: mark {s!r}"
-        t = s.replace(",", "")
-        pct = t.endswith("%")
-        if pct:
-            t = t[:-1]
-        try:
-            f = float(t)
-        except ValueError:
-            return None, f"non_numeric: {v!r}"
-        if math.isnan(f) or math.isinf(f):
-            return None, f"non_numeric: {v!r}"
-        return (f / 100.0 if pct else f), None
-    return None, f"non_numeric: {type(v).__name__} {v!r}"
+    if not isinstance(v, str):
+        return None, f"non_numeric: {type(v).__name__} {v!r}"
+    s = v.strip()
+    if s == "":
+        return None, "blank: no value published"
+    if s in marks or s.lower() in marks:
+        return None, f"suppressed: mark {s!r}"
+    t = s.replace(",", "")
+    pct = t.endswith("%")
+    if pct:
+        t = t[:-1].strip()
+    try:
+        f = float(t)
+    except ValueError:
+        return None, f"non_numeric: {v!r}"
+    if math.isnan(f) or math.isinf(f):
+        return None, f"non_numeric: {v!r}"
+    if not pct:
+        return f, None
+    if scale == "percent":
+        return f, None
+    if scale == "proportion":
+        return f / 100.0, None
+    return None, f"non_numeric: percent sign in {v!r} but the column is on scale {scale or 'plain number'}"
+
+
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d{1,3}(\.\d{3})*,\d+%?$|^[-+]?\d+,\d+%?$")
+_UNAMBIGUOUS_COMMA = re.compile(r"^[-+]?\d+,(\d{1,2}|\d{4,})%?$|^[-+]?\d{1,3}(\.\d{3})+,\d+%?$")
+_UNAMBIGUOUS_POINT = re.compile(r"^[-+]?\d+\.(\d{1,2}|\d{4,})%?$|^[-+]?\d{1,3}(,\d{3})+\.\d+%?$")
+
+
+def normalise_decimal_commas(rows: list[list[Any]], *, file: str, sheet: str | None = None) -> bool:
+    """Convert text numbers written with decimal commas (``"41,5"``) in place, if the file uses them.
+
+    A file uses decimal commas when some cell can only be read that way
+    (``"41,5"``, ``"0,3125"``, ``"1.234,5"``) and none can only be read with
+    a decimal point (``"41.5"``).  ``"1,234"`` alone is ambiguous and read as
+    a thousands separator, as before.
+
+    Returns
+    -------
+    bool
+        Whether the rows were converted.
+
+    Raises
+    ------
+    InputFileError
+        The file mixes both conventions (it cannot be read safely).
+    """
+    comma = point = None
+    for i, r in enumerate(rows):
+        for c in r:
+            if isinstance(c, str):
+                t = c.strip()
+                if comma is None and _UNAMBIGUOUS_COMMA.match(t):
+                    comma = (i, t)
+                elif point is None and _UNAMBIGUOUS_POINT.match(t):
+                    point = (i, t)
+        if comma and point:
+            raise InputFileError(
+                f"mixes decimal commas ({comma[1]!r}, data row {comma[0] + 1}) and decimal points "
+                f"({point[1]!r}, data row {point[0] + 1}); re-export it with one number format",
+                file=file, sheet=sheet,
+            )
+    if comma is None:
+        return False
+    for r in rows:
+        for j, c in enumerate(r):
+            if isinstance(c, str) and _DECIMAL_COMMA.match(c.strip()):
+                r[j] = c.strip().replace(".", "").replace(",", ".")
+    return True
+
+
+_SUMMARY_WORDS = (
+    r"median|mean|average|avg|national|england|total|totals|overall|sum|count|all|all trusts|"
+    r"all organisations|benchmark|minimum|maximum|min|max|lowest|highest|upper quartile|lower quartile|"
+    r"national average|national median|england average|england median|england total|grand total|subtotal"
+)
+_SUMMARY_CODE = re.compile(rf"^({_SUMMARY_WORDS})([\s:(].*)?$", re.IGNORECASE)
+_SUMMARY_NAME = re.compile(
+    r"^(median|mean|average|national|england|total|overall|all (trusts|organisations|respondents)|grand total)\b",
+    re.IGNORECASE,
+)
+
+
+def summary_row_label(code: Any, name: Any = None) -> str | None:
+    """The summary label of a row that is not an organisation ("Median", "England average"...), else None.
+
+    An organisation code that is a summary word, or a name that starts with one
+    and does not name an NHS body (``"National average"`` but not
+    ``"Royal National Orthopaedic Hospital NHS Trust"``), marks a summary row.
+    """
+    c, n = cell_text(code), cell_text(name)
+    if c and _SUMMARY_CODE.match(c):
+        return c
+    if n and _SUMMARY_NAME.match(n) and not re.search(r"\bNHS\b|\btrust\b", n, re.IGNORECASE):
+        return n
+    return None
 
 
 def range_problem(value: float, scale: str) -> str | None:
     """Reason text if ``value`` lies outside ``scale``'s range, else None."""
-    lo, hi = _RANGES[scale]
+    lo, hi = SCALE_RANGES[scale]
     if value < lo or value > hi:
         return f"out_of_range: {value!r} outside [{lo:g}, {hi:g}] for scale {scale}"
     return None
 
 
+_BAD_CELL = ("non_numeric", "out_of_range", "bad_year")
+#: A column is refused when at least this many cells, and at least half of its non-blank cells, are bad.
+MIN_BAD_CELLS = 3
+
+
+def _scale_guess(values: list[float]) -> str | None:
+    """The scale a set of numbers looks like: proportion, score10, percent (0-100) or None."""
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    if lo < 0:
+        return None
+    for name, top in (("proportions (0-1)", 1.0), ("0-10 scores", 10.0), ("percentages (0-100)", 100.0)):
+        if hi <= top:
+            return name
+    return None
+
+
+def _likely_cause(scale: str | None, ok: list[float], bad: list[tuple[int | None, str, str]]) -> str:
+    """A sentence on why a column's cells failed, from what they look like."""
+    raws = [r for _, r, _ in bad]
+    if all(reason.startswith("bad_year") for _, _, reason in bad):
+        if any(re.fullmatch(r"\s*(19|20)\d{2}\s*[/-]\s*\d{2,4}\s*", r) for r in raws):
+            return ("the years look like financial or academic years ('2021/22'), expected a 4-digit survey year; "
+                    "convert them, or set the year in the mapping (year: {constant: 2021} or {from_file_name: ...})")
+        return "the cells are not 4-digit survey years; is the mapping's year column the right one?"
+    numbers = [f for f in (parse_number(r, set())[0] for r in raws) if f is not None]
+    if sum(bool(re.fullmatch(r"\s*[-+]?\d+,\d+\s*%?", r)) for r in raws) > len(raws) / 2:
+        return "the numbers look like decimal commas ('41,5'); save the file with decimal points or as CSV"
+    if sum("%" in r for r in raws) > len(raws) / 2:
+        return f"the cells carry '%' signs but the column is on scale {scale}; declare scale: percent"
+    if numbers and len(numbers) >= len(raws) / 2:
+        guess = _scale_guess(numbers + ok)
+        want = {"proportion": "proportions (0-1)", "score10": "0-10 scores", "percent": "percentages (0-100)",
+                "mean1to5": "1-5 means"}.get(scale or "", f"scale {scale}")
+        lo, hi = SCALE_RANGES.get(scale or "", (math.nan, math.nan))
+        seen = f"values run from {min(numbers + ok):g} to {max(numbers + ok):g}"
+        if guess is not None and guess != want:
+            return f"looks like {guess}, expected {want} ({seen}); declare the column's real scale"
+        return f"{seen}, outside [{lo:g}, {hi:g}] expected for {want}; declare the column's real scale"
+    return (f"the cells are mostly text, not numbers (e.g. {raws[:3]}); "
+            "does the layout or mapping point at the right column?")
+
+
+def column_problem(st: ColumnStats) -> str | None:
+    """Why a column is a layout problem (wholly or mostly unparseable or out of range), or None.
+
+    Also refuses a ``percent`` column whose values all lie in [0, 1] (at least
+    ten of them): proportions read as percentages would be silently 100-fold
+    too small.
+    """
+    n_bad, n_ok = len(st.bad), len(st.ok)
+    if n_bad >= MIN_BAD_CELLS and n_bad >= n_ok:
+        cause = _likely_cause(st.scale, st.ok, st.bad)
+        return f"{n_bad} of {n_bad + n_ok} non-blank cells could not be used ({st.bad[0][2]}): {cause}"
+    if st.scale == "percent" and n_ok >= 10 and 0 < max(st.ok) <= 1.0:
+        return (f"all {n_ok} values lie between {min(st.ok):g} and {max(st.ok):g}: looks like proportions (0-1), "
+                "expected percentages (0-100); declare scale: proportion")
+    return None
+
+
+
+
+@dataclass
+class ColumnStats:
+    """What one column of one sheet gave: parsed values and cells refused as unparseable or out of range."""
+
+    scale: str | None = None
+    ok: list[float] = field(default_factory=list)
+    bad: list[tuple[int | None, str, str]] = field(default_factory=list)  # (row, raw, reason)
+
+
 class Collector:
-    """Accumulates tidy, quarantine and org records for one file."""
+    """Accumulates tidy, quarantine and org records for one file, with per-column statistics.
+
+    :meth:`frames` refuses a file in which a column is wholly or mostly
+    unparseable or out of range (see :func:`column_problem`): that is a layout
+    problem, not a pile of quarantined cells.
+    """
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.tidy: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.orgs: list[dict[str, Any]] = []
+        self.columns: dict[tuple[str | None, str], ColumnStats] = {}
+
+    def _stats(self, sheet: str | None, column: str | None, scale: str | None = None) -> ColumnStats:
+        st = self.columns.setdefault((sheet, str(column)), ColumnStats())
+        st.scale = st.scale or scale
+        return st
+
+    def note_ok(self, *, sheet: str | None, column: str, value: float, scale: str | None = None) -> None:
+        """Record a parsed value of ``column`` (used for the layout check)."""
+        self._stats(sheet, column, scale).ok.append(value)
 
     def quarantine_cell(
         self, *, sheet: str | None, row: int | None, org_code: Any, year: Any, column: str | None, raw: Any, reason: str
     ) -> None:
+        if reason.startswith(_BAD_CELL) and column is not None:
+            self._stats(sheet, column).bad.append((row, "" if raw is None else str(raw), reason))
         self.quarantine.append(
             {
                 "source_file": self.file,
@@ -350,12 +577,14 @@ class Collector:
         marks: set[str],
     ) -> None:
         """Parse one measure cell into a tidy row, or quarantine it with the reason."""
-        value, why = parse_number(raw, marks)
+        value, why = parse_number(raw, marks, scale)
+        self._stats(sheet, column, scale)
         if why is None:
             why = range_problem(value, scale)
         if why is not None:
             self.quarantine_cell(sheet=sheet, row=row, org_code=org_code, year=year, column=column, raw=raw, reason=why)
             return
+        self.columns[(sheet, str(column))].ok.append(value)
         base, _ = parse_number(base_raw, marks) if base_raw is not None else (None, None)
         self.tidy.append(
             {
@@ -383,7 +612,17 @@ class Collector:
             }
         )
 
+    def check_columns(self) -> None:
+        """Raise :class:`InputFileError` for the first column that is wholly or mostly bad."""
+        for (sheet, column), st in self.columns.items():
+            why = column_problem(st)
+            if why is not None:
+                row = st.bad[0][0] if st.bad else None
+                raise InputFileError(why, file=self.file, sheet=sheet, column=column, row=row)
+
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Tidy, quarantine and organisations tables, after :meth:`check_columns`."""
+        self.check_columns()
         tidy = coerce_tidy(pd.DataFrame(self.tidy)) if self.tidy else empty_tidy()
         quarantine = finish_quarantine(pd.DataFrame(self.quarantine)) if self.quarantine else empty_quarantine()
         orgs = finish_orgs(pd.DataFrame(self.orgs)) if self.orgs else empty_orgs()

@@ -9,6 +9,7 @@ entry of ``layouts.yaml``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -26,6 +27,7 @@ from .common import (
     header_index,
     parse_number,
     require_column,
+    summary_row_label,
 )
 
 
@@ -128,7 +130,7 @@ def _key(wb: Workbook, layout: dict[str, Any]) -> pd.DataFrame:
 
 
 def _org_rows(col: Any, rows: list[list[Any]], header_row: int, code_j: int, *, sheet: str, year: int,
-             column: str, value_cols: list[int]):
+             column: str, value_cols: list[int], name_j: int | None = None):
     """Yield ``(index, row, org_code)`` for each organisation row below the header.
 
     Blank rows are skipped; a row without a code is quarantined as a summary
@@ -141,15 +143,82 @@ def _org_rows(col: Any, rows: list[list[Any]], header_row: int, code_j: int, *, 
         if not any(cell_text(c) for c in r):
             continue
         code = cell_text(r[code_j] if code_j < len(r) else None).upper()
-        if code == "":
-            col.quarantine_cell(sheet=sheet, row=i + 1, org_code=None, year=year, column=column,
-                                raw="", reason="summary_row: not an organisation (blank code)")
+        label = summary_row_label(code, r[name_j] if name_j is not None and name_j < len(r) else None)
+        if code == "" or label:
+            col.quarantine_cell(sheet=sheet, row=i + 1, org_code=None, year=year, column=column, raw=code,
+                                reason=f"summary_row: not an organisation ({label or 'blank code'!r})")
             continue
         sig = tuple(r[j] if j < len(r) else None for j in value_cols)
         if check_duplicate_orgs(seen, org_code=code, year=year, sheet=sheet, row=i + 1, signature=sig,
                                 collector=col, column=column):
             continue
         yield i, r, code
+
+
+def _history_targets(
+    cols: dict[str, int], hyear: int, layout: dict[str, Any], catalogue: Catalogue
+) -> list[tuple[str, str, str, int, int | None, str]]:
+    """``(measure, scale, column, j, base_j, code)`` of the catalogue's measures in one historical sheet."""
+    spec, lid = layout["columns"], layout["id"]
+    hpat = re.compile(layout["history_value_pattern"])
+    rpat = re.compile(spec.get("history_respondents_pattern", r"^$"))
+    btpl = layout.get("history_base_template")
+    out = []
+    for cname, j in cols.items():
+        m = hpat.match(cname)
+        code = m.group("code") if m else (spec["respondents"] if rpat.match(cname) else None)
+        hit = catalogue.lookup(lid, code, hyear) if code else None
+        if hit:
+            base_j = cols.get(btpl.format(code=code)) if (m and btpl) else None
+            out.append((hit[0].name, hit[1].scale, cname, j, base_j, code))
+    return out
+
+
+def _audit_missing_history(col: Collector, sheet: str, hyear: int, cols: dict[str, int], found: set[str],
+                           layout: dict[str, Any], catalogue: Catalogue) -> None:
+    """Quarantine one ``missing_column`` row per catalogue measure absent from a historical sheet.
+
+    A renamed or dropped column must not lose a year silently; when the sheet
+    has none of the expected columns at all it is an error.
+    """
+    want = re.compile(layout.get("history_expected_codes", r"^$"))
+    expected = {code: entries for code, entries in catalogue.sources_for(layout["id"]).items()
+                if want.match(code) and any(s.applies_to(hyear) for _, s in entries)}
+    missing = sorted(set(expected) - found)
+    if missing and not found:
+        raise InputFileError(
+            f"historical sheet for {hyear} has none of the expected value columns (e.g. "
+            f"'{missing[0]}_mean_H'); columns are {list(cols)[:12]} (renamed? the {hyear} values would be lost)",
+            file=col.file, sheet=sheet,
+        )
+    for code in missing:
+        measure = expected[code][0][0].name
+        close = difflib.get_close_matches(f"{code}_mean_H", list(cols), n=3, cutoff=0.6)
+        col.quarantine_cell(
+            sheet=sheet, row=None, org_code=None, year=hyear, column=f"{code}_mean_H*", raw=None,
+            reason=f"missing_column: no column for {measure} (code {code}) in this sheet, so its {hyear} values "
+            f"are lost" + (f"; similar columns: {close}" if close else ""),
+        )
+
+
+def _read_history(col: Collector, table: tuple, layout: dict[str, Any], catalogue: Catalogue,
+                  marks: set[str]) -> None:
+    """Read one ``Historical_Comparisonsto<year>`` sheet into ``col``."""
+    sheet, hyear, hi, cols, rows = table
+    spec = layout["columns"]
+    require_column(cols, spec["org_code"], what="org_code", file=col.file, sheet=sheet, row=hi + 1)
+    code_j = cols[spec["org_code"]]
+    name_j = cols.get(spec.get("org_name", ""))
+    htargets = _history_targets(cols, hyear, layout, catalogue)
+    _audit_missing_history(col, sheet, hyear, cols, {t[5] for t in htargets}, layout, catalogue)
+    for i, r, code in _org_rows(col, rows, hi, code_j, sheet=sheet, year=hyear, column=spec["org_code"],
+                                value_cols=[t[3] for t in htargets], name_j=name_j):
+        col.org(org_code=code, year=hyear, org_name=r[name_j] if name_j is not None and name_j < len(r) else None,
+                benchmark_group=None, org_kind="trust")
+        for measure, scale, cname, j, base_j, _ in htargets:
+            col.value(sheet=sheet, row=i + 1, org_code=code, year=hyear, measure=measure, scale=scale,
+                      column=cname, raw=r[j] if j < len(r) else None,
+                      base_raw=r[base_j] if base_j is not None and base_j < len(r) else None, marks=marks)
 
 
 def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResult:
@@ -225,7 +294,7 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
     resp_hit = catalogue.lookup(lid, spec["respondents"], year)
     tpl = layout.get("respondents_base_template")
     for i, r, code in _org_rows(col, rows, hi, code_j, sheet=main, year=year, column=spec["org_code"],
-                                value_cols=[t[3] for t in targets]):
+                                value_cols=[t[3] for t in targets], name_j=name_j):
         col.org(org_code=code, year=year, org_name=r[name_j] if name_j is not None and name_j < len(r) else None,
                 benchmark_group=None, org_kind="trust")
         n_all = r[resp_j] if resp_j < len(r) else None
@@ -240,34 +309,8 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
                       scale=resp_hit[1].scale, column=spec["respondents"], raw=n_all, base_raw=None, marks=marks)
 
     # ---- historical sheets
-    hpat = re.compile(layout["history_value_pattern"])
-    rpat = re.compile(spec.get("history_respondents_pattern", r"^$"))
-    btpl = layout.get("history_base_template")
-    for sheet, hyear, hi, cols, rows in hist_tables:
-        require_column(cols, spec["org_code"], what="org_code", file=file, sheet=sheet, row=hi + 1)
-        code_j = cols[spec["org_code"]]
-        name_j = cols.get(spec.get("org_name", ""))
-        htargets = []
-        for cname, j in cols.items():
-            m = hpat.match(cname)
-            if m:
-                hit = catalogue.lookup(lid, m.group("code"), hyear)
-                if hit:
-                    base_j = cols.get(btpl.format(code=m.group("code"))) if btpl else None
-                    htargets.append((hit[0].name, hit[1].scale, cname, j, base_j))
-            elif rpat.match(cname):
-                hit = catalogue.lookup(lid, spec["respondents"], hyear)
-                if hit:
-                    htargets.append((hit[0].name, hit[1].scale, cname, j, None))
-        for i, r, code in _org_rows(col, rows, hi, code_j, sheet=sheet, year=hyear, column=spec["org_code"],
-                                    value_cols=[t[3] for t in htargets]):
-            col.org(org_code=code, year=hyear,
-                    org_name=r[name_j] if name_j is not None and name_j < len(r) else None,
-                    benchmark_group=None, org_kind="trust")
-            for measure, scale, cname, j, base_j in htargets:
-                col.value(sheet=sheet, row=i + 1, org_code=code, year=hyear, measure=measure, scale=scale,
-                          column=cname, raw=r[j] if j < len(r) else None,
-                          base_raw=r[base_j] if base_j is not None and base_j < len(r) else None, marks=marks)
+    for table in hist_tables:
+        _read_history(col, table, layout, catalogue, marks)
     tidy, quarantine, orgs = col.frames()
     return ReadResult(tidy=tidy, quarantine=quarantine, rollups=None, orgs=orgs, layout=lid,
                       kind=layout["kind"], file_year=year, key=_key(wb, layout))

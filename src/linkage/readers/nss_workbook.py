@@ -22,6 +22,7 @@ from .common import (
     find_header_row,
     header_index,
     require_column,
+    summary_row_label,
 )
 
 
@@ -160,12 +161,13 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
                 continue  # an empty row
             raw_code = r[code_j] if code_j < len(r) else None
             code = cell_text(raw_code).upper()
-            if code == "" or code.lower() in summary or cell_text(raw_code).lower() in summary:
+            label = summary_row_label(raw_code, r[name_j] if name_j < len(r) else None)
+            if code == "" or code.lower() in summary or cell_text(raw_code).lower() in summary or label:
                 col.quarantine_cell(
                     sheet=sheet, row=rown, org_code=None, year=file_year, column=cols_spec["org_code"],
                     raw=cell_text(raw_code),
                     reason="summary_row: not an organisation ("
-                    + ("blank code" if code == "" else f"code {cell_text(raw_code)!r}") + ")",
+                    + ("blank code" if code == "" else f"{label or cell_text(raw_code)!r}") + ")",
                 )
                 continue
             if code.lower() in {t.lower() for t in tokens}:
