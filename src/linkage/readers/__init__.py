@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -37,6 +37,8 @@ from .common import (
     roll_up,
     sniff,
 )
+from ..names import NameIndex
+from ..vocab import KINDS
 from .extract import Mapping, load_mapping, shipped_mappings
 
 __all__ = [
@@ -62,8 +64,12 @@ def _catalogue(catalogue: Catalogue | str | Path | None) -> Catalogue:
 
 def _detect(
     path: Path, ftype: str, cat: Catalogue, mapping_dir: str | Path | None
-) -> tuple[str, dict | Mapping, Workbook | None]:
-    """Find the layout (or mapping) that fits ``path``; raise UnknownLayoutError listing the differences."""
+) -> tuple[str, dict | Mapping, Workbook | extract.Table | None]:
+    """Find the layout (or mapping) that fits ``path``; raise UnknownLayoutError listing the differences.
+
+    Returns the layout id, its spec (a ``layouts.yaml`` entry or a
+    :class:`Mapping`) and what was opened (a workbook, or an extract's table).
+    """
     reasons: list[str] = []
     wb = None
     if ftype in _SPREADSHEETS:
@@ -79,25 +85,23 @@ def _detect(
             reasons.append(f"{lid}: {why}")
     else:
         reasons += [f"{lid}: is a spreadsheet layout, the file is CSV text" for lid in cat.layouts]
-    header: list[str] | None = None
-    mappings = shipped_mappings(mapping_dir)
-    for m in mappings:
-        if ftype == "xls":
-            break
-        if header is None or m.sheet:
-            try:
-                _, header, _ = extract.read_header_and_rows(path, ftype, m.sheet)
-            except InputFileError as err:
-                reasons.append(f"extract:{m.id}: {err.detail}")
-                continue
-        why = extract.probe(header, m)
+    tables: dict[str | None, extract.Table] = {}
+    for m in shipped_mappings(mapping_dir):
+        try:
+            if m.sheet not in tables:
+                tables[m.sheet] = extract.read_table(path, ftype, m.sheet)
+        except InputFileError as err:
+            reasons.append(f"extract:{m.id}: {err.detail}")
+            continue
+        why = extract.probe(tables[m.sheet], m)
         if why is None:
-            return f"extract:{m.id}", m, wb
+            return f"extract:{m.id}", m, tables[m.sheet]
         reasons.append(f"extract:{m.id}: {why}")
     raise UnknownLayoutError(
         "matches none of the known layouts; what differs: "
         + " | ".join(reasons)
-        + " | (a researcher extract? pass --mapping MAPPING.yaml, see src/linkage/mappings/)",
+        + " | (a researcher extract? write a mapping (docs/mappings.md) and pass --mapping MAPPING.yaml, "
+        "or put it in the folder named by data.mappings_dir / --mappings-dir)",
         file=path.name,
     )
 
@@ -159,6 +163,7 @@ def read_file(
     catalogue: Catalogue | str | Path | None = None,
     cache_dir: str | Path | None = None,
     mapping_dir: str | Path | None = None,
+    names: NameIndex | str | Path | None = None,
 ) -> ReadResult:
     """Read one published file or researcher extract into the tidy contract.
 
@@ -176,7 +181,10 @@ def read_file(
         If given, parsed results are cached as parquet keyed by the file's
         sha256, the catalogue files, the mapping and the package version.
     mapping_dir
-        Extra folder of mappings tried before the shipped ones.
+        A project's own folder of mappings, tried before the shipped ones.
+    names
+        Registry names (a :class:`~linkage.names.NameIndex`, or ``etr.csv`` or
+        a folder holding it) for extracts keyed by organisation name.
 
     Returns
     -------
@@ -192,13 +200,20 @@ def read_file(
     ftype = sniff(p)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping, cat)
-    return _read(p, ftype, cat, mapping, mapping_dir, cache_dir)
+    return _read(p, ftype, cat, mapping, mapping_dir, cache_dir, names=_names(names))
 
 
-def _mapping_digest(mapping: Mapping | None, mapping_dir: str | Path | None) -> str:
+def _names(names: NameIndex | str | Path | None) -> NameIndex | None:
+    if names is None or isinstance(names, NameIndex):
+        return names
+    return NameIndex.from_ods(names)
+
+
+def _mapping_digest(mapping: Mapping | None, mapping_dir: str | Path | None, names: NameIndex | None = None) -> str:
+    tail = f"|names:{names.digest}" if names is not None else ""
     if mapping is not None:
-        return "explicit:" + mapping.digest
-    return "auto:" + "+".join(m.digest for m in shipped_mappings(mapping_dir))
+        return "explicit:" + mapping.digest + tail
+    return "auto:" + "+".join(m.digest for m in shipped_mappings(mapping_dir)) + tail
 
 
 def _read(
@@ -208,25 +223,25 @@ def _read(
     mapping: Mapping | None,
     mapping_dir: str | Path | None,
     cache_dir: str | Path | None,
-    detected: tuple[str, dict | Mapping, Workbook | None] | None = None,
+    detected: tuple[str, dict | Mapping, Any] | None = None,
+    *,
+    names: NameIndex | None = None,
 ) -> ReadResult:
     key = None
     if cache_dir is not None:
-        key = cache_key(p, cat, _mapping_digest(mapping, mapping_dir))
+        key = cache_key(p, cat, _mapping_digest(mapping, mapping_dir, names))
         hit = cache_load(Path(cache_dir), key, p.name)
         if hit is not None:
             return hit
     try:
         if mapping is not None:
-            if ftype == "xls":
-                raise InputFileError("legacy .xls extracts are not supported; save as .xlsx or CSV", file=p.name)
-            result = extract.read(p, ftype, mapping, cat)
+            result = extract.read(p, ftype, mapping, cat, names=names)
         else:
-            lid, spec, wb = detected or _detect(p, ftype, cat, mapping_dir)
+            lid, spec, opened = detected or _detect(p, ftype, cat, mapping_dir)
             if isinstance(spec, Mapping):
-                result = extract.read(p, ftype, spec, cat)
+                result = extract.read(p, ftype, spec, cat, names=names, table=opened)
             else:
-                result = _FAMILIES[spec["family"]].read(wb, spec, cat)
+                result = _FAMILIES[spec["family"]].read(opened, spec, cat)
         result = _finish(result, cat, p.name)
     except ValueError as err:  # contract violations are reader bugs or odd files; keep them one-line
         raise InputFileError(f"reader output failed the tidy contract: {err}", file=p.name) from err
@@ -310,6 +325,44 @@ def _resolve_overlaps(parts: list[ReadResult]) -> tuple[pd.DataFrame, pd.DataFra
     return tidy, q, finish_orgs(allo.sort_values(["org_code", "year"]))
 
 
+def _sides(spec: dict | Mapping, cat: Catalogue) -> set[str]:
+    """The ingest sides a layout or mapping feeds."""
+    return spec.sides(cat) if isinstance(spec, Mapping) else {spec["kind"]}
+
+
+def _only_side(res: ReadResult, kind: str, cat: Catalogue) -> ReadResult:
+    """``res`` restricted to the measures carried by ``kind`` (for files feeding several roles)."""
+    sides = res.tidy["measure"].astype(str).map(lambda m: cat.measure(m).side)
+    if (sides == kind).all():
+        return res
+    keep = (sides == kind).to_numpy()
+    return ReadResult(tidy=res.tidy[keep].reset_index(drop=True), quarantine=res.quarantine, rollups=res.rollups,
+                      orgs=res.orgs, layout=res.layout, kind=kind, file_year=res.file_year, files=res.files,
+                      key=res.key, names=res.names)
+
+
+def _read_member(p: Path, root: Path, kind: str, cat: Catalogue, mapping_dir: str | Path | None,
+                 cache_dir: str | Path | None, names: NameIndex | str | Path | None) -> tuple[dict, ReadResult | None]:
+    """One file of a folder: its row of the files table, and its result if it is of ``kind``."""
+    rel = str(p.relative_to(root))
+    try:
+        ftype = sniff(p)
+        lid, spec, opened = _detect(p, ftype, cat, mapping_dir)
+    except LinkageError as err:
+        log.debug("skipping %s: %s", p, err)
+        return {"file": rel, "layout": None, "kind": None, "status": "skipped",
+                "detail": str(err).splitlines()[0]}, None
+    sides = _sides(spec, cat)
+    if kind not in sides:
+        return {"file": rel, "layout": lid, "kind": "+".join(sorted(sides)), "status": "other kind", "detail": ""}, None
+    index = None
+    if isinstance(spec, Mapping) and spec.by_name:
+        index = _names(names if names is not None else root)
+    res = _only_side(_read(p, ftype, cat, None, mapping_dir, cache_dir, (lid, spec, opened), names=index), kind, cat)
+    return {"file": rel, "layout": res.layout, "kind": kind, "status": str(res.files["status"].iloc[0]),
+            "detail": ""}, res
+
+
 def read_folder(
     folder: str | Path,
     *,
@@ -317,8 +370,13 @@ def read_folder(
     mapping_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     catalogue: Catalogue | str | Path | None = None,
+    names: NameIndex | str | Path | None = None,
 ) -> ReadResult:
     """Read every file of one kind found (recursively, by content) in ``folder``.
+
+    A researcher extract whose mapping has measures of both sides (e.g. staff
+    indices and an outcome) is read for each side, keeping that side's
+    measures (a measure's side comes from its role in the catalogue).
 
     Files that match no layout (e.g. ODS registry CSVs, images) are skipped
     and listed in ``ReadResult.files`` with the reason.  When several files
@@ -338,13 +396,16 @@ def read_folder(
         Parquet cache folder (see :func:`read_file`).
     catalogue
         Default: the shipped catalogue.
+    names
+        Registry names for extracts keyed by organisation name; default: the
+        ``etr.csv`` found under ``folder`` (only looked for when needed).
 
     Raises
     ------
     InputFileError
         ``folder`` is missing, or holds no file of ``kind``.
     """
-    if kind not in ("staff", "patient"):
+    if kind not in KINDS:
         raise LinkageError(f"kind must be 'staff' or 'patient', not {kind!r}")
     root = Path(folder)
     if not root.is_dir():
@@ -354,40 +415,19 @@ def read_folder(
     files = []
     skip_under = Path(cache_dir).resolve() if cache_dir is not None else None
     for p in _candidates(root):
-        rel = str(p.relative_to(root))
         if skip_under is not None and p.resolve().is_relative_to(skip_under):
             continue
-        res = None
-        try:
-            ftype = sniff(p)
-            if cache_dir is not None:
-                res = cache_load(Path(cache_dir), cache_key(p, cat, _mapping_digest(None, mapping_dir)), p.name)
-            detected = None if res is not None else _detect(p, ftype, cat, mapping_dir)
-        except LinkageError as err:
-            files.append({"file": rel, "layout": None, "kind": None, "status": "skipped",
-                          "detail": str(err).splitlines()[0]})
-            log.debug("skipping %s: %s", p, err)
-            continue
-        if res is None:
-            lid, spec, _ = detected
-            fkind = spec.kind if isinstance(spec, Mapping) else spec["kind"]
-            if fkind != kind:
-                files.append({"file": rel, "layout": lid, "kind": fkind, "status": "other kind", "detail": ""})
-                continue
-            res = _read(p, ftype, cat, None, mapping_dir, cache_dir, detected=detected)
-        elif res.kind != kind:
-            files.append({"file": rel, "layout": res.layout, "kind": res.kind, "status": "other kind", "detail": ""})
-            continue
-        files.append({"file": rel, "layout": res.layout, "kind": kind, "status": str(res.files["status"].iloc[0]),
-                      "detail": ""})
-        parts.append(res)
+        row, res = _read_member(p, root, kind, cat, mapping_dir, cache_dir, names)
+        files.append(row)
+        if res is not None:
+            parts.append(res)
     files_df = pd.DataFrame(files, columns=list(empty_files().columns)).astype("string")
     if not parts:
         looked = "; ".join(f"{f['file']} ({f['status']})" for f in files) or "no files"
         raise InputFileError(f"no {kind} survey files found (looked at: {looked})", file=root)
-    names = [r.files["file"].iloc[0] for r in parts]
-    if len(set(names)) < len(names):
-        dups = sorted({n for n in names if names.count(n) > 1})
+    fnames = [r.files["file"].iloc[0] for r in parts]
+    if len(set(fnames)) < len(fnames):
+        dups = sorted({n for n in fnames if fnames.count(n) > 1})
         raise InputFileError(
             f"several files share the name(s) {dups} in different sub-folders; source_file would be ambiguous",
             file=root,
@@ -408,4 +448,5 @@ def read_folder(
         file_year=None,
         files=files_df,
         key=pd.concat(keys, ignore_index=True).drop_duplicates() if keys else ReadResult.__dataclass_fields__["key"].default_factory(),
+        names=pd.concat([r.names for r in parts], ignore_index=True),
     )

@@ -35,7 +35,7 @@ ORG_COLUMNS = ["org_code", "year", "org_name", "benchmark_group", "org_kind", "s
 FILE_COLUMNS = ["file", "layout", "kind", "status", "detail"]
 
 #: Bumped when reader logic changes in a way that invalidates cached results.
-READER_REVISION = "1"
+READER_REVISION = "2"
 
 
 
@@ -85,6 +85,10 @@ class ReadResult:
     key
         Variable descriptions from the file's key sheet, if it has one
         (``sheet, variable, description``).
+    names
+        For a file keyed by organisation name: one row per data row with
+        ``source_file, row, name, status`` (matched / ambiguous / unmatched),
+        ``org_code`` and the nearest ``candidates`` (empty otherwise).
     """
 
     tidy: pd.DataFrame
@@ -96,6 +100,15 @@ class ReadResult:
     file_year: int | None = None
     files: pd.DataFrame = field(default_factory=empty_files)
     key: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["sheet", "variable", "description"]))
+    names: pd.DataFrame = field(default_factory=lambda: empty_name_audit())
+
+
+NAME_AUDIT_COLUMNS = ["source_file", "row", "name", "status", "org_code", "candidates"]
+
+
+def empty_name_audit() -> pd.DataFrame:
+    """An empty name-match audit (see :attr:`ReadResult.names`)."""
+    return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "row" else "string") for c in NAME_AUDIT_COLUMNS})
 
 
 # --------------------------------------------------------------------------- files
@@ -814,7 +827,7 @@ def cache_key(path: Path, catalogue: Catalogue, extra: str = "") -> str:
     return h.hexdigest()[:32]
 
 
-_FRAMES = ("tidy", "quarantine", "rollups", "orgs", "key")
+_FRAMES = ("tidy", "quarantine", "rollups", "orgs", "key", "names")
 
 
 def cache_load(cache_dir: Path, key: str, file_name: str) -> ReadResult | None:
@@ -844,6 +857,7 @@ def cache_load(cache_dir: Path, key: str, file_name: str) -> ReadResult | None:
         files=pd.DataFrame([{"file": file_name, "layout": meta["layout"], "kind": meta["kind"],
                              "status": "read (cache)", "detail": ""}]).astype("string"),
         key=frames["key"],
+        names=frames["names"],
     )
 
 
