@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..vocab import DataSource
 from ._base import Section
@@ -39,6 +39,15 @@ class DemoParams(Section):
         if any(y < 2010 or y > 2030 for y in v):
             raise ValueError(f"years must lie in 2010-2030, got {v}")
         return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _mergers_fit(self) -> DemoParams:
+        if 2 * self.n_mergers > self.n_acute // 2:
+            raise ValueError(
+                f"n_mergers={self.n_mergers} needs {2 * self.n_mergers} acute trusts to merge, more than half of "
+                f"n_acute={self.n_acute}; use at most {self.n_acute // 4} mergers or more trusts"
+            )
+        return self
 
 
 class DataParams(Section):
