@@ -340,6 +340,19 @@ def _load(folder: str, measures_file: str | None = None, stamp: int = 0) -> Cata
     )
 
 
+_PROJECT_MEASURES: list[str | None] = [None]
+
+
+def set_project_measures(measures_file: str | Path | None) -> None:
+    """Make ``measures_file`` (``data.measures_file``) part of every later :func:`load_catalogue` call.
+
+    Called when params are validated (every stage validates its params
+    first), so the link, model and report code that asks for "the catalogue"
+    sees the project's own measures without passing the file around.
+    """
+    _PROJECT_MEASURES[0] = str(measures_file) if measures_file else None
+
+
 def load_catalogue(path: str | Path | None = None, *, measures_file: str | Path | None = None) -> Catalogue:
     """Load (and cache) the catalogue.
 
@@ -352,7 +365,7 @@ def load_catalogue(path: str | Path | None = None, *, measures_file: str | Path 
         A project's own measures YAML (``data.measures_file``): further
         measures with their role, scale, label, direction and first
         comparable year, added to the packaged ones (see ``docs/mappings.md``).
-        Empty or None: packaged measures only.
+        None: the file set by :func:`set_project_measures`, if any.
 
     Returns
     -------
@@ -364,6 +377,7 @@ def load_catalogue(path: str | Path | None = None, *, measures_file: str | Path 
         A file is missing or invalid, or a user measure reuses a packaged name.
     """
     folder = Path(path) if path is not None else default_folder()
+    measures_file = measures_file or _PROJECT_MEASURES[0]
     extra = str(Path(measures_file).resolve()) if measures_file else None
     if extra is not None and not Path(extra).is_file():
         raise CatalogueError(f"measures file {measures_file} does not exist (data.measures_file / --measures)")

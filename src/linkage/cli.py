@@ -60,17 +60,52 @@ def _params_doc(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- read
 def _read_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="a Staff Survey workbook, CQC benchmark file, or researcher extract (CSV/XLSX)")
-    parser.add_argument("--mapping", help="YAML mapping for a researcher extract (see src/linkage/mappings/)")
+    parser.add_argument("--mapping", help="YAML mapping for a researcher extract (format: docs/mappings.md)")
+    parser.add_argument("--mappings-dir", help="a folder of your own mappings, tried before the packaged ones "
+                        "(default: data.mappings_dir of --params, if set)")
+    parser.add_argument("--measures", help="your own measures YAML (default: data.measures_file of --params, if set)")
+    parser.add_argument("--ods-dir", help="folder holding the ODS etr.csv, to match a name-keyed extract to ODS codes")
     parser.add_argument("--out", help="write the tidy table here (.csv or .parquet); default: print CSV to stdout")
     parser.add_argument("--quarantine", help="also write quarantined cells (with reasons) to this CSV")
+    parser.add_argument("--names-audit", help="also write the name-match audit (name-keyed extracts) to this CSV")
+    _params_arg(parser)
+
+
+def _project_files(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """``(mappings_dir, measures_file)``: the flags, else ``data.*`` of params.yaml when it exists."""
+    mdir, measures = args.mappings_dir, args.measures
+    if (mdir is None or measures is None) and Path(args.params).is_file():
+        from .params import read_raw
+
+        data = read_raw(args.params).get("data") or {}
+        mdir = mdir if mdir is not None else (data.get("mappings_dir") or None)
+        measures = measures if measures is not None else (data.get("measures_file") or None)
+    return mdir, measures
+
+
+def quarantine_summary(quarantine, names=None) -> list[str]:
+    """Lines counting quarantined cells by reason (and name matches by status), for ``linkage read``."""
+    lines = []
+    if len(quarantine):
+        reasons = quarantine["reason"].astype(str).str.split(":").str[0].value_counts()
+        lines.append("quarantined: " + ", ".join(f"{k} {v:,}" for k, v in reasons.items()))
+        for reason in ("missing_column", "name_unmatched", "name_ambiguous"):
+            for text in quarantine.loc[quarantine["reason"].astype(str).str.startswith(reason), "reason"].head(3):
+                lines.append(f"  {text}")
+    if names is not None and len(names):
+        lines.append("name matches: " + ", ".join(f"{k} {v:,}" for k, v in names["status"].value_counts().items()))
+    return lines
 
 
 @command("read", "read one published file into the tidy contract (org_code, year, measure, value, base_n, source_file, source_code)")(_read_args)
 def _read(args: argparse.Namespace) -> int:
+    from .catalogue import load_catalogue
     from .contract import TIDY_COLUMNS
     from .readers import read_file
 
-    result = read_file(args.file, mapping=args.mapping)
+    mdir, measures = _project_files(args)
+    cat = load_catalogue(measures_file=measures)
+    result = read_file(args.file, mapping=args.mapping, mapping_dir=mdir, catalogue=cat, names=args.ods_dir)
     tidy = result.tidy[TIDY_COLUMNS]
     if args.out:
         out = Path(args.out)
@@ -79,16 +114,20 @@ def _read(args: argparse.Namespace) -> int:
             tidy.to_parquet(out, index=False)
         else:
             tidy.to_csv(out, index=False)
-        print(
-            f"{args.file}: layout {result.layout}; {len(tidy):,} values, "
-            f"{tidy['org_code'].nunique():,} organisations, years {sorted(tidy['year'].dropna().unique().tolist())}; "
-            f"{len(result.quarantine):,} cells quarantined -> {out}",
-            file=sys.stderr,
-        )
     else:
         tidy.to_csv(sys.stdout, index=False)
+    print(
+        f"{args.file}: layout {result.layout}; {len(tidy):,} values, "
+        f"{tidy['org_code'].nunique():,} organisations, years {sorted(tidy['year'].dropna().unique().tolist())}; "
+        f"{len(result.quarantine):,} cells quarantined" + (f" -> {args.out}" if args.out else ""),
+        file=sys.stderr,
+    )
+    for line in quarantine_summary(result.quarantine, result.names):
+        print(line, file=sys.stderr)
     if args.quarantine:
         result.quarantine.to_csv(args.quarantine, index=False)
+    if args.names_audit:
+        result.names.to_csv(args.names_audit, index=False)
     return 0
 
 

@@ -39,7 +39,8 @@ class IngestResult:
     metrics: dict[str, Any]
 
 
-def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Path | None = None) -> IngestResult:
+def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Path | None = None,
+           mapping_dir: str | Path | None = None, measures_file: str | Path | None = None) -> IngestResult:
     """Read every file of ``kind`` under ``raw_dir`` into the harmonised tidy contract.
 
     Parameters
@@ -52,6 +53,9 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
         The ``staff`` or ``patient`` params section.
     cache_dir
         Where parsed files are cached as parquet (keyed by file hash).
+    mapping_dir, measures_file
+        The project's own mappings folder and measures file
+        (``data.mappings_dir``, ``data.measures_file``); None: packaged only.
     """
     import pandas as pd
 
@@ -60,14 +64,17 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
     from .errors import LinkageError
     from .readers import read_folder
 
-    res = read_folder(Path(raw_dir), kind=kind, cache_dir=cache_dir)
+    from .catalogue import load_catalogue
+
+    cat = load_catalogue(measures_file=measures_file or None)
+    res = read_folder(Path(raw_dir), kind=kind, cache_dir=cache_dir, mapping_dir=mapping_dir or None, catalogue=cat)
     if res.tidy.empty:
         raise LinkageError(
             f"no {kind} survey files found under {raw_dir!s}: expected e.g. "
             + ("NHS Staff Survey organisation workbooks or a mapped extract" if kind == "staff"
                else "CQC Adult Inpatient Survey benchmark files")
         )
-    tidy = harmonise(res.tidy)
+    tidy = harmonise(res.tidy, cat)
     keep = tidy["measure"].isin(section.measures)
     reason = pd.Series("kept", index=tidy.index, dtype="object")
     reason[~keep] = "measure_not_selected"

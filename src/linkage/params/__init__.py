@@ -78,9 +78,14 @@ def _format_error(e: dict[str, Any]) -> str:
 
 def cross_check(params: Params) -> list[str]:
     """Contradictions between sections and unknown measure names, as message lines."""
-    from ..catalogue import load_catalogue
+    from ..catalogue import load_catalogue, set_project_measures
+    from ..errors import LinkageError
 
-    cat = load_catalogue()
+    try:  # the packaged measures plus the project's own (data.measures_file)
+        cat = load_catalogue(measures_file=params.data.measures_file or None)
+    except LinkageError as err:
+        return [f"  - data.measures_file: {err}"]
+    set_project_measures(params.data.measures_file or None)
     known = set(cat.measures)
     kept = {"staff": set(params.staff.measures), "patient": set(params.patient.measures)}
     problems: list[str] = []
@@ -91,7 +96,7 @@ def cross_check(params: Params) -> list[str]:
                 allowed = sorted(m for m in known if m.split(".")[0] in kinds)
                 problems.append(f"  - {key}: unknown measure (given: {name!r}); the catalogue has {allowed}")
                 continue
-            kind = cat.measures[name].kind
+            kind = cat.measures[name].side  # outcome measures travel with the patient side
             if kind not in kinds:
                 problems.append(f"  - {key}: {name!r} is a {kind} measure; expected one of kind {' or '.join(kinds)}")
             elif kept_only and name not in kept[kind]:
@@ -100,8 +105,8 @@ def cross_check(params: Params) -> list[str]:
 
     for section in ("staff", "patient"):
         for name in getattr(params, section).measures:
-            if name not in known or cat.measures[name].kind != section:
-                allowed = sorted(m for m in known if cat.measures[m].kind == section)
+            if name not in known or cat.measures[name].side != section:
+                allowed = sorted(m for m in known if cat.measures[m].side == section)
                 problems.append(f"  - {section}.measures: unknown {section} measure (given: {name!r}); the catalogue has {allowed}")
     m = params.model
     check("model.dependent", [m.dependent])

@@ -71,4 +71,12 @@ class DataParams(Section):
         "",
         description="Optional base URL of a mirror holding the official files at <mirror_url>/<dest> (e.g. an internal file server); empty uses each file's own URL.",
     )
+    mappings_dir: str = Field(
+        "",
+        description="A project's own folder of extract mappings (YAML, format in docs/mappings.md), tried before the packaged ones by linkage read and the ingest stages; '' = packaged mappings only. A DVC dependency of the ingest stages.",
+    )
+    measures_file: str = Field(
+        "",
+        description="A project's own measures YAML (role staff/patient/outcome, scale, label, direction, first comparable year; docs/mappings.md), added to the packaged catalogue for every stage; '' = packaged measures only. A DVC dependency of every stage that reads measures.",
+    )
     demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")

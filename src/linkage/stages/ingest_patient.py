@@ -12,4 +12,4 @@ STAGE = STAGES["ingest_patient"]
 
 def run(params: Params) -> IngestResult:
     """Read, harmonise and select the patient measures; write tidy, quarantine, roll-ups, orgs, audit, metrics."""
-    return run_ingest(STAGE, "patient", params.patient)
+    return run_ingest(STAGE, "patient", params.patient, params.data)

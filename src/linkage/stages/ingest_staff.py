@@ -12,4 +12,4 @@ STAGE = STAGES["ingest_staff"]
 
 def run(params: Params) -> IngestResult:
     """Read, harmonise and select the staff measures; write tidy, quarantine, roll-ups, orgs, audit, metrics."""
-    return run_ingest(STAGE, "staff", params.staff)
+    return run_ingest(STAGE, "staff", params.staff, params.data)
