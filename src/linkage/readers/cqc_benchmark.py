@@ -185,7 +185,7 @@ def _audit_missing_history(col: Collector, sheet: str, hyear: int, cols: dict[st
     expected = {code: entries for code, entries in catalogue.sources_for(layout["id"]).items()
                 if want.match(code) and any(s.applies_to(hyear) for _, s in entries)}
     missing = sorted(set(expected) - found)
-    if missing and not found:
+    if missing and not (found & set(expected)):
         raise InputFileError(
             f"historical sheet for {hyear} has none of the expected value columns (e.g. "
             f"'{missing[0]}_mean_H'); columns are {list(cols)[:12]} (renamed? the {hyear} values would be lost)",
