@@ -381,6 +381,9 @@ def run_link(
 
     # 3. registry resolution
     res: dict[str, Resolution] = {c: registry.resolve(c) for c in pd.unique(codes)}
+    if params.successors == "as_published":  # a study's own sample: every known code stands for itself
+        res = {c: r if r.status == "unknown" else Resolution(code=c, status="self", target=c, chain=(c,))
+               for c, r in res.items()}
     status = np.array([res[c].status for c in codes], dtype=object)
     exclude(
         status == "unknown",
@@ -463,13 +466,14 @@ def run_link(
 
     # 6. trust type (of the successor)
     ttype = np.array([registry.trust_type(t) if t else "non_trust" for t in target], dtype=object)
-    exclude(
-        ttype == "non_trust",
-        "not_a_trust",
-        np.array([f"{t} is not a trust in the registry" for t in target], dtype=object),
-    )
-    out_of_sample = ~np.isin(ttype, list(params.trust_types))
-    exclude(out_of_sample, np.array([f"type_not_in_sample:{t}" for t in ttype], dtype=object))
+    if params.restrict_trust_types:
+        exclude(
+            ttype == "non_trust",
+            "not_a_trust",
+            np.array([f"{t} is not a trust in the registry" for t in target], dtype=object),
+        )
+        out_of_sample = ~np.isin(ttype, list(params.trust_types))
+        exclude(out_of_sample, np.array([f"type_not_in_sample:{t}" for t in ttype], dtype=object))
 
     # 7. series breaks (source year)
     measures = rows["measure"].to_numpy()

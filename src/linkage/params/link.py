@@ -35,6 +35,14 @@ class LinkParams(Section):
         default_factory=lambda: ["acute", "acute_specialist"],
         description="Trust types kept in the panel (sample restriction), judged on the successor as of the reference date; others are excluded with reason type_not_in_sample:<type>.",
     )
+    successors: Literal["current", "as_published"] = Field(
+        "current",
+        description="'current' maps each organisation to its successor as of link.reference_date (mergers combined); 'as_published' keeps every organisation under the code it was published with (a study's own sample: no successor mapping, no merging).",
+    )
+    restrict_trust_types: bool = Field(
+        True,
+        description="If true, keep only organisations whose registry type (as of the reference date) is in link.trust_types; if false, keep every organisation the files give (a study's own sample), whatever its current type.",
+    )
     staff_lag: int = Field(
         0,
         ge=0,
