@@ -37,7 +37,6 @@ def run(panel):
         ("headline_family", "ols", "'twoway_fe'"),
         ("cov_type", "cluster", "'clustered_entity'"),
         ("small_sample", "stata", "'cr1'"),
-        ("weights", "n", "'respondents'"),
     ],
 )
 def test_bad_literal_names_key_value_and_allowed(key, value, allowed):
@@ -48,6 +47,12 @@ def test_bad_literal_names_key_value_and_allowed(key, value, allowed):
     bad = value[-1] if isinstance(value, list) else value
     assert repr(bad) in msg
     assert allowed in msg and "allowed values" in msg
+
+
+def test_weights_must_name_respondents_or_a_measure_column():
+    with pytest.raises(ParamsError, match=r"model.weights: not allowed \(given: 'n'\); allowed values are null, 'respondents'"):
+        validate_params({"model": {"weights": "n"}})
+    assert validate_params({"model": {"weights": "patient.ip_overall__n"}}).model.weights == "patient.ip_overall__n"
 
 
 def test_unknown_key_and_inconsistent_params_are_rejected():

@@ -63,7 +63,7 @@ def check_panel(panel: pd.DataFrame, measures: list[str], *, weight_column: str 
     if weight_column is not None:
         if weight_column not in panel.columns:
             raise LinkageDataError(
-                f"weights='respondents' needs the base column {weight_column!r}, which the panel lacks"
+                f"the weights need the panel column {weight_column!r}, which the panel lacks (model.weights)"
             )
         w = pd.to_numeric(panel[weight_column], errors="coerce")
         if (w < 0).any():

@@ -211,6 +211,13 @@ def _frame_checks(frame: ModelFrame, spec: Spec, p: ModelParams, family: str) ->
             )
 
 
+@dataclass(frozen=True)
+class _YOnly:
+    """Stands for a spec when only its dependent matters (the weight column check)."""
+
+    y: str
+
+
 def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None = None) -> ModelRun:
     """Fit the panel models of patient experience on staff wellbeing.
 
@@ -238,9 +245,12 @@ def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None 
     measures = [p.dependent, p.exposure, *p.covariates]
 
     def wcol(spec: Spec) -> str | None:
-        return f"{spec.y}__n" if p.weights == "respondents" else None
+        """The weight column: the dependent's base (``respondents``) or the named column."""
+        if p.weights == "respondents":
+            return f"{spec.y}__n"
+        return p.weights
 
-    check_panel(panel, measures, weight_column=f"{p.dependent}__n" if p.weights else None)
+    check_panel(panel, measures, weight_column=wcol(_YOnly(p.dependent)) if p.weights else None)
     specs = _specs(p)
     head_spec = specs[0]
     rows: list[dict[str, Any]] = []
@@ -276,8 +286,8 @@ def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None 
             if absent:
                 raise LinkageDataError(f"{absent} not in the panel (measures available: {measure_columns(panel)})")
             frame = build_frame(panel, spec, wcol(spec))
-            if p.weights and f"{spec.y}__n" not in panel.columns:
-                raise LinkageDataError(f"weights='respondents' needs {spec.y + '__n'!r}")
+            if p.weights and wcol(spec) not in panel.columns:
+                raise LinkageDataError(f"weights={p.weights!r} needs the panel column {wcol(spec)!r}")
             _frame_checks(frame, spec, p, p.headline_family)
             fitted = fit_family(p.headline_family, frame, context=spec.label, **common)
         except LinkageDataError as err:

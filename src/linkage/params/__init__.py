@@ -116,6 +116,13 @@ def cross_check(params: Params) -> list[str]:
     check("model.other_exposures", list(m.other_exposures), kept_only=False)
     check("model.reliability_measures", list(m.reliability_measures or []), kept_only=False)
     check("model.percent_measures", list(m.percent_measures or []), kept_only=False)
+    if m.weights not in (None, "respondents"):
+        base = m.weights[:-3] if m.weights.endswith("__n") else m.weights
+        if base not in known:
+            problems.append(f"  - model.weights: not allowed (given: {m.weights!r}); allowed values are null, "
+                            "'respondents', a declared measure or '<measure>__n'")
+        else:
+            check("model.weights", [base])
     check("link.headline_staff", [params.link.headline_staff], kinds=("staff",))
     check("link.headline_patient", [params.link.headline_patient], kinds=("patient",))
     if m.dk_bandwidth is not None and m.cov_type != "driscoll_kraay":

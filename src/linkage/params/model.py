@@ -54,9 +54,9 @@ class ModelParams(Section):
         ge=0,
         description="Bartlett bandwidth of the Driscoll-Kraay covariance; null uses linearmodels' rule of thumb floor(4*(T/100)^(2/9)). Must be below the number of years.",
     )
-    weights: Literal["respondents"] | None = Field(
+    weights: str | None = Field(
         None,
-        description="null: unweighted; respondents: weight each trust-year by the base n of the dependent measure (column '<dependent>__n').",
+        description="null: unweighted; respondents: weight each trust-year by the base n of the dependent measure (column '<dependent>__n'); or the name of any panel column used as the weight of every model: a declared measure (e.g. outcome.study_weight from a computed weight column) or a base column '<measure>__n'.",
     )
     lag: int = Field(
         0,
