@@ -137,8 +137,11 @@ def make_cqc_file() -> Callable[..., Path]:
 
 
 # --------------------------------------------------------------------------- whole pipeline
-def run_pipeline_in(folder: Path, data: dict, *, model: bool = True) -> dict:
+def run_pipeline_in(folder: Path, data: dict, *, model: bool = True, sections: dict | None = None) -> dict:
     """Run acquire -> ingest -> link (-> model) in ``folder`` with the committed params.
+
+    ``data`` overrides keys of the ``data`` section, ``sections`` keys of any
+    other section (``{"model": {"weights": ...}}``).
 
     The same stage functions the notebooks call, without papermill, so tests can
     check the pipeline's outputs on the demo and on the real files.
@@ -152,6 +155,8 @@ def run_pipeline_in(folder: Path, data: dict, *, model: bool = True) -> dict:
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["data"].update(data)
+    for name, values in (sections or {}).items():
+        raw[name].update(values)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "params.yaml").write_text(yaml.safe_dump(raw))
     out: dict = {"folder": folder}

@@ -91,6 +91,14 @@ def wald(b: pd.Series, v: pd.DataFrame, terms: list[str], df_ref: float | None) 
     }
 
 
+def _catalogue_unit(measure: str) -> str | None:
+    """The measure's unit in the catalogue (packaged plus the project's own), None if unknown."""
+    from ..catalogue import load_catalogue
+
+    m = load_catalogue().measures.get(measure)
+    return None if m is None else m.unit
+
+
 def reliability_table(
     panel: pd.DataFrame,
     measures: list[str],
@@ -142,6 +150,11 @@ def reliability_table(
         else:
             unit = "percent" if vals.max() > 10 else "score"
         row: dict[str, Any] = {"measure": m, "unit": unit}
+        scale = _catalogue_unit(m)
+        if scale not in (None, "percent", "proportion", "score10"):
+            row.update(unit=scale, note=f"reliability not computed: a {scale} measure has no survey sampling model here")
+            rows.append(row)
+            continue
         if ncol not in panel.columns:
             row.update(note=f"no base column {ncol!r}; reliability not computed")
             rows.append(row)
@@ -149,6 +162,10 @@ def reliability_table(
         n = pd.to_numeric(panel[ncol], errors="coerce")
         ok = vals.notna() & n.notna() & (n > 0)
         d = pd.DataFrame({"org": panel["org_code"][ok], "year": panel["year"][ok], "v": vals[ok], "n": n[ok]})
+        if d.empty:
+            row.update(note=f"no positive base n in {ncol!r}; reliability not computed")
+            rows.append(row)
+            continue
         if unit == "percent":
             p = (d["v"] / 100).clip(0, 1)
             d["sv"] = 100**2 * p * (1 - p) / d["n"]
