@@ -239,7 +239,7 @@ def test_wide_distribution_xlsx_and_european_csv(tmp_path, real_data_dir):
             p = rng.dirichlet([1, 2, 3, 6, 3]) * 100
             rows.append([c, y, *np.round(p, 2), int(rng.integers(200, 900))])
     xlsx = tmp_path / "dist.xlsx"
-    pd.DataFrame(rows).to_excel(xlsx, header=False, index=False)
+    pd.DataFrame([r + [None] * (8 - len(r)) for r in rows]).to_excel(xlsx, header=False, index=False)
     euro = "Organisation;Mortality index\n" + "".join(
         f"{c};{str(round(rng.uniform(0.8, 1.2), 3)).replace('.', ',')}\n" for c in codes)
     wide = """\

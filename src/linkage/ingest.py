@@ -99,6 +99,9 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
         "rows_kept": int(len(kept)),
         "rows_not_selected": int((~keep).sum()),
         "cells_quarantined": int(len(res.quarantine)),
+        "quarantine_reasons": {str(k): int(v) for k, v in
+                               res.quarantine["reason"].astype(str).str.split(":").str[0].value_counts().items()},
+        "name_matches": {str(k): int(v) for k, v in res.names["status"].value_counts().items()},
         "rows_rolled_up": int(len(res.rollups)),
         "organisations": int(kept["org_code"].nunique()),
         "organisations_by_year": {str(k): int(v) for k, v in by_year.items()},
