@@ -182,3 +182,12 @@ def demo_pipeline(tmp_path_factory) -> dict:
 def real_pipeline(tmp_path_factory, real_data_dir) -> dict:
     """The pipeline on the real published files (data.source = local)."""
     return run_pipeline_in(tmp_path_factory.mktemp("real_run"), {"source": "local", "local_dir": str(real_data_dir)})
+
+
+@pytest.fixture(autouse=True)
+def _no_project_measures_leak():
+    """Validating params registers the project's measures file for the process; reset it after each test."""
+    yield
+    from linkage.catalogue import set_project_measures
+
+    set_project_measures(None)
