@@ -247,3 +247,22 @@ def test_cli_prints_quarantine_summary(tmp_path, cqc2022_path):
     proc = _cli("read", cqc2022_path, "--out", tmp_path / "o.csv")
     assert proc.returncode == 0, proc.stderr
     assert "quarantined: " in proc.stderr and "blank" in proc.stderr
+
+
+def test_cli_name_keyed_file_with_match_audit(tmp_path, real_data_dir):
+    m = tmp_path / "m.yaml"
+    m.write_text("id: byname\ncolumns: {org_name: Trust}\nyear: {constant: 2022}\n"
+                 "measures:\n  staff.stress: {value: Stress, scale: percent}\n")
+    p = tmp_path / "x.csv"
+    p.write_text("Trust,Stress\nThe Leeds Teaching Hospitals NHS Trust,31.5\nLeeds Teaching Hospital,30\n"
+                 "Guy's & St Thomas' NHS FT,29\nEngland,30.1\n")
+    audit = tmp_path / "names.csv"
+    proc = _cli("read", p, "--mapping", m, "--ods-dir", real_data_dir / "ods", "--out", tmp_path / "o.csv",
+                "--names-audit", audit)
+    assert proc.returncode == 0, proc.stderr
+    assert "name matches: matched 2, unmatched 1" in proc.stderr and "summary_row 1" in proc.stderr
+    a = pd.read_csv(audit)
+    assert a.set_index("name").loc["Leeds Teaching Hospital", "candidates"].startswith("LEEDS TEACHING HOSPITALS NHS TRUST (RR8)")
+    assert sorted(pd.read_csv(tmp_path / "o.csv")["org_code"]) == ["RJ1", "RR8"]
+    proc = _cli("read", p, "--mapping", m)
+    assert proc.returncode == 2 and "etr.csv" in proc.stderr and "Traceback" not in proc.stderr
