@@ -266,3 +266,23 @@ def test_cli_name_keyed_file_with_match_audit(tmp_path, real_data_dir):
     assert sorted(pd.read_csv(tmp_path / "o.csv")["org_code"]) == ["RJ1", "RR8"]
     proc = _cli("read", p, "--mapping", m)
     assert proc.returncode == 2 and "etr.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_mapping_rules_year_from_file_name_and_computed(tmp_path):
+    m = tmp_path / "m.yaml"
+    m.write_text("id: t\ncolumns: {org_code: c}\nyear: {from_file_name: 'y(?P<year>\\d{4})'}\n"
+                 "computed:\n  tot: {sum: [a, b]}\n  diff: {difference: [a, b]}\n  rate: {ratio: [b, a]}\n"
+                 "measures:\n  staff.stress: {value: tot, scale: percent, base: n}\n"
+                 "  staff.burnout: {value: diff, scale: percent}\n  staff.enough_staff: {value: rate, scale: proportion}\n")
+    p = tmp_path / "data_y2023.csv"
+    p.write_text("c,a,b,n\nRAA,30,10,100\nRBB,*,10,90\n")
+    res = read_file(p, mapping=m)
+    got = res.tidy.set_index(["org_code", "measure"])["value"].to_dict()
+    assert got == {("RAA", "staff.stress"): 40.0, ("RAA", "staff.burnout"): 20.0,
+                   ("RAA", "staff.enough_staff"): pytest.approx(1 / 3)}
+    assert set(res.tidy.year) == {2023}
+    assert res.quarantine.reason.str.startswith("blank").sum() == 3  # RBB: an input suppressed -> no value
+    bad = tmp_path / "data.csv"
+    bad.write_text(p.read_text())
+    with pytest.raises(InputFileError, match="does not match this name"):
+        read_file(bad, mapping=m)
