@@ -286,3 +286,17 @@ def test_mapping_rules_year_from_file_name_and_computed(tmp_path):
     bad.write_text(p.read_text())
     with pytest.raises(InputFileError, match="does not match this name"):
         read_file(bad, mapping=m)
+
+
+def test_broken_user_mapping_stops_the_folder_read(tmp_path):
+    from linkage.readers import read_folder
+    from linkage.readers.extract import MappingError
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "m.yaml").write_text("id: t\ncolumns: {org_code: c, year: y}\nmeasures:\n  staff.strss: {value: s, scale: percent}\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "x.csv").write_text("c,y,s\nRAA,2022,4\n")
+    with pytest.raises(MappingError, match="staff.strss"):
+        read_folder(data, kind="staff", mapping_dir=maps)

@@ -386,6 +386,11 @@ def load_catalogue(path: str | Path | None = None, *, measures_file: str | Path 
 
 
 # --------------------------------------------------------------------------- harmonise
+def convertible(from_scale: str, to_scale: str) -> bool:
+    """Whether values on ``from_scale`` can be put on ``to_scale`` (equal scales, or proportion <-> percent)."""
+    return from_scale == to_scale or (from_scale, to_scale) in _CONVERSIONS
+
+
 def convert(values: pd.Series, from_scale: str, to_scale: str) -> pd.Series:
     """Convert ``values`` between scales (identity when equal).
 

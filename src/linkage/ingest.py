@@ -59,12 +59,10 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
     """
     import pandas as pd
 
-    from .catalogue import harmonise
+    from .catalogue import harmonise, load_catalogue
     from .contract import validate_tidy
     from .errors import LinkageError
     from .readers import read_folder
-
-    from .catalogue import load_catalogue
 
     cat = load_catalogue(measures_file=measures_file or None)
     res = read_folder(Path(raw_dir), kind=kind, cache_dir=cache_dir, mapping_dir=mapping_dir or None, catalogue=cat)

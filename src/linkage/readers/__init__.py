@@ -22,6 +22,8 @@ import pandas as pd
 from ..catalogue import Catalogue, load_catalogue
 from ..contract import coerce_tidy, empty_quarantine, validate_tidy
 from ..errors import InputFileError, LinkageError, UnknownLayoutError
+from ..names import NameIndex
+from ..vocab import KINDS
 from . import cqc_benchmark, extract, nss_workbook
 from .common import (
     ReadResult,
@@ -37,8 +39,6 @@ from .common import (
     roll_up,
     sniff,
 )
-from ..names import NameIndex
-from ..vocab import KINDS
 from .extract import Mapping, load_mapping, shipped_mappings
 
 __all__ = [
@@ -411,6 +411,8 @@ def read_folder(
     if not root.is_dir():
         raise InputFileError("folder does not exist", file=root)
     cat = _catalogue(catalogue)
+    for m in shipped_mappings(mapping_dir):  # a broken mapping is an error, never a silently skipped file
+        extract.check_mapping(m, cat, m.source_path or m.id)
     parts: list[ReadResult] = []
     files = []
     skip_under = Path(cache_dir).resolve() if cache_dir is not None else None

@@ -31,13 +31,13 @@ from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..catalogue import _CONVERSIONS, Catalogue, CatalogueError
+from ..catalogue import Catalogue, convertible
 from ..errors import InputFileError, LinkageError
 from ..names import NameIndex
 from ..vocab import Role, Scale
@@ -198,7 +198,7 @@ def check_mapping(mapping: Mapping, catalogue: Catalogue, where: str) -> None:
                 f"mapping {where} declares kind: {mapping.kind} but measure {name!r} has role {m.kind!r}; "
                 "remove 'kind' (one file may feed several roles) or fix the measure name"
             )
-        if mc.scale != m.unit and (mc.scale, m.unit) not in _CONVERSIONS:
+        if not convertible(mc.scale, m.unit):
             raise MappingError(
                 f"mapping {where}: column {mc.value!r} is on scale {mc.scale} but measure {name!r} is on "
                 f"{m.unit}, and there is no conversion between them; declare a measure on scale {mc.scale}"
@@ -324,12 +324,6 @@ def read_table(path: Path, ftype: str, sheet: str | None = None) -> Table:
     if not rows:
         raise InputFileError("sheet is empty", file=path.name, sheet=name)
     return Table(name, rows)
-
-
-def read_header_and_rows(path: Path, ftype: str, sheet: str | None = None) -> tuple[str | None, list[str], list[list[Any]]]:
-    """``(sheet, header, data rows)`` with the header on the first row (kept for callers of the old API)."""
-    t = read_table(path, ftype, sheet)
-    return t.sheet, t.header, t.rows[1:]
 
 
 def probe(table: Table | list[str], mapping: Mapping) -> str | None:
