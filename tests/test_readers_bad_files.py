@@ -300,3 +300,16 @@ def test_broken_user_mapping_stops_the_folder_read(tmp_path):
     (data / "x.csv").write_text("c,y,s\nRAA,2022,4\n")
     with pytest.raises(MappingError, match="staff.strss"):
         read_folder(data, kind="staff", mapping_dir=maps)
+
+
+def test_unreadable_file_in_the_data_folder_is_listed_by_ingest(tmp_path, extract_path):
+    from linkage.ingest import ingest
+    from linkage.params import StaffParams
+
+    (tmp_path / "nss.csv").write_bytes(extract_path.read_bytes())
+    (tmp_path / "old.xls").write_bytes(b"<html><body><table></table></body></html>")
+    res = ingest("staff", tmp_path, StaffParams(measures=["staff.stress"]))
+    assert res.metrics["files_unreadable"] == [
+        "old.xls: file '" + str(tmp_path / "old.xls") + "': is an HTML page (a web page or report saved with a "
+        "spreadsheet extension), not a spreadsheet (starts with bytes b'<html><b'); expected an .xlsx/.ods/.xls "
+        "workbook or a CSV"]

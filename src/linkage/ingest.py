@@ -15,11 +15,14 @@ measures chosen in ``params.yaml`` and account for everything else:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .vocab import Kind
+
+log = logging.getLogger("linkage.ingest")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +40,16 @@ class IngestResult:
     orgs: pd.DataFrame
     audit: pd.DataFrame
     metrics: dict[str, Any]
+
+
+def _unreadable(files: pd.DataFrame) -> list[str]:
+    """Files skipped because they are not spreadsheets or text at all (gzip, HTML, PDF, corrupt), with why.
+
+    Files that are readable but match no layout (e.g. the ODS registry CSVs) are not listed.
+    """
+    skipped = files[(files["status"] == "skipped")
+                    & ~files["detail"].fillna("").str.contains("matches none of the known layouts")]
+    return [f"{f}: {d}" for f, d in zip(skipped["file"], skipped["detail"], strict=True)]
 
 
 def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Path | None = None,
@@ -105,5 +118,8 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
         "organisations_by_year": {str(k): int(v) for k, v in by_year.items()},
         "years": [int(y) for y in sorted(kept["year"].dropna().unique())],
         "measures_requested_but_absent": missing,
+        "files_unreadable": _unreadable(res.files),
     }
+    for line in metrics["files_unreadable"]:
+        log.warning("%s files: skipped an unreadable file: %s", kind, line)
     return IngestResult(kind, kept, res.quarantine, res.rollups, res.orgs, audit, metrics)
