@@ -69,8 +69,13 @@ def test_decimal_comma_csv_read_right(tmp_path, extract_df, extract_good):
     for c in df.columns:
         if c.endswith("_rate"):
             df[c] = df[c].str.replace(".", ",", regex=False)
+    big = df["Respondents"].str.fullmatch(r"\d{4,6}")
+    assert big.any()
+    df.loc[big, "Respondents"] = df.loc[big, "Respondents"].map(lambda v: f"{int(v):,}".replace(",", "."))
     res = read_file(_write(df, tmp_path / "eu.csv", sep=";"))
     pd.testing.assert_series_equal(_stress(res), _stress(extract_good))
+    resp = lambda r: r.tidy[r.tidy.measure == "staff.respondents"].set_index(["org_code", "year"])["value"]  # noqa: E731
+    pd.testing.assert_series_equal(resp(res).sort_index(), resp(extract_good).sort_index())  # "1.234" is 1234
     assert not res.quarantine["reason"].str.startswith("non_numeric").any()
 
 
@@ -313,3 +318,11 @@ def test_unreadable_file_in_the_data_folder_is_listed_by_ingest(tmp_path, extrac
         "old.xls: file '" + str(tmp_path / "old.xls") + "': is an HTML page (a web page or report saved with a "
         "spreadsheet extension), not a spreadsheet (starts with bytes b'<html><b'); expected an .xlsx/.ods/.xls "
         "workbook or a CSV"]
+
+
+def test_mixed_decimal_commas_and_points_refused(tmp_path, extract_df):
+    df = extract_df.copy()
+    filled = df.index[df["Stress_rate"].str.contains(r"\.\d{1,2}$")]
+    df.loc[filled[:5], "Stress_rate"] = df.loc[filled[:5], "Stress_rate"].str.replace(".", ",", regex=False)
+    with pytest.raises(InputFileError, match="mixes decimal commas .* and decimal points"):
+        read_file(_write(df, tmp_path / "mixed.csv"))

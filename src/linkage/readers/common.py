@@ -373,6 +373,7 @@ def parse_number(v: Any, marks: set[str], scale: str | None = None) -> tuple[flo
 
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d{1,3}(\.\d{3})*,\d+%?$|^[-+]?\d+,\d+%?$")
 _UNAMBIGUOUS_COMMA = re.compile(r"^[-+]?\d+,(\d{1,2}|\d{4,})%?$|^[-+]?\d{1,3}(\.\d{3})+,\d+%?$")
+_DOTTED_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(\.\d{3})+%?$")
 _UNAMBIGUOUS_POINT = re.compile(r"^[-+]?\d+\.(\d{1,2}|\d{4,})%?$|^[-+]?\d{1,3}(,\d{3})+\.\d+%?$")
 
 
@@ -382,7 +383,8 @@ def normalise_decimal_commas(rows: list[list[Any]], *, file: str, sheet: str | N
     A file uses decimal commas when some cell can only be read that way
     (``"41,5"``, ``"0,3125"``, ``"1.234,5"``) and none can only be read with
     a decimal point (``"41.5"``).  ``"1,234"`` alone is ambiguous and read as
-    a thousands separator, as before.
+    a thousands separator, as before.  In a decimal-comma file ``"1.234"`` is
+    one thousand two hundred and thirty-four (dots group thousands).
 
     Returns
     -------
@@ -413,7 +415,7 @@ def normalise_decimal_commas(rows: list[list[Any]], *, file: str, sheet: str | N
         return False
     for r in rows:
         for j, c in enumerate(r):
-            if isinstance(c, str) and _DECIMAL_COMMA.match(c.strip()):
+            if isinstance(c, str) and (_DECIMAL_COMMA.match(c.strip()) or _DOTTED_THOUSANDS.match(c.strip())):
                 r[j] = c.strip().replace(".", "").replace(",", ".")
     return True
 

@@ -490,8 +490,7 @@ def read(path: Path, ftype: str, mapping: Mapping, catalogue: Catalogue, *,
     for j, h in enumerate(table.header):
         if h and h not in cols:
             cols[h] = j
-    if ftype == "csv":
-        normalise_decimal_commas(table.rows[table.header_at + 1:], file=path.name)
+    normalise_decimal_commas(table.rows[table.header_at + 1:], file=path.name, sheet=table.sheet)
     marks = set(mapping.suppression_marks) | {m.lower() for m in mapping.suppression_marks}
     keys = _keys(table, cols, mapping, path, names)
     _add_computed(table, cols, mapping, marks)
