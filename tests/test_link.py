@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from test_registry import _etr_row, write_ods  # tests/ is on sys.path (pytest prepend mode)
 
+from linkage.catalogue import Catalogue
 from linkage.errors import LinkageDataError, LinkageError
 from linkage.link import (
     AUDIT_COLUMNS,
@@ -127,6 +128,27 @@ def test_combine_rules():
     assert v == pytest.approx(100 * 200 / 600) and w == "ratio"
     v, n, w = combine([10, 20], [float("nan"), 3], rule="weighted_mean", weight="respondents")
     assert v == 15.0 and math.isnan(n) and w == "equal_fallback_missing_base"
+
+
+def test_combine_missing_and_non_positive_bases():
+    # one value passes through with its own base
+    assert combine([7.5], [0.0], rule="weighted_mean", weight="respondents") == (7.5, 0.0, "single")
+    # a zero base: unweighted mean, but the base is still the (known) sum of the bases
+    v, n, w = combine([10, 20], [0.0, 3], rule="weighted_mean", weight="respondents")
+    assert (v, n, w) == (15.0, 3.0, "equal_fallback_missing_base")
+    # ratio with a zero rate: unweighted mean, base the sum of the bases
+    v, n, w = combine([0.0, 50.0], [10, 30], rule="ratio", weight="respondents")
+    assert (v, n, w) == (25.0, 40.0, "equal_fallback_missing_base")
+    # sum: values added whatever the bases; base unknown if one is
+    v, n, w = combine([1, 2], [float("nan"), 2], rule="sum", weight="respondents")
+    assert v == 3.0 and math.isnan(n) and w == "sum"
+
+
+def test_combine_is_the_one_used_by_the_reader_rollups():
+    from linkage import combine as combine_module
+    from linkage.readers import common
+
+    assert combine is combine_module.combine and common.combine is combine_module.combine
 
 
 def test_chain_merges_into_final_successor(registry):
@@ -256,7 +278,8 @@ def test_series_break_respected_or_flagged(registry):
 def test_series_start_from_params_patterns_without_catalogue(registry):
     patient = tidy([("RAA", 2019, "patient.ip_made_up", 8.0, 400)])
     p = LinkParams()
-    res = run_link(None, patient, orgs_of(patient), registry, p, catalogue=object())
+    no_measures = Catalogue(measures={}, layouts={})  # a catalogue that knows no measure
+    res = run_link(None, patient, orgs_of(patient), registry, p, catalogue=no_measures)
     assert fate_of(res, "RAA").iloc[0]["reason"] == "series_break"  # default patient.* -> 2020
 
 

@@ -233,7 +233,8 @@ def default_folder() -> Path:
 def _read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            # libyaml's loader when present: the catalogue is read at the start of every stage
+            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise CatalogueError(f"catalogue file {path} does not exist") from None
     except yaml.YAMLError as err:

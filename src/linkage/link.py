@@ -1,7 +1,5 @@
 """Stage ``link``: trust identity, time alignment and the linkage audit.
 
-(Owned by the linkage work, issue #4.)
-
 :func:`run_link` takes the harmonised tidy staff and patient tables, the
 organisations table of the readers and a :class:`~linkage.registry.Registry`,
 and returns a :class:`LinkResult`:
@@ -29,18 +27,18 @@ rules are documented in ``docs/linkage.md``.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from .catalogue import CatalogueError, load_catalogue
+from .combine import combine
 from .errors import LinkageDataError, LinkageError
 from .params import LinkParams
 from .registry import Registry, Resolution
@@ -103,15 +101,6 @@ def build_registry_for(ods_dir: str | Path, params: LinkParams) -> Registry:
 
 
 # ---------------------------------------------------------------------- helpers
-def _catalogue_lookup() -> Any:
-    try:
-        from .catalogue import load_catalogue
-
-        return load_catalogue()
-    except Exception:  # catalogue absent or unreadable: params fallbacks apply
-        return None
-
-
 def make_series_start(params: LinkParams, catalogue: Any = None) -> Callable[[str], int | None]:
     """First comparable year per measure: exact params > catalogue > params patterns.
 
@@ -121,9 +110,11 @@ def make_series_start(params: LinkParams, catalogue: Any = None) -> Callable[[st
         Link parameters (``series_start``).
     catalogue
         A :class:`linkage.catalogue.Catalogue` (``comparable_from(name)``), or
-        ``None`` to use the packaged one if it loads.
+        ``None`` to load the packaged one (a catalogue that cannot be loaded
+        raises :class:`~linkage.catalogue.CatalogueError`).  A measure the
+        catalogue does not know falls through to the ``params`` patterns.
     """
-    cat = catalogue if catalogue is not None else _catalogue_lookup()
+    cat = catalogue if catalogue is not None else load_catalogue()
     exact = {k: v for k, v in params.series_start.items() if not k.endswith("*")}
     patterns = sorted(
         ((k[:-1], v) for k, v in params.series_start.items() if k.endswith("*")),
@@ -133,11 +124,10 @@ def make_series_start(params: LinkParams, catalogue: Any = None) -> Callable[[st
     def start(measure: str) -> int | None:
         if measure in exact:
             return exact[measure]
-        if cat is not None:
-            try:
-                return cat.comparable_from(measure)
-            except Exception:  # measure unknown to the catalogue
-                pass
+        try:
+            return cat.comparable_from(measure)
+        except CatalogueError:  # measure unknown to the catalogue
+            pass
         for prefix, year in patterns:
             if measure.startswith(prefix):
                 return year
@@ -146,55 +136,26 @@ def make_series_start(params: LinkParams, catalogue: Any = None) -> Callable[[st
     return start
 
 
-def _default_combine_rule(measure: str, catalogue: Any = None) -> str:
-    if catalogue is not None:
-        try:
-            return catalogue.measure(measure).rollup
-        except Exception:
-            pass
-    return "sum" if measure.endswith("respondents") else "weighted_mean"
+def _series_start_lookup(
+    series_start: Callable[[str], int | None] | Mapping[str, int] | None,
+    params: LinkParams,
+    catalogue: Any,
+) -> Callable[[str], int | None]:
+    """The ``series_start`` argument of :func:`run_link` as a function of the measure."""
+    if series_start is None:
+        return make_series_start(params, catalogue)
+    if callable(series_start):
+        return series_start
+    return dict(series_start).get
 
 
-def combine(
-    values: np.ndarray, bases: np.ndarray, *, rule: str, weight: str
-) -> tuple[float, float, str]:
-    """Combine the values of several organisations into one.
-
-    Parameters
-    ----------
-    values, bases
-        Values and their bases (respondents; NaN if unknown).
-    rule
-        ``weighted_mean`` (most measures), ``sum`` (counts) or ``ratio``
-        (rates whose base is the numerator, e.g. response rate = respondents /
-        surveyed: total respondents / total surveyed).
-    weight
-        ``respondents`` or ``equal`` (for ``weighted_mean`` and ``ratio``).
-
-    Returns
-    -------
-    value, base, weighting
-        ``weighting`` says what was done: ``single``, ``respondents``,
-        ``equal``, ``sum``, ``ratio`` or ``equal_fallback_missing_base`` (a base
-        was missing or zero, so an unweighted mean was used).
-    """
-    values = np.asarray(values, dtype=float)
-    bases = np.asarray(bases, dtype=float)
-    base_sum = float(bases.sum()) if not np.isnan(bases).any() else math.nan
-    if len(values) == 1:
-        return float(values[0]), float(bases[0]), "single"
-    if rule == "sum":
-        return float(values.sum()), base_sum, "sum"
-    bad_base = np.isnan(bases).any() or (bases <= 0).any()
-    if weight == "equal":
-        return float(values.mean()), base_sum, "equal"
-    if bad_base:
-        return float(values.mean()), base_sum, "equal_fallback_missing_base"
-    if rule == "ratio":
-        if (values <= 0).any():
-            return float(values.mean()), base_sum, "equal_fallback_missing_base"
-        return float(bases.sum() / (bases / values).sum()), base_sum, "ratio"
-    return float((values * bases).sum() / bases.sum()), base_sum, "respondents"
+def _combine_rule(measure: str, catalogue: Any) -> str:
+    """The catalogue's roll-up rule of ``measure``; for a measure it does not know,
+    ``sum`` for ``*respondents`` and ``weighted_mean`` otherwise."""
+    try:
+        return catalogue.measure(measure).rollup
+    except CatalogueError:  # measure unknown to the catalogue
+        return "sum" if measure.endswith("respondents") else "weighted_mean"
 
 
 def _survey_date(year: int, source: str, params: LinkParams) -> date:
@@ -203,6 +164,7 @@ def _survey_date(year: int, source: str, params: LinkParams) -> date:
 
 
 def _prepare(df: pd.DataFrame | None, source: str) -> pd.DataFrame:
+    """One source's tidy table in the columns the linkage uses, codes upper case."""
     cols = ["org_code", "year", "measure", "value", "base_n", "source_file", "source_code"]
     if df is None or len(df) == 0:
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in cols + ["source_sheet"]})
@@ -241,14 +203,21 @@ def _prepare(df: pd.DataFrame | None, source: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _org_kinds(
-    orgs: pd.DataFrame | None,
-) -> tuple[dict[tuple[str, int], str], dict[str, str], dict[str, str]]:
+class _SurveyOrgs(NamedTuple):
+    """What the readers' organisations table says about each code."""
+
+    kind_by_year: dict[tuple[str, int], str]
+    kind_by_code: dict[str, str]
+    names: dict[str, str]
+
+
+def _org_kinds(orgs: pd.DataFrame | None) -> _SurveyOrgs:
+    """Organisation kind per (code, year) and per code, and the survey name per code."""
     by_year: dict[tuple[str, int], str] = {}
     by_code: dict[str, str] = {}
     names: dict[str, str] = {}
     if orgs is None or len(orgs) == 0:
-        return by_year, by_code, names
+        return _SurveyOrgs(by_year, by_code, names)
     o = orgs.copy()
     o["org_code"] = o["org_code"].astype(object).map(lambda c: str(c).strip().upper())
     o = o.sort_values("year")
@@ -262,7 +231,499 @@ def _org_kinds(
             by_code[r.org_code] = kind
         if "org_name" in o.columns and isinstance(r.org_name, str) and r.org_name.strip():
             names[r.org_code] = r.org_name.strip()
-    return by_year, by_code, names
+    return _SurveyOrgs(by_year, by_code, names)
+
+
+# ---------------------------------------------------------------------- row fates
+@dataclass
+class RowFates:
+    """The fate of every input row, as four aligned arrays (one entry per row).
+
+    ``fate`` is ``""`` while a row is open, then ``excluded``, ``matched`` or
+    ``merged``; ``reason``, ``mapped_to`` and ``detail`` are the audit columns
+    of the same names.  :meth:`exclude` only changes open rows, so the first
+    step that excludes a row gives it its reason.
+    """
+
+    fate: np.ndarray
+    reason: np.ndarray
+    mapped_to: np.ndarray
+    detail: np.ndarray
+
+    @classmethod
+    def open_rows(cls, n: int) -> RowFates:
+        """``n`` rows, all open (empty strings everywhere)."""
+
+        def blank() -> np.ndarray:
+            return np.array([""] * n, dtype=object)
+
+        return cls(fate=blank(), reason=blank(), mapped_to=blank(), detail=blank())
+
+    @property
+    def is_open(self) -> np.ndarray:
+        """Rows no step has given a fate yet."""
+        return self.fate == ""
+
+    def exclude(
+        self, mask: np.ndarray, reason: str | np.ndarray, detail: str | np.ndarray = ""
+    ) -> None:
+        """Exclude the open rows in ``mask`` with ``reason`` (and ``detail``).
+
+        ``reason`` and ``detail`` are one string for all rows or an array with
+        one entry per row; an empty ``detail`` string leaves the detail as is.
+        """
+        sel = mask & self.is_open
+        self.fate[sel] = "excluded"
+        self.reason[sel] = reason if isinstance(reason, str) else reason[sel]
+        if isinstance(detail, str):
+            if detail:
+                self.detail[sel] = detail
+        else:
+            self.detail[sel] = detail[sel]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The tidy rows of both sources (``table``) and their key columns as arrays."""
+
+    table: pd.DataFrame
+    code: np.ndarray
+    year: np.ndarray
+    source: np.ndarray
+    measure: np.ndarray
+
+    @classmethod
+    def of(cls, staff: pd.DataFrame | None, patient: pd.DataFrame | None) -> _Rows:
+        t = pd.concat([_prepare(staff, "staff"), _prepare(patient, "patient")], ignore_index=True)
+        return cls(
+            table=t,
+            code=t["org_code"].to_numpy(),
+            year=t["year"].to_numpy(),
+            source=t["source"].to_numpy(),
+            measure=t["measure"].to_numpy(),
+        )
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def _per_row(values: Any) -> np.ndarray:
+    return np.array(list(values), dtype=object)
+
+
+# ---------------------------------------------------------------------- linking steps
+def exclude_duplicates(rows: _Rows, fates: RowFates, params: LinkParams) -> None:
+    """Step 1: rows repeating an earlier row's (source, code, year, measure) from another file.
+
+    With ``duplicate_rule: fail`` any repeat raises :class:`LinkageDataError`
+    naming an example; with ``first`` the later rows are excluded as
+    ``duplicate`` (detail: the file that gave the kept row).
+    """
+    key = ["source", "org_code", "year", "measure"]
+    t = rows.table
+    dup_later = t.duplicated(key, keep="first").to_numpy()
+    if not dup_later.any():
+        return
+    if params.duplicate_rule == "fail":
+        d = t[t.duplicated(key, keep=False)]
+        ex = d.iloc[0]
+        files = sorted(
+            d[
+                (d["org_code"] == ex["org_code"])
+                & (d["year"] == ex["year"])
+                & (d["measure"] == ex["measure"])
+            ]["source_file"].unique()
+        )
+        raise LinkageDataError(
+            f"{int(dup_later.sum())} rows repeat an (organisation, year, measure) already given by another "
+            f"file of the same source, e.g. {ex['org_code']} {ex['year']} {ex['measure']} in {files}: "
+            f"remove one file from the input or set link.duplicate_rule to first"
+        )
+    first_file = t.groupby(key)["source_file"].transform("first").to_numpy()
+    fates.exclude(dup_later, "duplicate", _per_row(f"also in {f}" for f in first_file))
+
+
+def exclude_non_trust_kinds(rows: _Rows, fates: RowFates, survey: _SurveyOrgs) -> None:
+    """Step 2: rows of codes the readers typed as something other than a trust: ``not_a_trust``.
+
+    The kind of the row's year is used, else the code's kind in any year.
+    """
+    kinds = _per_row(
+        survey.kind_by_year.get((c, int(y)), survey.kind_by_code.get(c))
+        for c, y in zip(rows.code, rows.year, strict=True)
+    )
+    non_trust = np.array([k is not None and k != "trust" for k in kinds])
+    fates.exclude(non_trust, "not_a_trust", _per_row(f"org_kind {k}" for k in kinds))
+
+
+def exclude_unknown_codes(rows: _Rows, fates: RowFates, res: Mapping[str, Resolution]) -> None:
+    """Step 3: rows of codes the registry does not know: ``unknown_code``."""
+    status = _per_row(res[c].status for c in rows.code)
+    fates.exclude(
+        status == "unknown",
+        "unknown_code",
+        "not in etr.csv, the successions, the trust types or the overrides",
+    )
+
+
+def choose_split_successors(
+    rows: _Rows,
+    fates: RowFates,
+    res: Mapping[str, Resolution],
+    registry: Registry,
+    params: LinkParams,
+) -> dict[str, tuple[str | None, str]]:
+    """Step 4a: the successor chosen for each split code of the open rows.
+
+    ``link.split_assign`` comes first (reason ``split_assigned``; a successor
+    that is not one of the split's raises).  For the other split codes,
+    ``split_rule: fail`` raises naming every split, ``largest_successor``
+    picks the candidate with the largest median base over all input rows
+    (reason ``split_largest_successor``) and ``drop`` chooses none.
+
+    Returns
+    -------
+    dict
+        split code -> (successor, reason).
+    """
+    open_split = fates.is_open & (_per_row(res[c].status for c in rows.code) == "split")
+    split_choice: dict[str, tuple[str | None, str]] = {}
+    unresolved = []
+    for c in sorted(set(pd.unique(rows.code[open_split]))):
+        r = res[c]
+        chosen = params.split_assign.get(c) or params.split_assign.get(r.split_code or "")
+        if not chosen:
+            unresolved.append(c)
+            continue
+        final = registry.resolve(chosen)
+        tgt = final.target if final.status in ("self", "succession") else None
+        allowed = set(r.candidates) | {n for n, _ in registry.successors(r.split_code or "")}
+        if tgt is None or (chosen not in allowed and tgt not in allowed):
+            raise LinkageDataError(
+                f"link.split_assign maps {c} to {chosen}, which is not one of its successors "
+                f"[{', '.join(r.candidates)}]: fix link.split_assign"
+            )
+        split_choice[c] = (tgt, "split_assigned")
+    if unresolved and params.split_rule == "fail":
+        parts = []
+        for c in unresolved:
+            r = res[c]
+            n = int(((rows.code == c) & fates.is_open).sum())
+            parts.append(
+                f"{r.split_code} into [{', '.join(r.candidates)}] on {r.split_date} ({n} rows of {c})"
+            )
+        raise LinkageDataError(
+            f"{len(unresolved)} code(s) split into several successors: split of "
+            + "; ".join(parts)
+            + ": set link.split_rule to largest_successor or drop, or assign a successor in "
+            "link.split_assign"
+        )
+    if unresolved and params.split_rule == "largest_successor":
+        med = rows.table.groupby("org_code")["base_n"].median()
+        for c in unresolved:
+            cands = list(res[c].candidates)
+            sizes = {
+                k: (float(med.get(k)) if k in med.index and not pd.isna(med.get(k)) else -1.0)
+                for k in cands
+            }
+            best = sorted(cands, key=lambda k: (-sizes[k], k))[0]
+            split_choice[c] = (best, "split_largest_successor")
+    return split_choice
+
+
+def exclude_dropped_splits(
+    rows: _Rows,
+    fates: RowFates,
+    res: Mapping[str, Resolution],
+    split_choice: Mapping[str, tuple[str | None, str]],
+) -> None:
+    """Step 4b: rows of split codes with no chosen successor: ``split_dropped``."""
+    dropped = np.array([res[c].status == "split" and c not in split_choice for c in rows.code])
+    fates.exclude(dropped, "split_dropped", _per_row(res[c].detail for c in rows.code))
+
+
+def successor_targets(
+    rows: _Rows,
+    res: Mapping[str, Resolution],
+    split_choice: Mapping[str, tuple[str | None, str]],
+) -> np.ndarray:
+    """The code each row maps to: the chosen split successor, else the registry's
+    target as of the reference date (``""`` for unknown codes and dropped splits)."""
+    return _per_row(
+        split_choice[c][0] if c in split_choice else (res[c].target or "") for c in rows.code
+    )
+
+
+def exclude_closed(
+    rows: _Rows,
+    fates: RowFates,
+    target: np.ndarray,
+    survey_date: np.ndarray,
+    registry: Registry,
+    params: LinkParams,
+) -> None:
+    """Step 5: rows whose target trust had closed: ``closed``.
+
+    A row is closed when its survey date is after the target's close date,
+    or, with ``closed_rule: exclude``, when the target closed on or before
+    the reference date.
+    """
+    closed = np.zeros(len(rows), dtype=bool)
+    detail = np.array([""] * len(rows), dtype=object)
+    for i in np.flatnonzero(fates.is_open):
+        cd = registry.close_date(target[i])
+        if cd is None:
+            continue
+        if survey_date[i] > cd:
+            closed[i] = True
+            detail[i] = f"{target[i]} closed {cd}; survey dated {survey_date[i]}"
+        elif params.closed_rule == "exclude" and cd <= registry.reference_date:
+            closed[i] = True
+            detail[i] = f"{target[i]} closed {cd} (closed_rule exclude)"
+    fates.exclude(closed, "closed", detail)
+
+
+def exclude_by_trust_type(
+    fates: RowFates, target: np.ndarray, registry: Registry, params: LinkParams
+) -> None:
+    """Step 6: rows by the registry type of the target (the successor, not the input code).
+
+    A target that is not a trust gives ``not_a_trust``; a type outside
+    ``link.trust_types`` gives ``type_not_in_sample:<type>``.  With
+    ``link.restrict_trust_types: false`` (a study's own sample) nothing is excluded here.
+    """
+    if not params.restrict_trust_types:
+        return
+    ttype = _per_row(registry.trust_type(t) if t else "non_trust" for t in target)
+    fates.exclude(
+        ttype == "non_trust",
+        "not_a_trust",
+        _per_row(f"{t} is not a trust in the registry" for t in target),
+    )
+    out_of_sample = ~np.isin(ttype, list(params.trust_types))
+    fates.exclude(out_of_sample, _per_row(f"type_not_in_sample:{t}" for t in ttype))
+
+
+def exclude_series_breaks(
+    rows: _Rows, fates: RowFates, starts: Mapping[str, int | None], params: LinkParams
+) -> None:
+    """Step 7: rows whose source year is before their measure's first comparable year.
+
+    Excluded as ``series_break`` when ``link.respect_series_breaks`` is on;
+    otherwise kept (``panel_long.before_series_start`` flags them).
+    """
+    if not params.respect_series_breaks:
+        return
+    before = np.array(
+        [
+            starts[m] is not None and y < starts[m]
+            for m, y in zip(rows.measure, rows.year, strict=True)
+        ]
+    )
+    fates.exclude(
+        before,
+        "series_break",
+        _per_row(f"{m} comparable from {starts[m]}" for m in rows.measure),
+    )
+
+
+def exclude_superseded(
+    rows: _Rows,
+    fates: RowFates,
+    res: Mapping[str, Resolution],
+    target: np.ndarray,
+    survey_date: np.ndarray,
+) -> None:
+    """Step 8: predecessor rows surveyed on or after the predecessor ceased, when the
+    successor itself reports the same source, year and measure: ``superseded_by_successor``."""
+    alive = fates.is_open
+    own = alive & (rows.code == target)
+    own_keys = set(
+        zip(rows.source[own], target[own], rows.year[own], rows.measure[own], strict=True)
+    )
+    superseded = np.zeros(len(rows), dtype=bool)
+    for i in np.flatnonzero(alive & (rows.code != target)):
+        ceased = res[rows.code[i]].ceased
+        if (
+            ceased is not None
+            and survey_date[i] >= ceased
+            and (rows.source[i], target[i], rows.year[i], rows.measure[i]) in own_keys
+        ):
+            superseded[i] = True
+    fates.exclude(
+        superseded,
+        "superseded_by_successor",
+        _per_row(
+            f"{c} ceased {res[c].ceased}; {t} reports that year"
+            for c, t in zip(rows.code, target, strict=True)
+        ),
+    )
+
+
+def panel_years(rows: _Rows, params: LinkParams) -> np.ndarray:
+    """Step 9a: the panel year of each row (staff rows shifted by ``link.staff_lag``)."""
+    return np.where(rows.source == "staff", rows.year + params.staff_lag, rows.year)
+
+
+def counterparts(
+    rows: _Rows, fates: RowFates, target: np.ndarray, panel_year: np.ndarray
+) -> np.ndarray:
+    """Step 9b: whether the other source has an open row for the row's target and panel year."""
+    alive = fates.is_open
+    staff = alive & (rows.source == "staff")
+    patient = alive & (rows.source == "patient")
+    staff_ty = set(zip(target[staff], panel_year[staff], strict=True))
+    pat_ty = set(zip(target[patient], panel_year[patient], strict=True))
+    return np.array(
+        [
+            ((t, py) in pat_ty) if s == "staff" else ((t, py) in staff_ty)
+            for t, py, s in zip(target, panel_year, rows.source, strict=True)
+        ]
+    )
+
+
+def exclude_no_counterpart(
+    rows: _Rows,
+    fates: RowFates,
+    panel_year: np.ndarray,
+    counterpart: np.ndarray,
+    params: LinkParams,
+) -> None:
+    """Step 9c: with ``link.require_counterpart``, open rows without a counterpart:
+    ``no_counterpart_that_year``."""
+    if not params.require_counterpart:
+        return
+    fates.exclude(
+        fates.is_open & ~counterpart,
+        "no_counterpart_that_year",
+        _per_row(
+            f"no {'patient' if s == 'staff' else 'staff'} values for panel year {py}"
+            for s, py in zip(rows.source, panel_year, strict=True)
+        ),
+    )
+
+
+# reasons whose rows have no meaningful target code (audit ``mapped_to`` is blank)
+_UNMAPPED_REASONS = ["not_a_trust", "unknown_code", "split_dropped", "duplicate"]
+
+
+def record_survivors(
+    rows: _Rows,
+    fates: RowFates,
+    res: Mapping[str, Resolution],
+    split_choice: Mapping[str, tuple[str | None, str]],
+    target: np.ndarray,
+) -> None:
+    """Step 10: open rows become ``matched`` (code is its own target) or ``merged``.
+
+    A merged row's reason is the split choice (``split_assigned`` or
+    ``split_largest_successor``), ``split_assigned`` for a split assigned in
+    ``ods_overrides.csv``, else ``succession``.  ``mapped_to`` is the target
+    for every row except exclusions in :data:`_UNMAPPED_REASONS`.
+    """
+    alive = fates.is_open
+    fates.fate[alive & (rows.code == target)] = "matched"
+    merged = alive & (rows.code != target)
+    fates.fate[merged] = "merged"
+    for i in np.flatnonzero(merged):
+        c = rows.code[i]
+        if c in split_choice:
+            fates.reason[i] = split_choice[c][1]
+            fates.detail[i] = f"{res[c].detail}; assigned {split_choice[c][0]}"
+        elif res[c].assigned_by == "override":
+            fates.reason[i] = "split_assigned"
+            fates.detail[i] = f"{res[c].detail}; assigned {res[c].target} (ods_overrides.csv)"
+        else:
+            fates.reason[i] = "succession"
+            fates.detail[i] = res[c].detail
+    excluded = fates.fate == "excluded"
+    fates.mapped_to[~excluded] = target[~excluded]
+    fates.mapped_to[excluded] = np.where(
+        np.isin(fates.reason[excluded], _UNMAPPED_REASONS), "", target[excluded]
+    )
+
+
+def audit_table(
+    rows: _Rows, fates: RowFates, panel_year: np.ndarray, counterpart: np.ndarray
+) -> pd.DataFrame:
+    """The audit of the tidy rows: one row per input row, columns :data:`AUDIT_COLUMNS`."""
+    t = rows.table
+    return pd.DataFrame(
+        {
+            "source_file": t["source_file"].to_numpy(),
+            "source_code": t["source_code"].to_numpy(),
+            "org_code": rows.code,
+            "year": rows.year,
+            "measure": rows.measure,
+            "fate": fates.fate,
+            "reason": fates.reason,
+            "mapped_to": fates.mapped_to,
+            "source": rows.source,
+            "source_sheet": t["source_sheet"].to_numpy(),
+            "panel_year": panel_year,
+            "detail": fates.detail,
+            "counterpart": counterpart,
+        }
+    )
+
+
+def combine_survivors(
+    rows: _Rows,
+    fates: RowFates,
+    target: np.ndarray,
+    panel_year: np.ndarray,
+    starts: Mapping[str, int | None],
+    catalogue: Any,
+    params: LinkParams,
+) -> pd.DataFrame:
+    """Step 11: ``panel_long``, one row per (target, panel year, source, measure).
+
+    The matched and merged rows of each group are combined with
+    :func:`combine` by the measure's catalogue rule and ``link.merge_weight``.
+    """
+    survived = np.isin(fates.fate, ["matched", "merged"])
+    keep = rows.table[survived].copy()
+    keep["target"] = target[survived]
+    keep["panel_year"] = panel_year[survived]
+    long_rows = []
+    for (tgt, py, src, meas), g in keep.groupby(
+        ["target", "panel_year", "source", "measure"], sort=True
+    ):
+        value, base, weighting = combine(
+            g["value"].to_numpy(),
+            g["base_n"].to_numpy(),
+            rule=_combine_rule(str(meas), catalogue),
+            weight=params.merge_weight,
+        )
+        in_codes = sorted(g["org_code"].unique())
+        sy = int(g["year"].iloc[0])
+        long_rows.append(
+            {
+                "org_code": tgt,
+                "year": int(py),
+                "measure": meas,
+                "value": value,
+                "base_n": base,
+                "source": src,
+                "source_year": sy,
+                "source_file": ";".join(sorted(g["source_file"].astype(str).unique())),
+                "source_code": ";".join(sorted(g["source_code"].astype(str).unique())),
+                "merged_from": "" if in_codes == [tgt] else ";".join(in_codes),
+                "n_inputs": len(g),
+                "weighting": weighting,
+                "before_series_start": bool(starts[meas] is not None and sy < starts[meas]),
+            }
+        )
+    panel_long = pd.DataFrame(long_rows, columns=PANEL_LONG_COLUMNS)
+    return panel_long.astype(
+        {
+            "year": "int64",
+            "source_year": "int64",
+            "n_inputs": "int64",
+            "value": float,
+            "base_n": float,
+        }
+    )
 
 
 # ---------------------------------------------------------------------- run_link
@@ -278,6 +739,14 @@ def run_link(
     catalogue: Any = None,
 ) -> LinkResult:
     """Link staff and patient tidy tables by trust and year, with a full audit.
+
+    The steps run in this order over a :class:`RowFates` record; a row's first
+    exclusion decides its reason: duplicates, organisation kind, unknown
+    codes, splits, closures, trust type, series breaks, superseded
+    predecessor rows, alignment and counterparts, survivors (matched or
+    merged), the combine into ``panel_long``, then the roll-up rows, and the
+    reconciliation check.  (The function is over 80 lines only because of this
+    docstring; its body is the list of steps.)
 
     Parameters
     ----------
@@ -300,7 +769,7 @@ def run_link(
         overrides the catalogue and ``params.series_start``.
     catalogue
         A loaded measure catalogue (for ``comparable_from`` and the combine
-        rule per measure); ``None`` loads the packaged one if available.
+        rule per measure); ``None`` loads the packaged one.
 
     Returns
     -------
@@ -314,346 +783,72 @@ def run_link(
         reconciliation.
     """
     params = params or LinkParams()
-    cat = catalogue if catalogue is not None else _catalogue_lookup()
-    if series_start is None:
-        start_of = make_series_start(params, cat)
-    elif callable(series_start):
-        start_of = series_start
-    else:
-        mapping = dict(series_start)
-        start_of = mapping.get
-
-    rows = pd.concat([_prepare(staff, "staff"), _prepare(patient, "patient")], ignore_index=True)
-    n_in_tidy = len(rows)
-    kind_by_year, kind_by_code, survey_names = _org_kinds(orgs)
-
-    fate = np.array([""] * n_in_tidy, dtype=object)
-    reason = np.array([""] * n_in_tidy, dtype=object)
-    detail = np.array([""] * n_in_tidy, dtype=object)
-    mapped = np.array([""] * n_in_tidy, dtype=object)
-
-    def exclude(mask: np.ndarray, why: str | np.ndarray, more: str | np.ndarray = "") -> None:
-        sel = mask & (fate == "")
-        fate[sel] = "excluded"
-        reason[sel] = why if isinstance(why, str) else why[sel]
-        if isinstance(more, str):
-            if more:
-                detail[sel] = more
-        else:
-            detail[sel] = more[sel]
-
-    # 1. duplicates across source files
-    key = ["source", "org_code", "year", "measure"]
-    dup_later = rows.duplicated(key, keep="first").to_numpy()
-    if dup_later.any():
-        if params.duplicate_rule == "fail":
-            d = rows[rows.duplicated(key, keep=False)]
-            ex = d.iloc[0]
-            files = sorted(
-                d[
-                    (d["org_code"] == ex["org_code"])
-                    & (d["year"] == ex["year"])
-                    & (d["measure"] == ex["measure"])
-                ]["source_file"].unique()
-            )
-            raise LinkageDataError(
-                f"{int(dup_later.sum())} rows repeat an (organisation, year, measure) already given by another "
-                f"file of the same source, e.g. {ex['org_code']} {ex['year']} {ex['measure']} in {files}: "
-                f"remove one file from the input or set link.duplicate_rule to first"
-            )
-        first_file = rows.groupby(key)["source_file"].transform("first").to_numpy()
-        exclude(
-            dup_later, "duplicate", np.array([f"also in {f}" for f in first_file], dtype=object)
-        )
-
-    # 2. organisation kind from the readers
-    codes = rows["org_code"].to_numpy()
-    years = rows["year"].to_numpy()
-    kinds = np.array(
-        [
-            kind_by_year.get((c, int(y)), kind_by_code.get(c))
-            for c, y in zip(codes, years, strict=True)
-        ],
-        dtype=object,
-    )
-    non_trust = np.array([k is not None and k != "trust" for k in kinds])
-    exclude(non_trust, "not_a_trust", np.array([f"org_kind {k}" for k in kinds], dtype=object))
-
-    # 3. registry resolution
-    res: dict[str, Resolution] = {c: registry.resolve(c) for c in pd.unique(codes)}
+    cat = catalogue if catalogue is not None else load_catalogue()
+    start_of = _series_start_lookup(series_start, params, cat)
+    rows = _Rows.of(staff, patient)
+    survey = _org_kinds(orgs)
+    res: dict[str, Resolution] = {c: registry.resolve(c) for c in pd.unique(rows.code)}
     if params.successors == "as_published":  # a study's own sample: every known code stands for itself
         res = {c: r if r.status == "unknown" else Resolution(code=c, status="self", target=c, chain=(c,))
                for c, r in res.items()}
-    status = np.array([res[c].status for c in codes], dtype=object)
-    exclude(
-        status == "unknown",
-        "unknown_code",
-        "not in etr.csv, the successions, the trust types or the overrides",
+    survey_date = _per_row(
+        _survey_date(y, s, params) for y, s in zip(rows.year, rows.source, strict=True)
     )
+    starts = {m: start_of(m) for m in pd.unique(rows.measure)}
+    fates = RowFates.open_rows(len(rows))
 
-    # 4. splits
-    split_codes = sorted({c for c in pd.unique(codes[(fate == "") & (status == "split")])})
-    split_choice: dict[str, tuple[str | None, str]] = {}
-    unresolved = []
-    for c in split_codes:
-        r = res[c]
-        chosen = params.split_assign.get(c) or params.split_assign.get(r.split_code or "")
-        if chosen:
-            final = registry.resolve(chosen)
-            tgt = final.target if final.status in ("self", "succession") else None
-            allowed = set(r.candidates) | {n for n, _ in registry.successors(r.split_code or "")}
-            if tgt is None or (chosen not in allowed and tgt not in allowed):
-                raise LinkageDataError(
-                    f"link.split_assign maps {c} to {chosen}, which is not one of its successors "
-                    f"[{', '.join(r.candidates)}]: fix link.split_assign"
-                )
-            split_choice[c] = (tgt, "split_assigned")
-        else:
-            unresolved.append(c)
-    if unresolved and params.split_rule == "fail":
-        parts = []
-        for c in unresolved:
-            r = res[c]
-            n = int(((codes == c) & (fate == "")).sum())
-            parts.append(
-                f"{r.split_code} into [{', '.join(r.candidates)}] on {r.split_date} ({n} rows of {c})"
-            )
-        raise LinkageDataError(
-            f"{len(unresolved)} code(s) split into several successors: split of "
-            + "; ".join(parts)
-            + ": set link.split_rule to largest_successor or drop, or assign a successor in "
-            "link.split_assign"
-        )
-    if unresolved and params.split_rule == "largest_successor":
-        med = rows.groupby("org_code")["base_n"].median()
-        for c in unresolved:
-            cands = list(res[c].candidates)
-            sizes = {
-                k: (float(med.get(k)) if k in med.index and not pd.isna(med.get(k)) else -1.0)
-                for k in cands
-            }
-            best = sorted(cands, key=lambda k: (-sizes[k], k))[0]
-            split_choice[c] = (best, "split_largest_successor")
-    split_dropped = np.array(
-        [s == "split" and c not in split_choice for c, s in zip(codes, status, strict=True)]
-    )
-    exclude(split_dropped, "split_dropped", np.array([res[c].detail for c in codes], dtype=object))
+    exclude_duplicates(rows, fates, params)
+    exclude_non_trust_kinds(rows, fates, survey)
+    exclude_unknown_codes(rows, fates, res)
+    split_choice = choose_split_successors(rows, fates, res, registry, params)
+    exclude_dropped_splits(rows, fates, res, split_choice)
+    target = successor_targets(rows, res, split_choice)
+    exclude_closed(rows, fates, target, survey_date, registry, params)
+    exclude_by_trust_type(fates, target, registry, params)
+    exclude_series_breaks(rows, fates, starts, params)
+    exclude_superseded(rows, fates, res, target, survey_date)
+    panel_year = panel_years(rows, params)
+    counterpart = counterparts(rows, fates, target, panel_year)
+    exclude_no_counterpart(rows, fates, panel_year, counterpart, params)
+    record_survivors(rows, fates, res, split_choice, target)
 
-    target = np.array(
-        [split_choice[c][0] if c in split_choice else (res[c].target or "") for c in codes],
-        dtype=object,
-    )
-    mapped[fate != "excluded"] = target[fate != "excluded"]
+    audit = audit_table(rows, fates, panel_year, counterpart)
+    panel_long = combine_survivors(rows, fates, target, panel_year, starts, cat, params)
+    n_rollups = 0 if rollups is None else len(rollups)
+    if n_rollups:
+        audit = pd.concat([audit, _audit_rollups(rollups, audit)], ignore_index=True)
+    check_reconciliation(audit, n_in=len(rows) + n_rollups)
 
-    # 5. closures
-    sources = rows["source"].to_numpy()
-    survey_d = np.array(
-        [_survey_date(y, s, params) for y, s in zip(years, sources, strict=True)], dtype=object
-    )
-    closed = np.zeros(n_in_tidy, dtype=bool)
-    closed_detail = np.array([""] * n_in_tidy, dtype=object)
-    for i in np.flatnonzero(fate == ""):
-        cd = registry.close_date(target[i])
-        if cd is None:
-            continue
-        if survey_d[i] > cd:
-            closed[i] = True
-            closed_detail[i] = f"{target[i]} closed {cd}; survey dated {survey_d[i]}"
-        elif params.closed_rule == "exclude" and cd <= registry.reference_date:
-            closed[i] = True
-            closed_detail[i] = f"{target[i]} closed {cd} (closed_rule exclude)"
-    exclude(closed, "closed", closed_detail)
+    return _link_result(audit, panel_long, survey.names, registry, params)
 
-    # 6. trust type (of the successor)
-    ttype = np.array([registry.trust_type(t) if t else "non_trust" for t in target], dtype=object)
-    if params.restrict_trust_types:
-        exclude(
-            ttype == "non_trust",
-            "not_a_trust",
-            np.array([f"{t} is not a trust in the registry" for t in target], dtype=object),
-        )
-        out_of_sample = ~np.isin(ttype, list(params.trust_types))
-        exclude(out_of_sample, np.array([f"type_not_in_sample:{t}" for t in ttype], dtype=object))
 
-    # 7. series breaks (source year)
-    measures = rows["measure"].to_numpy()
-    starts = {m: start_of(m) for m in pd.unique(measures)}
-    before = np.array(
-        [starts[m] is not None and y < starts[m] for m, y in zip(measures, years, strict=True)]
-    )
-    if params.respect_series_breaks:
-        exclude(
-            before,
-            "series_break",
-            np.array([f"{m} comparable from {starts[m]}" for m in measures], dtype=object),
-        )
-
-    # 8. predecessor rows dated after the succession when the successor reports too
-    alive = fate == ""
-    own = alive & (codes == target)
-    own_keys = set(zip(sources[own], target[own], years[own], measures[own], strict=True))
-    superseded = np.zeros(n_in_tidy, dtype=bool)
-    for i in np.flatnonzero(alive & (codes != target)):
-        ceased = res[codes[i]].ceased
-        if (
-            ceased is not None
-            and survey_d[i] >= ceased
-            and (sources[i], target[i], years[i], measures[i]) in own_keys
-        ):
-            superseded[i] = True
-    exclude(
-        superseded,
-        "superseded_by_successor",
-        np.array(
-            [
-                f"{c} ceased {res[c].ceased}; {t} reports that year"
-                for c, t in zip(codes, target, strict=True)
-            ],
-            dtype=object,
-        ),
-    )
-
-    # 9. alignment and counterparts
-    panel_year = np.where(sources == "staff", years + params.staff_lag, years)
-    alive = fate == ""
-    staff_ty = set(
-        zip(
-            target[alive & (sources == "staff")],
-            panel_year[alive & (sources == "staff")],
-            strict=True,
-        )
-    )
-    pat_ty = set(
-        zip(
-            target[alive & (sources == "patient")],
-            panel_year[alive & (sources == "patient")],
-            strict=True,
-        )
-    )
-    counterpart = np.array(
-        [
-            ((t, py) in pat_ty) if s == "staff" else ((t, py) in staff_ty)
-            for t, py, s in zip(target, panel_year, sources, strict=True)
-        ]
-    )
-    if params.require_counterpart:
-        exclude(
-            alive & ~counterpart,
-            "no_counterpart_that_year",
-            np.array(
-                [
-                    f"no {'patient' if s == 'staff' else 'staff'} values for panel year {py}"
-                    for s, py in zip(sources, panel_year, strict=True)
-                ],
-                dtype=object,
-            ),
-        )
-
-    # 10. survivors
-    alive = fate == ""
-    fate[alive & (codes == target)] = "matched"
-    merged_mask = alive & (codes != target)
-    fate[merged_mask] = "merged"
-    for i in np.flatnonzero(merged_mask):
-        c = codes[i]
-        if c in split_choice:
-            reason[i] = split_choice[c][1]
-            detail[i] = f"{res[c].detail}; assigned {split_choice[c][0]}"
-        elif res[c].assigned_by == "override":
-            reason[i] = "split_assigned"
-            detail[i] = f"{res[c].detail}; assigned {res[c].target} (ods_overrides.csv)"
-        else:
-            reason[i] = "succession"
-            detail[i] = res[c].detail
-    mapped[fate == "excluded"] = np.where(
-        np.isin(
-            reason[fate == "excluded"],
-            ["not_a_trust", "unknown_code", "split_dropped", "duplicate"],
-        ),
-        "",
-        target[fate == "excluded"],
-    )
-
-    audit = pd.DataFrame(
-        {
-            "source_file": rows["source_file"].to_numpy(),
-            "source_code": rows["source_code"].to_numpy(),
-            "org_code": codes,
-            "year": years,
-            "measure": measures,
-            "fate": fate,
-            "reason": reason,
-            "mapped_to": mapped,
-            "source": sources,
-            "source_sheet": rows["source_sheet"].to_numpy(),
-            "panel_year": panel_year,
-            "detail": detail,
-            "counterpart": counterpart,
-        }
-    )
-
-    # 11. combine survivors into panel_long
-    keep = rows[np.isin(fate, ["matched", "merged"])].copy()
-    keep["target"] = target[np.isin(fate, ["matched", "merged"])]
-    keep["panel_year"] = panel_year[np.isin(fate, ["matched", "merged"])]
-    long_rows = []
-    for (tgt, py, src, meas), g in keep.groupby(
-        ["target", "panel_year", "source", "measure"], sort=True
-    ):
-        rule = _default_combine_rule(str(meas), cat)
-        value, base, weighting = combine(
-            g["value"].to_numpy(), g["base_n"].to_numpy(), rule=rule, weight=params.merge_weight
-        )
-        in_codes = sorted(g["org_code"].unique())
-        sy = int(g["year"].iloc[0])
-        long_rows.append(
-            {
-                "org_code": tgt,
-                "year": int(py),
-                "measure": meas,
-                "value": value,
-                "base_n": base,
-                "source": src,
-                "source_year": sy,
-                "source_file": ";".join(sorted(g["source_file"].astype(str).unique())),
-                "source_code": ";".join(sorted(g["source_code"].astype(str).unique())),
-                "merged_from": "" if in_codes == [tgt] else ";".join(in_codes),
-                "n_inputs": len(g),
-                "weighting": weighting,
-                "before_series_start": bool(starts[meas] is not None and sy < starts[meas]),
-            }
-        )
-    panel_long = pd.DataFrame(long_rows, columns=PANEL_LONG_COLUMNS)
-    panel_long = panel_long.astype(
-        {
-            "year": "int64",
-            "source_year": "int64",
-            "n_inputs": "int64",
-            "value": float,
-            "base_n": float,
-        }
-    )
-
-    # 12. roll-up rows (e.g. Isle of Wight sub-codes)
-    if rollups is not None and len(rollups):
-        audit = pd.concat([audit, _audit_rollups(rollups, audit, params)], ignore_index=True)
-
-    check_reconciliation(audit, n_in=n_in_tidy + (0 if rollups is None else len(rollups)))
-
-    names = {}
-    for t in panel_long["org_code"].unique():
-        names[t] = survey_names.get(t) or registry.name(t) or ""
-    panel = make_panel(
-        panel_long, names, {t: registry.trust_type(t) for t in panel_long["org_code"].unique()}
-    )
-    balance = make_balance(panel_long, panel)
-    metrics = link_metrics(audit, panel_long, params, registry)
+def _link_result(
+    audit: pd.DataFrame,
+    panel_long: pd.DataFrame,
+    survey_names: Mapping[str, str],
+    registry: Registry,
+    params: LinkParams,
+) -> LinkResult:
+    """The wide panel (names from the surveys, else the registry), balance and metrics."""
+    targets = panel_long["org_code"].unique()
+    names = {t: survey_names.get(t) or registry.name(t) or "" for t in targets}
+    panel = make_panel(panel_long, names, {t: registry.trust_type(t) for t in targets})
     return LinkResult(
-        panel=panel, panel_long=panel_long, audit=audit, balance=balance, metrics=metrics
+        panel=panel,
+        panel_long=panel_long,
+        audit=audit,
+        balance=make_balance(panel_long, panel),
+        metrics=link_metrics(audit, panel_long, params, registry),
     )
 
 
-def _audit_rollups(rollups: pd.DataFrame, audit: pd.DataFrame, params: LinkParams) -> pd.DataFrame:
+def _audit_rollups(rollups: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
+    """Step 12: audit rows for the sub-code rows the reader rolled up (``rollups``).
+
+    Each takes the fate of its parent row in ``audit`` (``merged`` with reason
+    ``rollup``, or the parent's exclusion); a sub-code row whose parent row is
+    missing is excluded as ``rollup_target_missing``.
+    """
     if "into" not in rollups.columns:
         raise LinkageDataError(f"rollups table lacks column 'into'; has {list(rollups.columns)}")
     r = rollups.copy()
@@ -839,36 +1034,35 @@ def _per_year(df: pd.DataFrame, col: str = "year") -> dict[str, int]:
     return {str(int(y)): int(n) for y, n in df.groupby(col)["org_code"].nunique().items()}
 
 
-def link_metrics(
-    audit: pd.DataFrame, panel_long: pd.DataFrame, params: LinkParams, registry: Registry
-) -> dict[str, Any]:
-    """Counts for ``metrics/linkage.json`` (see docs/linkage.md for each key)."""
+def _year_counts(pairs: list[tuple[str, int]]) -> dict[str, int]:
+    """Number of (trust, year) pairs per year, by year."""
+    out: dict[str, int] = {}
+    for _, y in pairs:
+        out[str(int(y))] = out.get(str(int(y)), 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _headline_pairs(
+    panel_long: pd.DataFrame, params: LinkParams
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Trust-years with both headline measures in the same source year, and trust-years
+    with the patient headline whose trust has the staff headline the year before."""
     pl = panel_long
-    by_src = {s: _per_year(pl[pl["source"] == s], "source_year") for s in ("staff", "patient")}
-    hs, hp = params.headline_staff, params.headline_patient
-    s_ty = set(
-        zip(
-            pl.loc[pl["measure"] == hs, "org_code"],
-            pl.loc[pl["measure"] == hs, "source_year"],
-            strict=True,
-        )
-    )
-    p_ty = set(
-        zip(
-            pl.loc[pl["measure"] == hp, "org_code"],
-            pl.loc[pl["measure"] == hp, "source_year"],
-            strict=True,
-        )
-    )
+
+    def trust_years(measure: str) -> set[tuple[str, int]]:
+        sel = pl["measure"] == measure
+        return set(zip(pl.loc[sel, "org_code"], pl.loc[sel, "source_year"], strict=True))
+
+    s_ty, p_ty = trust_years(params.headline_staff), trust_years(params.headline_patient)
     both = sorted(ty for ty in p_ty if ty in s_ty)
     lag1 = sorted((c, y) for c, y in p_ty if (c, y - 1) in s_ty)
+    return both, lag1
 
-    def count(pairs: list[tuple[str, int]]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for _, y in pairs:
-            out[str(int(y))] = out.get(str(int(y)), 0) + 1
-        return dict(sorted(out.items()))
 
+def _exclusion_counts(
+    audit: pd.DataFrame,
+) -> tuple[dict[str, int], dict[str, int], dict[str, dict[str, int]]]:
+    """Excluded rows by reason (before any ``:``), by full reason, and by source and reason."""
     ex = audit[audit["fate"] == "excluded"]
     reasons = ex["reason"].astype(str).str.split(":").str[0]
     by_reason = {k: int(v) for k, v in reasons.value_counts().sort_index().items()}
@@ -876,6 +1070,18 @@ def link_metrics(
     by_src_reason: dict[str, dict[str, int]] = {}
     for (s, r), n in ex.groupby(["source", "reason"]).size().items():
         by_src_reason.setdefault(str(s), {})[str(r)] = int(n)
+    return by_reason, by_reason_full, by_src_reason
+
+
+def link_metrics(
+    audit: pd.DataFrame, panel_long: pd.DataFrame, params: LinkParams, registry: Registry
+) -> dict[str, Any]:
+    """Counts for ``metrics/linkage.json`` (see docs/linkage.md for each key)."""
+    pl = panel_long
+    by_src = {s: _per_year(pl[pl["source"] == s], "source_year") for s in ("staff", "patient")}
+    hs, hp = params.headline_staff, params.headline_patient
+    both, lag1 = _headline_pairs(pl, params)
+    by_reason, by_reason_full, by_src_reason = _exclusion_counts(audit)
     merged = audit[audit["fate"] == "merged"]
     return {
         "reference_date": registry.reference_date.isoformat(),
@@ -896,7 +1102,9 @@ def link_metrics(
         # published codes (before successor mapping) whose rows reached the panel: a
         # merger after the survey year makes this larger than n_trusts_by_source_year
         "n_input_codes_by_source_year": {
-            str(s): {str(int(y)): int(n) for y, n in g.groupby("year")["org_code"].nunique().items()}
+            str(s): {
+                str(int(y)): int(n) for y, n in g.groupby("year")["org_code"].nunique().items()
+            }
             for s, g in audit[audit["fate"] != "excluded"].groupby("source")
         },
         "n_trusts_by_measure_year": {
@@ -907,9 +1115,9 @@ def link_metrics(
         "headline": {
             "staff": hs,
             "patient": hp,
-            "both_same_year": count(both),
+            "both_same_year": _year_counts(both),
             "both_same_year_total": len(both),
-            "lag1_staff_to_patient": count(lag1),
+            "lag1_staff_to_patient": _year_counts(lag1),
             "lag1_total": len(lag1),
         },
         "excluded_by_reason": by_reason,
@@ -924,7 +1132,7 @@ def link_metrics(
         },
         "weighting": {str(k): int(v) for k, v in pl["weighting"].value_counts().items()},
         # flat alias read by linkage.report (trusts with both headline measures per year)
-        "trusts_both_by_year": count(both),
+        "trusts_both_by_year": _year_counts(both),
     }
 
 
@@ -1029,45 +1237,3 @@ def plot_balance(balance: pd.DataFrame | LinkResult, ax: Any = None) -> Any:
         bbox_to_anchor=(1.0, 1.0),
     )
     return ax
-
-
-def run_stage(params: Any) -> LinkResult:
-    """Run the ``link`` stage with the full params object (used by ``notebooks/03_link.ipynb``).
-
-    Delegates to :func:`linkage.pipeline.link_stage`, which reads the ingest
-    outputs, builds the registry, calls :func:`run_link` and writes the outputs.
-    """
-    from .pipeline import link_stage
-
-    return link_stage(params)
-
-
-def save_link_outputs(
-    result: LinkResult,
-    processed_dir: str | Path = "data/processed",
-    metrics_path: str | Path = "metrics/linkage.json",
-) -> dict[str, Path]:
-    """Write ``panel.parquet``, ``panel_long.parquet``, ``linkage_audit.csv``, ``linkage_balance.csv`` and the metrics JSON.
-
-    Returns
-    -------
-    dict
-        Name -> path written.
-    """
-    d = Path(processed_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    m = Path(metrics_path)
-    m.parent.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "panel": d / "panel.parquet",
-        "panel_long": d / "panel_long.parquet",
-        "audit": d / "linkage_audit.csv",
-        "balance": d / "linkage_balance.csv",
-        "metrics": m,
-    }
-    result.panel.to_parquet(paths["panel"], index=False)
-    result.panel_long.to_parquet(paths["panel_long"], index=False)
-    result.audit.to_csv(paths["audit"], index=False)
-    result.balance.to_csv(paths["balance"], index=False)
-    m.write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n")
-    return paths

@@ -44,6 +44,7 @@ See ``docs/linkage.md`` for the rules and the evidence of every override.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -336,32 +337,6 @@ class Registry:
             out = out[out["trust_type"].isin(types)]
         return out.reset_index(drop=True)
 
-    def successor_table(self, codes: list[str] | None = None) -> pd.DataFrame:
-        """Resolution of every code (default: all codes with a succession or listed).
-
-        Returns
-        -------
-        DataFrame
-            ``code, status, target, chain, ceased, candidates, trust_type``
-            (trust type of the target).
-        """
-        codes = codes if codes is not None else sorted(set(self._org_index) | set(self._succ))
-        rows = []
-        for c in codes:
-            r = self.resolve(c)
-            rows.append(
-                {
-                    "code": c,
-                    "status": r.status,
-                    "target": r.target,
-                    "chain": "->".join(r.chain),
-                    "ceased": r.ceased,
-                    "candidates": ",".join(r.candidates),
-                    "trust_type": self.trust_type(r.target) if r.target else None,
-                }
-            )
-        return pd.DataFrame(rows)
-
     # ----------------------------------------------------------------- checks
     def _check_cycles(self) -> None:
         state: dict[str, int] = {}
@@ -602,6 +577,262 @@ def _resolve_override_arg(value: Any, default: Path) -> Any:
     return value
 
 
+ANOMALY_COLUMNS = ["kind", "old_code", "new_code", "date", "detail"]
+
+
+def _anomaly(kind: str, old: str, new: str, when: date | None, detail: str) -> dict[str, Any]:
+    return {"kind": kind, "old_code": old, "new_code": new, "date": when, "detail": detail}
+
+
+@dataclass(frozen=True)
+class _OdsFiles:
+    """The ODS files :func:`build_registry` reads (``regions`` is optional)."""
+
+    etr: Path
+    successions: Path
+    types: Path
+    regions: Path | None
+
+
+def _locate_files(
+    ods_dir: Path,
+    etr_file: str | Path | None,
+    successions_file: str | Path | None,
+    types_file: str | Path | None,
+) -> _OdsFiles:
+    """The explicit files where given, else the one file in ``ods_dir`` matching each name."""
+    return _OdsFiles(
+        etr=Path(etr_file) if etr_file else _find(ods_dir, ["etr.csv"], "etr.csv"),
+        successions=(
+            Path(successions_file)
+            if successions_file
+            else _find(ods_dir, ["trust_successions*.csv", "*succ*.csv"], "successions")
+        ),
+        types=Path(types_file)
+        if types_file
+        else _find(ods_dir, ["trust_types*.csv"], "trust types"),
+        regions=_find(ods_dir, ["trusts_*regions*.csv"], "trust regions", required=False),
+    )
+
+
+def _ods_successions(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The ODS successions (``source`` ``ods``) without rows naming a code as its own successor.
+
+    Returns the successions and one ``self_succession_ignored`` anomaly per dropped row.
+    """
+    succ = read_successions(path)
+    succ["source"] = "ods"
+    succ["note"] = ""
+    self_rows = succ[succ["old_code"] == succ["new_code"]]
+    anomalies = [
+        _anomaly(
+            "self_succession_ignored",
+            r.old_code,
+            r.new_code,
+            r.date,
+            "code listed as its own successor",
+        )
+        for r in self_rows.itertuples(index=False)
+    ]
+    return succ[succ["old_code"] != succ["new_code"]], anomalies
+
+
+def _apply_overrides(
+    succ: pd.DataFrame, ov: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, str], list[dict[str, Any]]]:
+    """Apply the ``ods_overrides`` rows to the ODS successions.
+
+    ``ignore`` rows remove their ODS succession (one that matches nothing
+    raises :class:`RegistryError`); ``split_assign`` rows give the split
+    assignments; ``add`` rows append successions (``source`` ``override``)
+    unless the ODS file already has the pair, in which case the ODS row is
+    kept and an ``override_already_in_ods`` anomaly noted.
+
+    Returns
+    -------
+    successions, split_assignments, anomalies
+    """
+    anomalies: list[dict[str, Any]] = []
+    split_assign: dict[str, str] = {}
+    for r in ov.itertuples(index=False):
+        if r.action == "ignore":
+            hit = (succ["old_code"] == r.old_code) & (succ["new_code"] == r.new_code)
+            if not hit.any():
+                raise RegistryError(
+                    f"ods_overrides 'ignore' row {r.old_code}->{r.new_code} matches no ODS "
+                    f"succession: remove it from the overrides file"
+                )
+            succ = succ[~hit]
+            anomalies.append(
+                _anomaly("ignored_by_override", r.old_code, r.new_code, r.date, r.note)
+            )
+        elif r.action == "split_assign":
+            split_assign[r.old_code] = r.new_code
+    adds = ov[ov["action"] == "add"]
+    have = set(zip(succ["old_code"], succ["new_code"], strict=True))
+    pairs = list(zip(adds["old_code"], adds["new_code"], strict=True))
+    anomalies += [
+        _anomaly("override_already_in_ods", o, n, None, "kept the ODS row")
+        for o, n in pairs
+        if (o, n) in have
+    ]
+    new_pair = [(o, n) not in have for o, n in pairs]
+    adds = adds[pd.Series(new_pair, index=adds.index, dtype=bool)]
+    add_rows = adds[["old_code", "new_code", "date", "note"]].assign(source="override")
+    succ = pd.concat([succ, add_rows[succ.columns]], ignore_index=True)
+    return succ, split_assign, anomalies
+
+
+def _keep_earliest_dates(succ: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Successions sorted, keeping the earliest date of a pair listed with several dates.
+
+    Returns the successions and one ``duplicate_pair_later_date_dropped``
+    anomaly per dropped row.
+    """
+    succ = succ.sort_values(["old_code", "new_code", "date"]).reset_index(drop=True)
+    dups = succ.duplicated(["old_code", "new_code"], keep="first")
+    anomalies = [
+        _anomaly(
+            "duplicate_pair_later_date_dropped",
+            r.old_code,
+            r.new_code,
+            r.date,
+            "same pair listed with an earlier date; earliest kept",
+        )
+        for r in succ[dups].itertuples(index=False)
+    ]
+    return succ[~dups], anomalies
+
+
+@dataclass(frozen=True)
+class _TrustTypes:
+    """Per code: the CQC primary category, the trust type and where the type came from."""
+
+    category: dict[str, str]
+    trust_type: dict[str, str]
+    type_source: dict[str, str]
+
+
+def _cqc_trust_types(types_path: Path) -> _TrustTypes:
+    """Trust types from the CQC primary inspection categories (``type_source`` ``cqc_category``).
+
+    Raises :class:`RegistryError` listing an example if a category is not recognised.
+    """
+    types = pd.read_csv(types_path, dtype=str, keep_default_na=False)
+    if not {"trust_code", "primary_category"} <= set(types.columns):
+        raise InputFileError(
+            f"expected columns trust_code, primary_category; has {list(types.columns)}",
+            file=types_path,
+        )
+    types["trust_code"] = types["trust_code"].str.strip().str.upper()
+    cat = dict(zip(types["trust_code"], types["primary_category"], strict=True))
+    unrecognised = {}
+    tmap: dict[str, str] = {}
+    for code, c in cat.items():
+        try:
+            tmap[code] = classify_category(c)
+        except ValueError:
+            unrecognised[code] = c
+    if unrecognised:
+        raise RegistryError(
+            f"{len(unrecognised)} trust(s) in {types_path.name} have an unrecognised CQC primary "
+            f"category, e.g. {next(iter(unrecognised.items()))}: add them to "
+            f"src/linkage/orgdata/type_overrides.csv"
+        )
+    return _TrustTypes(
+        category=cat, trust_type=tmap, type_source=dict.fromkeys(tmap, "cqc_category")
+    )
+
+
+def _trust_types(
+    types_path: Path, type_overrides: str | Path | pd.DataFrame | None, files: dict[str, str]
+) -> _TrustTypes:
+    """Trust types from the CQC categories, then the ``type_overrides`` rows
+    (``type_source`` ``override``; records the overrides file in ``files``)."""
+    types = _cqc_trust_types(types_path)
+    to_src = _resolve_override_arg(type_overrides, DEFAULT_TYPE_OVERRIDES)
+    if to_src is not None:
+        files["type_overrides"] = _source_name(to_src)
+        for r in read_type_overrides(to_src).itertuples(index=False):
+            types.trust_type[r.trust_code] = r.trust_type
+            types.type_source[r.trust_code] = "override"
+    return types
+
+
+def _region_names(regions_path: Path | None) -> dict[str, str] | None:
+    """2022 trust names by code from the optional regions file (``None`` if there is no
+    such file or it lacks the ``nhs_trust22_code``/``nhs_trust22_name`` columns)."""
+    if regions_path is None:
+        return None
+    reg = pd.read_csv(regions_path, dtype=str, keep_default_na=False)
+    if not {"nhs_trust22_code", "nhs_trust22_name"} <= set(reg.columns):
+        return None
+    return dict(zip(reg["nhs_trust22_code"].str.upper(), reg["nhs_trust22_name"], strict=True))
+
+
+def _org_table(etr: pd.DataFrame, types: _TrustTypes, names: Mapping[str, str]) -> pd.DataFrame:
+    """``Registry.orgs``: one row per code in ``etr.csv``, the types file or the regions file."""
+    rows = []
+    etr_idx = etr.set_index("code")
+    for code in sorted(set(etr["code"]) | set(types.trust_type) | set(names)):
+        in_etr = code in etr_idx.index
+        rows.append(
+            {
+                "code": code,
+                "name": etr_idx.at[code, "name"] if in_etr else names.get(code, ""),
+                "open_date": etr_idx.at[code, "open_date"] if in_etr else None,
+                "close_date": etr_idx.at[code, "close_date"] if in_etr else None,
+                "primary_category": types.category.get(code, ""),
+                "trust_type": types.trust_type.get(code, "unknown"),
+                "type_source": types.type_source.get(code, "none"),
+                "in_etr": in_etr,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _note_unused_split_assignments(reg: Registry) -> None:
+    """Add a ``split_assign_unused`` anomaly for each assigned code with fewer than two
+    applied successors (e.g. the split is dated after the reference date)."""
+    for old, new in reg.split_assignments.items():
+        n_succ = len(reg._succ.get(old, []))
+        if n_succ < 2:
+            reg.anomalies.loc[len(reg.anomalies)] = {
+                "kind": "split_assign_unused",
+                "old_code": old,
+                "new_code": new,
+                "date": None,
+                "detail": f"{old} has {n_succ} successor(s) as of {reg.reference_date}; "
+                "assignment not needed",
+            }
+
+
+def _source_name(source: Any) -> str:
+    return "DataFrame" if isinstance(source, pd.DataFrame) else str(source)
+
+
+def _successions(
+    path: Path, overrides: str | Path | pd.DataFrame | None, files: dict[str, str]
+) -> tuple[pd.DataFrame, dict[str, str], list[dict[str, Any]]]:
+    """All successions, applied and pending: the ODS file's, then the overrides, then
+    the earliest date of each pair (records the overrides file in ``files``).
+
+    Returns
+    -------
+    successions, split_assignments, anomalies
+    """
+    succ, anomalies = _ods_successions(path)
+    split_assign: dict[str, str] = {}
+    ov_src = _resolve_override_arg(overrides, DEFAULT_ODS_OVERRIDES)
+    if ov_src is not None:
+        ov = read_overrides(ov_src)
+        files["ods_overrides"] = _source_name(ov_src)
+        succ, split_assign, ov_anomalies = _apply_overrides(succ, ov)
+        anomalies += ov_anomalies
+    succ, dup_anomalies = _keep_earliest_dates(succ)
+    return succ, split_assign, anomalies + dup_anomalies
+
+
 def build_registry(
     ods_dir: str | Path,
     *,
@@ -652,184 +883,28 @@ def build_registry(
     with ``action=add`` that the ODS file already has keeps the ODS date.
     """
     ref = _as_date(reference_date)
-    ods_dir = Path(ods_dir)
-    etr_path = Path(etr_file) if etr_file else _find(ods_dir, ["etr.csv"], "etr.csv")
-    succ_path = (
-        Path(successions_file)
-        if successions_file
-        else _find(ods_dir, ["trust_successions*.csv", "*succ*.csv"], "successions")
-    )
-    types_path = (
-        Path(types_file) if types_file else _find(ods_dir, ["trust_types*.csv"], "trust types")
-    )
-    regions_path = _find(ods_dir, ["trusts_*regions*.csv"], "trust regions", required=False)
-    files = {"etr": str(etr_path), "successions": str(succ_path), "types": str(types_path)}
+    paths = _locate_files(Path(ods_dir), etr_file, successions_file, types_file)
+    files = {
+        "etr": str(paths.etr),
+        "successions": str(paths.successions),
+        "types": str(paths.types),
+    }
+    etr = read_etr(paths.etr)
 
-    etr = read_etr(etr_path)
-    succ = read_successions(succ_path)
-    succ["source"] = "ods"
-    succ["note"] = ""
+    succ, split_assign, anomalies = _successions(paths.successions, overrides, files)
+    types = _trust_types(paths.types, type_overrides, files)
+    names = _region_names(paths.regions)
+    if names is not None:
+        files["regions"] = str(paths.regions)
 
-    anomalies: list[dict[str, Any]] = []
-    self_rows = succ[succ["old_code"] == succ["new_code"]]
-    for r in self_rows.itertuples(index=False):
-        anomalies.append(
-            {
-                "kind": "self_succession_ignored",
-                "old_code": r.old_code,
-                "new_code": r.new_code,
-                "date": r.date,
-                "detail": "code listed as its own successor",
-            }
-        )
-    succ = succ[succ["old_code"] != succ["new_code"]]
-
-    ov_src = _resolve_override_arg(overrides, DEFAULT_ODS_OVERRIDES)
-    split_assign: dict[str, str] = {}
-    if ov_src is not None:
-        ov = read_overrides(ov_src)
-        files["ods_overrides"] = "DataFrame" if isinstance(ov_src, pd.DataFrame) else str(ov_src)
-        for r in ov.itertuples(index=False):
-            if r.action == "ignore":
-                hit = (succ["old_code"] == r.old_code) & (succ["new_code"] == r.new_code)
-                if not hit.any():
-                    raise RegistryError(
-                        f"ods_overrides 'ignore' row {r.old_code}->{r.new_code} matches no ODS "
-                        f"succession: remove it from the overrides file"
-                    )
-                succ = succ[~hit]
-                anomalies.append(
-                    {
-                        "kind": "ignored_by_override",
-                        "old_code": r.old_code,
-                        "new_code": r.new_code,
-                        "date": r.date,
-                        "detail": r.note,
-                    }
-                )
-            elif r.action == "split_assign":
-                split_assign[r.old_code] = r.new_code
-        adds = ov[ov["action"] == "add"]
-        have = set(zip(succ["old_code"], succ["new_code"], strict=True))
-        dup_adds = [
-            (o, n)
-            for o, n in zip(adds["old_code"], adds["new_code"], strict=True)
-            if (o, n) in have
-        ]
-        for o, n in dup_adds:
-            anomalies.append(
-                {
-                    "kind": "override_already_in_ods",
-                    "old_code": o,
-                    "new_code": n,
-                    "date": None,
-                    "detail": "kept the ODS row",
-                }
-            )
-        new_pair = [
-            (o, n) not in have for o, n in zip(adds["old_code"], adds["new_code"], strict=True)
-        ]
-        adds = adds[pd.Series(new_pair, index=adds.index, dtype=bool)]
-        add_rows = adds[["old_code", "new_code", "date", "note"]].assign(source="override")
-        succ = pd.concat([succ, add_rows[succ.columns]], ignore_index=True)
-
-    # same pair with several dates: keep the earliest
-    succ = succ.sort_values(["old_code", "new_code", "date"]).reset_index(drop=True)
-    dups = succ.duplicated(["old_code", "new_code"], keep="first")
-    for r in succ[dups].itertuples(index=False):
-        anomalies.append(
-            {
-                "kind": "duplicate_pair_later_date_dropped",
-                "old_code": r.old_code,
-                "new_code": r.new_code,
-                "date": r.date,
-                "detail": "same pair listed with an earlier date; earliest kept",
-            }
-        )
-    succ = succ[~dups]
-
-    applied = succ[succ["date"] <= ref].reset_index(drop=True)
-    pending = succ[succ["date"] > ref].reset_index(drop=True)
-
-    # trust types
-    types = pd.read_csv(types_path, dtype=str, keep_default_na=False)
-    if not {"trust_code", "primary_category"} <= set(types.columns):
-        raise InputFileError(
-            f"expected columns trust_code, primary_category; has {list(types.columns)}",
-            file=types_path,
-        )
-    types["trust_code"] = types["trust_code"].str.strip().str.upper()
-    cat = dict(zip(types["trust_code"], types["primary_category"], strict=True))
-    unrecognised = {}
-    tmap: dict[str, str] = {}
-    for code, c in cat.items():
-        try:
-            tmap[code] = classify_category(c)
-        except ValueError:
-            unrecognised[code] = c
-    if unrecognised:
-        raise RegistryError(
-            f"{len(unrecognised)} trust(s) in {types_path.name} have an unrecognised CQC primary "
-            f"category, e.g. {next(iter(unrecognised.items()))}: add them to "
-            f"src/linkage/orgdata/type_overrides.csv"
-        )
-    tsrc = dict.fromkeys(tmap, "cqc_category")
-    to_src = _resolve_override_arg(type_overrides, DEFAULT_TYPE_OVERRIDES)
-    if to_src is not None:
-        to = read_type_overrides(to_src)
-        files["type_overrides"] = "DataFrame" if isinstance(to_src, pd.DataFrame) else str(to_src)
-        for r in to.itertuples(index=False):
-            tmap[r.trust_code] = r.trust_type
-            tsrc[r.trust_code] = "override"
-
-    names: dict[str, str] = {}
-    if regions_path is not None:
-        reg = pd.read_csv(regions_path, dtype=str, keep_default_na=False)
-        if {"nhs_trust22_code", "nhs_trust22_name"} <= set(reg.columns):
-            files["regions"] = str(regions_path)
-            names = dict(
-                zip(reg["nhs_trust22_code"].str.upper(), reg["nhs_trust22_name"], strict=True)
-            )
-
-    rows = []
-    etr_idx = etr.set_index("code")
-    all_codes = sorted(set(etr["code"]) | set(tmap) | set(names))
-    for code in all_codes:
-        in_etr = code in etr_idx.index
-        rows.append(
-            {
-                "code": code,
-                "name": etr_idx.at[code, "name"] if in_etr else names.get(code, ""),
-                "open_date": etr_idx.at[code, "open_date"] if in_etr else None,
-                "close_date": etr_idx.at[code, "close_date"] if in_etr else None,
-                "primary_category": cat.get(code, ""),
-                "trust_type": tmap.get(code, "unknown"),
-                "type_source": tsrc.get(code, "none"),
-                "in_etr": in_etr,
-            }
-        )
-    orgs = pd.DataFrame(rows)
-    anomalies_df = pd.DataFrame(
-        anomalies, columns=["kind", "old_code", "new_code", "date", "detail"]
-    )
     reg = Registry(
         reference_date=ref,
-        orgs=orgs,
-        successions=applied,
-        pending=pending,
-        anomalies=anomalies_df,
+        orgs=_org_table(etr, types, names or {}),
+        successions=succ[succ["date"] <= ref].reset_index(drop=True),
+        pending=succ[succ["date"] > ref].reset_index(drop=True),
+        anomalies=pd.DataFrame(anomalies, columns=ANOMALY_COLUMNS),
         split_assignments=split_assign,
         files=files,
     )
-    for old, new in split_assign.items():
-        n_succ = len(reg._succ.get(old, []))
-        if n_succ < 2:
-            # e.g. the split is dated after the reference date: the assignment is not used
-            reg.anomalies.loc[len(reg.anomalies)] = {
-                "kind": "split_assign_unused",
-                "old_code": old,
-                "new_code": new,
-                "date": None,
-                "detail": f"{old} has {n_succ} successor(s) as of {ref}; assignment not needed",
-            }
+    _note_unused_split_assignments(reg)
     return reg

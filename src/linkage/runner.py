@@ -19,6 +19,7 @@ the error and where the full traceback is, never a papermill traceback.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
 
 def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "params.yaml") -> Path:
     """Execute the stage's notebook with its section injected; write the executed copy and its HTML."""
+    km = start_kernel(stage)  # starts, and imports what the notebook needs, while papermill loads here
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -60,17 +62,42 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
     try:
         nb = pm.execute_notebook(
             str(source), str(stage.executed), parameters={"params_file": str(params_file), **section},
-            kernel_name=KERNEL_NAME, progress_bar=False, request_save_on_cell_execute=False, cwd=".",
+            kernel_name=KERNEL_NAME, progress_bar=False, request_save_on_cell_execute=False, cwd=".", km=km,
         )
     except PapermillExecutionError as err:
         raise StageError(
             f"stage {stage.name} failed in {source} (cell {err.exec_count}): {err.ename}: {err.evalue.strip()} "
             f"- the executed notebook with the full traceback is {stage.executed}."
         ) from None
+    finally:
+        km.shutdown_kernel(now=True)
     normalise(nb)
     _write(nb, stage.executed)
     render_html(nb, stage.html)
     return stage.executed
+
+
+def start_kernel(stage: Stage) -> Any:
+    """Start the notebook's kernel and have it import the stage's modules, without waiting.
+
+    The kernel's start-up and the notebook's heavy imports (pandas, matplotlib, the
+    stage module and its domain code) then overlap with this process loading
+    papermill and nbconvert; the notebook's own import cell finds them loaded.
+    The warm-up runs silently: it adds no cell, output or execution count.
+    """
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name=KERNEL_NAME)
+    km.start_kernel(cwd=".")
+    kc = km.client()
+    kc.start_channels()
+    kc.execute(
+        "import matplotlib.pyplot, pandas, IPython.display\n"
+        f"import linkage.notebook, linkage.figures, linkage.stages.{stage.name}",
+        silent=True, store_history=False,
+    )
+    kc.stop_channels()
+    return km
 
 
 def normalise(nb: Any) -> Any:
@@ -78,10 +105,31 @@ def normalise(nb: Any) -> Any:
     meta = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration", "exception"):
         meta.pop(key, None)
+    styler_ids: dict[str, str] = {}
+
+    def stable(match: re.Match[str]) -> str:  # pandas Styler tables get a random id per render
+        return styler_ids.setdefault(match.group(0), f"T_t{len(styler_ids):03d}")
+
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill draws a random id
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/html" in data:
+                data["text/html"] = _STYLER_ID.sub(stable, _text(data["text/html"]))
+            if "text/plain" in data:  # object reprs carry their memory address
+                data["text/plain"] = _ADDRESS.sub(">", _text(data["text/plain"]))
     return nb
+
+
+def _text(value: str | list[str]) -> str:
+    return "".join(value) if isinstance(value, list) else value
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
+_STYLER_ID = re.compile(r"\bT_[0-9a-f]{5}(?![0-9a-f])")
 
 
 def _write(nb: Any, path: Path) -> None:

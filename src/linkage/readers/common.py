@@ -25,6 +25,7 @@ import pandas as pd
 
 from .. import __version__
 from ..catalogue import Catalogue
+from ..combine import combine
 from ..contract import QUARANTINE_COLUMNS, coerce_tidy, empty_quarantine, empty_tidy
 from ..errors import InputFileError
 from ..files import sha256_of
@@ -703,25 +704,15 @@ def check_duplicate_orgs(
 
 
 # --------------------------------------------------------------------------- roll-ups
-def _combine(values: pd.Series, bases: pd.Series, method: str) -> tuple[float, float]:
-    if method == "sum":
-        return float(values.sum()), float(bases.sum()) if bases.notna().all() else math.nan
-    if bases.isna().any() or (bases <= 0).any():
-        return float(values.mean()), math.nan
-    if method == "ratio":
-        if (values <= 0).any():
-            return float(values.mean()), math.nan
-        return float(bases.sum() / (bases / values).sum()), float(bases.sum())
-    return float((values * bases).sum() / bases.sum()), float(bases.sum())
-
-
 def roll_up(
     tidy: pd.DataFrame, orgs: pd.DataFrame, catalogue: Catalogue
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Merge sub-codes (e.g. Isle of Wight R1F1..R1F4) into their parent code.
 
     Values combine by each measure's ``rollup`` rule in the catalogue
-    (base-weighted mean, sum, or ratio for response rates).  A parent value is
+    (base-weighted mean, sum, or ratio for response rates) with
+    :func:`linkage.combine.combine`, weighted by respondents; its docstring
+    says how missing or non-positive bases are handled.  A parent value is
     only formed when every sub-code the file lists for that year has a value;
     otherwise the sub-code rows are quarantined with ``rollup_incomplete``.
 
@@ -768,7 +759,7 @@ def roll_up(
                 )
             continue
         method = catalogue.measure(str(measure)).rollup
-        value, base = _combine(grp["value"], grp["base_n"], method)
+        value, base, _ = combine(grp["value"], grp["base_n"], rule=method, weight="respondents")
         codes = grp["source_code"].dropna().unique()
         sheets = grp["source_sheet"].dropna().unique()
         new_rows.append(
