@@ -243,14 +243,28 @@ def _read(
             else:
                 result = _FAMILIES[spec["family"]].read(opened, spec, cat)
         result = _finish(result, cat, p.name)
+    except LinkageError:
+        raise
     except ValueError as err:  # contract violations are reader bugs or odd files; keep them one-line
         raise InputFileError(f"reader output failed the tidy contract: {err}", file=p.name) from err
+    except (KeyError, IndexError, TypeError, AttributeError, UnicodeError) as err:  # an odd file, in one line
+        raise InputFileError(
+            f"could not be read as layout {_layout_name(mapping, detected)} ({type(err).__name__}: {err}); "
+            "check the file against docs/data_log.md or docs/mappings.md (linkage --debug read shows the traceback)",
+            file=p.name,
+        ) from err
     result.files = pd.DataFrame(
         [{"file": p.name, "layout": result.layout, "kind": result.kind, "status": "read", "detail": ""}]
     ).astype("string")
     if cache_dir is not None and key is not None:
         cache_store(Path(cache_dir), key, result)
     return result
+
+
+def _layout_name(mapping: Mapping | None, detected: tuple | None) -> str:
+    if mapping is not None:
+        return f"extract:{mapping.id}"
+    return detected[0] if detected else "(detected)"
 
 
 def _candidates(folder: Path) -> list[Path]:

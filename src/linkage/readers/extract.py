@@ -374,12 +374,12 @@ def _compute(spec: Computed, values: list[Any], marks: set[str]) -> Any:
     return nums[0] / nums[1] if nums[1] != 0 else None
 
 
-def _add_computed(table: Table, cols: dict[str, int], mapping: Mapping, marks: set[str]) -> None:
+def _add_computed(table: Table, cols: dict[str, int], mapping: Mapping, marks: set[str], file: str) -> None:
     """Append each computed column to every data row (and to ``cols``)."""
     for name, spec in mapping.computed.items():
         if name in cols:
             raise InputFileError(f"computed column {name!r} of mapping {mapping.id!r} has the name of a column "
-                                 "of the file; give it another name", file=None, sheet=table.sheet, column=name)
+                                 "of the file; give it another name", file=file, sheet=table.sheet, column=name)
         idx = [cols[c] for c in spec.inputs]
         j = max(len(r) for r in table.rows)
         for r in table.rows[table.header_at + 1:]:
@@ -493,7 +493,7 @@ def read(path: Path, ftype: str, mapping: Mapping, catalogue: Catalogue, *,
     normalise_decimal_commas(table.rows[table.header_at + 1:], file=path.name, sheet=table.sheet)
     marks = set(mapping.suppression_marks) | {m.lower() for m in mapping.suppression_marks}
     keys = _keys(table, cols, mapping, path, names)
-    _add_computed(table, cols, mapping, marks)
+    _add_computed(table, cols, mapping, marks, path.name)
     col, audit = Collector(path.name), []
     years = _read_rows(col, table, cols, keys, mapping, catalogue, marks, audit)
     tidy, quarantine, orgs = col.frames()
