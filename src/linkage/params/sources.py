@@ -14,7 +14,7 @@ class StaffParams(Section):
             "staff.hwb_theme", "staff.engagement", "staff.morale", "staff.recommend_care",
             "staff.enough_staff", "staff.respondents", "staff.response_rate",
         ],
-        description="Canonical staff measures to keep (names from src/linkage/catalogue/measures.yaml).",
+        description="Canonical staff measures to keep (names from src/linkage/catalogue/measures.yaml or the project's data.measures_file).",
     )
     years: list[int] = Field(
         default_factory=list,
@@ -32,7 +32,7 @@ class StaffParams(Section):
 class PatientParams(Section):
     measures: list[str] = Field(
         default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity", "patient.ip_respondents"],
-        description="Canonical patient experience measures to keep (names from the measure catalogue).",
+        description="Patient experience measures, and other trust-year outcomes (role outcome, e.g. outcome.hsmr from data.measures_file), to keep (names from the measure catalogue).",
     )
     years: list[int] = Field(
         default_factory=list,

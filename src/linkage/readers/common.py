@@ -79,7 +79,7 @@ class ReadResult:
         Layout id (``extract:<mapping id>`` for researcher extracts; several
         ids joined by ``+`` for a folder).
     kind
-        ``staff`` or ``patient``.
+        ``staff`` or ``patient`` (``patient+staff`` for an extract feeding both sides).
     file_year
         The file's own survey year (None for a folder).
     files
