@@ -155,6 +155,9 @@ def run_pipeline_in(folder: Path, data: dict, *, model: bool = True, sections: d
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["data"].update(data)
+    for key in ("mappings_dir", "measures_file"):  # the project's own files, unless the test brings its own
+        if key not in data:
+            raw["data"][key] = str(REPO / raw["data"][key])
     for name, values in (sections or {}).items():
         raw[name].update(values)
     folder.mkdir(parents=True, exist_ok=True)

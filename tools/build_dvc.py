@@ -32,10 +32,7 @@ def _uncached(paths: list[str]) -> list[str]:
 
 def stage_block(stage: Stage) -> list[str]:
     """The ``dvc.yaml`` lines of one stage."""
-    lines = [f"  {stage.name}:", f"    cmd: linkage stage {stage.name}"]
-    if stage.always_changed:
-        lines += ["    always_changed: true"]
-    lines += ["    deps:"]
+    lines = [f"  {stage.name}:", f"    cmd: linkage stage {stage.name}", "    deps:"]
     deps = ([f"{NOTEBOOKS / stage.notebook}.ipynb"] if stage.notebook else []) + [str(p) for p in stage.deps.values()]
     code = list(stage.code) + (list(COMMON_CODE) if stage.notebook else [])
     lines += _items(list(dict.fromkeys(deps + code)))

@@ -292,7 +292,9 @@ def _build_measures(raw: dict[str, Any], where: Path) -> dict[str, Measure]:
 
 def _user_measures(path: Path, known: dict[str, Measure]) -> dict[str, Measure]:
     """Measures declared in a project's own measures file (see ``docs/mappings.md``)."""
-    doc = _read_yaml(path) or {}
+    doc = _read_yaml(path) or {"measures": {}}
+    if isinstance(doc, dict) and doc.get("measures", {}) is None:
+        doc["measures"] = {}  # `measures:` with nothing under it
     if not isinstance(doc, dict) or not isinstance(doc.get("measures"), dict):
         raise CatalogueError(
             f"measures file {path} must hold a top-level 'measures:' mapping "

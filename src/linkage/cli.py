@@ -72,14 +72,14 @@ def _read_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _project_files(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    """``(mappings_dir, measures_file)``: the flags, else ``data.*`` of params.yaml when it exists."""
+    """``(mappings_dir, measures_file)``: the flags, else those of ``--params`` when that file exists."""
     mdir, measures = args.mappings_dir, args.measures
     if (mdir is None or measures is None) and Path(args.params).is_file():
-        from .params import read_raw
+        from .params import DataParams, read_raw
 
-        data = read_raw(args.params).get("data") or {}
-        mdir = mdir if mdir is not None else (data.get("mappings_dir") or None)
-        measures = measures if measures is not None else (data.get("measures_file") or None)
+        data = DataParams.model_validate(read_raw(args.params).get("data") or {})
+        mdir = mdir if mdir is not None else data.project_mappings()
+        measures = measures if measures is not None else data.project_measures()
     return mdir, measures
 
 

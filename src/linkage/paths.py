@@ -34,16 +34,13 @@ READER_CACHE = Path(os.environ.get("LINKAGE_READER_CACHE", "data/cache"))
 PARAMS_FILE = Path("params.yaml")
 PARAMS_CHECKED = Path(".linkage/params_checked.txt")
 """Written by the ``params`` stage once params.yaml is valid; every other stage runs after it."""
-LOCAL_DIR_STATE = Path(".linkage/local_dir.json")
-"""Fingerprint (relative path + sha256 of every file) of ``data.local_dir`` when ``data.source`` is
-``local`` (else a constant), written by the ``params`` stage on every ``dvc repro``: a DVC dependency
-of ``acquire``, so editing, adding or removing a file there re-runs acquire, and an unchanged folder
-leaves it a no-op.  (A fingerprint rather than the folder itself, which may be absent on the demo.)"""
-USER_MAPPINGS_STATE = Path(".linkage/user_mappings.json")
-"""Fingerprint of the project's own mappings (``data.mappings_dir``): a dependency of the ingest stages."""
-USER_MEASURES_STATE = Path(".linkage/user_measures.json")
-"""Fingerprint of the project's own measures file (``data.measures_file``): a dependency of every
-stage that reads measures (ingest, link, model, report)."""
+LOCAL_DIR = Path("${data.local_dir}")
+"""``data.local_dir`` as a DVC-templated dependency of ``acquire``: editing, adding or removing a file
+there re-runs acquire (and what depends on its output); an unchanged folder leaves it a no-op."""
+USER_MAPPINGS = Path("${data.mappings_dir}")
+"""The project's own mappings folder (``data.mappings_dir``): a DVC dependency of the ingest stages."""
+USER_MEASURES = Path("${data.measures_file}")
+"""The project's own measures file (``data.measures_file``): a DVC dependency of every stage reading measures."""
 
 SRC = "src/linkage"
 
@@ -83,7 +80,6 @@ class Stage:
     metrics: dict[str, Path] = field(default_factory=dict)
     plots: dict[str, tuple[Path, dict[str, str]]] = field(default_factory=dict)
     params: tuple[str, ...] = ()
-    always_changed: bool = False
 
     @property
     def executed(self) -> Path:
@@ -115,7 +111,7 @@ def _ingest(kind: str, number: int) -> Stage:
         name=f"ingest_{kind}",
         section=kind,
         notebook=f"{number:02d}_ingest_{kind}",
-        deps={"raw": RAW_DIR, "user_mappings": USER_MAPPINGS_STATE, "user_measures": USER_MEASURES_STATE},
+        deps={"raw": RAW_DIR, "user_mappings": USER_MAPPINGS, "user_measures": USER_MEASURES},
         outs={
             "tidy": INTERIM / f"{kind}.parquet",
             "quarantine": INTERIM / f"{kind}_quarantine.csv",
@@ -135,16 +131,14 @@ _STAGE_LIST: tuple[Stage, ...] = (
         section="",
         notebook=None,
         deps={},
-        outs={"checked": PARAMS_CHECKED, "local_dir_state": LOCAL_DIR_STATE,
-              "user_mappings_state": USER_MAPPINGS_STATE, "user_measures_state": USER_MEASURES_STATE},
-        always_changed=True,  # re-reads the project's folders every run; unchanged fingerprints stop there
+        outs={"checked": PARAMS_CHECKED},
         code=(f"{SRC}/params", f"{SRC}/catalogue/measures.yaml"),
     ),
     Stage(
         name="acquire",
         section="data",
         notebook=None,
-        deps={"checked": PARAMS_CHECKED, "local_dir_state": LOCAL_DIR_STATE},
+        deps={"checked": PARAMS_CHECKED, "local_dir": LOCAL_DIR},
         outs={"raw": RAW_DIR},
         code=(f"{SRC}/acquire.py", f"{SRC}/demo.py", f"{SRC}/download.py", f"{SRC}/catalogue/sources.yaml",
               f"{SRC}/stages/acquire.py"),
@@ -163,7 +157,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "staff_rollups": INTERIM / "staff_rollups.parquet",
             "patient_rollups": INTERIM / "patient_rollups.parquet",
             "raw": RAW_DIR,
-            "user_measures": USER_MEASURES_STATE,
+            "user_measures": USER_MEASURES,
         },
         outs={
             "panel": PROCESSED / "panel.parquet",
@@ -178,7 +172,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
         name="model",
         section="model",
         notebook="04_model",
-        deps={"panel": PROCESSED / "panel.parquet", "raw": RAW_DIR, "user_measures": USER_MEASURES_STATE},
+        deps={"panel": PROCESSED / "panel.parquet", "raw": RAW_DIR, "user_measures": USER_MEASURES},
         outs={"results": PROCESSED / "model_results.csv", "notes": PROCESSED / "model_notes.json"},
         metrics={"headline": METRICS / "headline.json"},
         plots={"coefficients": (PLOTS / "coefficients.csv",
@@ -197,7 +191,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "ingest_staff": METRICS / "ingest_staff.json",
             "ingest_patient": METRICS / "ingest_patient.json",
             "raw": RAW_DIR,
-            "user_measures": USER_MEASURES_STATE,
+            "user_measures": USER_MEASURES,
         },
         outs={},
         code=(f"{SRC}/report.py", f"{SRC}/figures.py", f"{SRC}/stages/report.py"),

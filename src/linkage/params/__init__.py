@@ -82,10 +82,10 @@ def cross_check(params: Params) -> list[str]:
     from ..errors import LinkageError
 
     try:  # the packaged measures plus the project's own (data.measures_file)
-        cat = load_catalogue(measures_file=params.data.measures_file or None)
+        cat = load_catalogue(measures_file=params.data.project_measures())
     except LinkageError as err:
         return [f"  - data.measures_file: {err}"]
-    set_project_measures(params.data.measures_file or None)
+    set_project_measures(params.data.project_measures())
     known = set(cat.measures)
     kept = {"staff": set(params.staff.measures), "patient": set(params.patient.measures)}
     problems: list[str] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, field_validator, model_validator
 
 from ..vocab import DataSource
@@ -56,8 +58,9 @@ class DataParams(Section):
         description="Where raw files come from: 'demo' writes synthetic files in the publishers' layouts; 'local' reads a folder of published files (data.local_dir); 'official' downloads the publishers' files listed in data.sources_file, verifying sha256.",
     )
     local_dir: str = Field(
-        "../shared/data/real",
-        description="Folder of published files used when data.source is 'local' (searched recursively for Staff Survey, CQC and ODS files).",
+        "data/local",
+        min_length=1,
+        description="Folder of published files used when data.source is 'local' (searched recursively for Staff Survey, CQC and ODS files), e.g. ../shared/data/real. A DVC dependency of acquire: editing, adding or removing a file there re-runs it.",
     )
     sources_file: str = Field(
         "default",
@@ -72,11 +75,32 @@ class DataParams(Section):
         description="Optional base URL of a mirror holding the official files at <mirror_url>/<dest> (e.g. an internal file server); empty uses each file's own URL.",
     )
     mappings_dir: str = Field(
-        "",
-        description="A project's own folder of extract mappings (YAML, format in docs/mappings.md), tried before the packaged ones by linkage read and the ingest stages; '' = packaged mappings only. A DVC dependency of the ingest stages.",
+        "mappings",
+        min_length=1,
+        description="The project's own folder of extract mappings (YAML, format in docs/mappings.md), tried before the packaged ones by linkage read and the ingest stages. A DVC dependency of the ingest stages.",
     )
     measures_file: str = Field(
-        "",
-        description="A project's own measures YAML (role staff/patient/outcome, scale, label, direction, first comparable year; docs/mappings.md), added to the packaged catalogue for every stage; '' = packaged measures only. A DVC dependency of every stage that reads measures.",
+        "measures.yaml",
+        min_length=1,
+        description="The project's own measures YAML (role staff/patient/outcome, scale, label, direction, first comparable year; docs/mappings.md), added to the packaged catalogue for every stage. A DVC dependency of every stage that reads measures.",
     )
     demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")
+
+    def project_mappings(self) -> str | None:
+        """``mappings_dir`` to use: None when it is the default and absent (e.g. outside the project folder).
+
+        A folder named explicitly must exist (the readers say so if not).
+        """
+        return _explicit_or_present(self.mappings_dir, "mappings_dir")
+
+    def project_measures(self) -> str | None:
+        """``measures_file`` to use: None when it is the default and absent; an explicit one must exist."""
+        return _explicit_or_present(self.measures_file, "measures_file")
+
+
+def _explicit_or_present(value: str, key: str) -> str | None:
+    default = DataParams.model_fields[key].default
+    if value == default and not Path(value).exists():
+        return None
+    return value
+
