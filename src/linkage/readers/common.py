@@ -378,7 +378,9 @@ _DOTTED_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(\.\d{3})+%?$")
 _UNAMBIGUOUS_POINT = re.compile(r"^[-+]?\d+\.(\d{1,2}|\d{4,})%?$|^[-+]?\d{1,3}(,\d{3})+\.\d+%?$")
 
 
-def normalise_decimal_commas(rows: list[list[Any]], *, file: str, sheet: str | None = None) -> bool:
+def normalise_decimal_commas(
+    rows: list[list[Any]], *, file: str, sheet: str | None = None, columns: list[int] | None = None
+) -> bool:
     """Convert text numbers written with decimal commas (``"41,5"``) in place, if the file uses them.
 
     A file uses decimal commas when some cell can only be read that way
@@ -386,6 +388,8 @@ def normalise_decimal_commas(rows: list[list[Any]], *, file: str, sheet: str | N
     a decimal point (``"41.5"``).  ``"1,234"`` alone is ambiguous and read as
     a thousands separator, as before.  In a decimal-comma file ``"1.234"`` is
     one thousand two hundred and thirty-four (dots group thousands).
+
+    Only ``columns`` (0-based positions; default all) are looked at and converted.
 
     Returns
     -------
@@ -398,8 +402,9 @@ def normalise_decimal_commas(rows: list[list[Any]], *, file: str, sheet: str | N
         The file mixes both conventions (it cannot be read safely).
     """
     comma = point = None
+    pick = (lambda r: r) if columns is None else (lambda r: [r[j] for j in columns if j < len(r)])  # noqa: E731
     for i, r in enumerate(rows):
-        for c in r:
+        for c in pick(r):
             if isinstance(c, str):
                 t = c.strip()
                 if comma is None and _UNAMBIGUOUS_COMMA.match(t):
@@ -415,7 +420,8 @@ def normalise_decimal_commas(rows: list[list[Any]], *, file: str, sheet: str | N
     if comma is None:
         return False
     for r in rows:
-        for j, c in enumerate(r):
+        for j in range(len(r)) if columns is None else [j for j in columns if j < len(r)]:
+            c = r[j]
             if isinstance(c, str) and (_DECIMAL_COMMA.match(c.strip()) or _DOTTED_THOUSANDS.match(c.strip())):
                 r[j] = c.strip().replace(".", "").replace(",", ".")
     return True

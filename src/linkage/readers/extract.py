@@ -490,7 +490,8 @@ def read(path: Path, ftype: str, mapping: Mapping, catalogue: Catalogue, *,
     for j, h in enumerate(table.header):
         if h and h not in cols:
             cols[h] = j
-    normalise_decimal_commas(table.rows[table.header_at + 1:], file=path.name, sheet=table.sheet)
+    mapped = sorted({cols[c] for c in mapping.required_columns() if c in cols})
+    normalise_decimal_commas(table.rows[table.header_at + 1:], file=path.name, sheet=table.sheet, columns=mapped)
     marks = set(mapping.suppression_marks) | {m.lower() for m in mapping.suppression_marks}
     keys = _keys(table, cols, mapping, path, names)
     _add_computed(table, cols, mapping, marks, path.name)
