@@ -54,37 +54,13 @@ def _value_columns(cols: dict[str, int], pattern: re.Pattern[str]) -> list[tuple
     return out
 
 
-def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResult:
-    """Read every benchmarking-group sheet of a Staff Survey organisation workbook.
-
-    Parameters
-    ----------
-    wb
-        The opened workbook.
-    layout
-        The ``layouts.yaml`` entry (family ``nss_workbook``).
-    catalogue
-        Maps the publisher's codes to canonical measures.
-
-    Returns
-    -------
-    ReadResult
-        Before sub-code roll-up (done by :func:`linkage.readers.read_file`).
-    """
+def _data_sheets(wb: Workbook, layout: dict[str, Any]) -> tuple[list[tuple[str, int, dict[str, int]]], int]:
+    """The benchmarking-group sheets ``(sheet, header index, columns)`` and the file's own year (pass 1)."""
     file = wb.path.name
-    lid = layout["id"]
     tokens = layout["header"]["tokens"]
     search = layout["header"].get("search_rows", 15)
-    cols_spec = layout["columns"]
     pattern = re.compile(layout["value_pattern"])
-    base_tpl = layout.get("base_template")
-    marks = {m.lower() for m in layout.get("suppression_marks", [])} | set(layout.get("suppression_marks", []))
-    summary = {s.lower() for s in layout.get("summary_codes", [])}
     skip = set(layout.get("skip_sheets", []))
-    col = Collector(file)
-    seen: dict = {}
-
-    # pass 1: find data sheets and the file's own year
     sheets: list[tuple[str, int, dict[str, int]]] = []
     years: set[int] = set()
     for sheet in wb.sheet_names:
@@ -115,86 +91,123 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
         sheets.append((sheet, hi, cols))
     if not sheets:
         raise InputFileError(f"no benchmarking-group sheets found; sheets are {wb.sheet_names}", file=file)
-    file_year = max(years)
+    return sheets, max(years)
 
+
+def _sheet_targets(
+    cols: dict[str, int], *, file: str, sheet: str, hrow: int, layout: dict[str, Any], catalogue: Catalogue,
+    file_year: int,
+) -> list[tuple[str, str, str, int, int, int | None]]:
+    """``(measure, scale, column, j, year, base_j)`` of every catalogue measure in one sheet.
+
+    Every catalogue code of the layout must be present for the file's own year.
+    """
+    lid, cols_spec = layout["id"], layout["columns"]
+    pattern = re.compile(layout["value_pattern"])
+    base_tpl = layout.get("base_template")
+    resp_name = cols_spec.get("respondents")
+    targets: list[tuple[str, str, str, int, int, int | None]] = []
+    for name, code, year in _value_columns(cols, pattern):
+        hit = catalogue.lookup(lid, code, year)
+        if hit is None:
+            continue
+        m, s = hit
+        base_j = None
+        if s.base:
+            base_j = cols.get(s.base, cols.get(f"{s.base}_{year}"))
+        elif base_tpl:
+            base_j = cols.get(base_tpl.format(code=code, year=year))
+        targets.append((m.name, s.scale, name, cols[name], year, base_j))
+    if resp_name:
+        hit = catalogue.lookup(lid, resp_name, file_year)
+        if hit is not None:
+            require_column(cols, resp_name, what="respondents", file=file, sheet=sheet, row=hrow)
+            targets.append((hit[0].name, hit[1].scale, resp_name, cols[resp_name], file_year, None))
+    for code, entries in catalogue.sources_for(lid).items():
+        if code == resp_name or not any(s.applies_to(file_year) for _, s in entries):
+            continue
+        require_column(cols, f"{code}_{file_year}", what=f"{entries[0][0].name} for {file_year}", file=file,
+                       sheet=sheet, row=hrow)
+    return targets
+
+
+def _not_an_org(col: Collector, r: list[Any], rown: int, *, sheet: str, code_j: int, name_j: int,
+                layout: dict[str, Any], file_year: int) -> bool:
+    """Quarantine a summary row or a repeated header row; True if the row is not an organisation."""
+    cols_spec = layout["columns"]
+    summary = {s.lower() for s in layout.get("summary_codes", [])}
+    raw_code = r[code_j] if code_j < len(r) else None
+    code = cell_text(raw_code).upper()
+    label = summary_row_label(raw_code, r[name_j] if name_j < len(r) else None)
+    if code == "" or code.lower() in summary or cell_text(raw_code).lower() in summary or label:
+        col.quarantine_cell(
+            sheet=sheet, row=rown, org_code=None, year=file_year, column=cols_spec["org_code"],
+            raw=cell_text(raw_code),
+            reason="summary_row: not an organisation ("
+            + ("blank code" if code == "" else f"{label or cell_text(raw_code)!r}") + ")",
+        )
+        return True
+    if code.lower() in {t.lower() for t in layout["header"]["tokens"]}:
+        col.quarantine_cell(
+            sheet=sheet, row=rown, org_code=None, year=file_year, column=cols_spec["org_code"],
+            raw=cell_text(raw_code), reason="repeated_header_row",
+        )
+        return True
+    return False
+
+
+def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResult:
+    """Read every benchmarking-group sheet of a Staff Survey organisation workbook.
+
+    Parameters
+    ----------
+    wb
+        The opened workbook.
+    layout
+        The ``layouts.yaml`` entry (family ``nss_workbook``).
+    catalogue
+        Maps the publisher's codes to canonical measures.
+
+    Returns
+    -------
+    ReadResult
+        Before sub-code roll-up (done by :func:`linkage.readers.read_file`).
+    """
+    file = wb.path.name
+    cols_spec = layout["columns"]
+    marks = {m.lower() for m in layout.get("suppression_marks", [])} | set(layout.get("suppression_marks", []))
+    col = Collector(file)
+    seen: dict = {}
+    sheets, file_year = _data_sheets(wb, layout)
     for sheet, hi, cols in sheets:
-        hrow = hi + 1
         for key in ("org_code", "org_name"):
-            require_column(cols, cols_spec[key], what=key, file=file, sheet=sheet, row=hrow)
-        code_j = cols[cols_spec["org_code"]]
-        name_j = cols[cols_spec["org_name"]]
+            require_column(cols, cols_spec[key], what=key, file=file, sheet=sheet, row=hi + 1)
+        code_j, name_j = cols[cols_spec["org_code"]], cols[cols_spec["org_name"]]
         group_j = cols.get(cols_spec.get("benchmark_group", ""), None)
-        resp_name = cols_spec.get("respondents")
-
-        # which columns give catalogue measures
-        targets: list[tuple[str, str, str, int, int, int | None]] = []  # measure, scale, column, j, year, base_j
-        for name, code, year in _value_columns(cols, pattern):
-            hit = catalogue.lookup(lid, code, year)
-            if hit is None:
-                continue
-            m, s = hit
-            base_j = None
-            if s.base:
-                base_j = cols.get(s.base, cols.get(f"{s.base}_{year}"))
-            elif base_tpl:
-                base_j = cols.get(base_tpl.format(code=code, year=year))
-            targets.append((m.name, s.scale, name, cols[name], year, base_j))
-        if resp_name:
-            hit = catalogue.lookup(lid, resp_name, file_year)
-            if hit is not None:
-                require_column(cols, resp_name, what="respondents", file=file, sheet=sheet, row=hrow)
-                targets.append((hit[0].name, hit[1].scale, resp_name, cols[resp_name], file_year, None))
-        # every catalogue code for this layout must be present for the file's own year
-        for code, entries in catalogue.sources_for(lid).items():
-            if code == resp_name or not any(s.applies_to(file_year) for _, s in entries):
-                continue
-            expected = f"{code}_{file_year}"
-            require_column(
-                cols, expected, what=f"{entries[0][0].name} for {file_year}", file=file, sheet=sheet, row=hrow
-            )
-
+        targets = _sheet_targets(cols, file=file, sheet=sheet, hrow=hi + 1, layout=layout, catalogue=catalogue,
+                                 file_year=file_year)
         rows = wb.rows(sheet)
         for i in range(hi + 1, len(rows)):
-            r = rows[i]
-            rown = i + 1
+            r, rown = rows[i], i + 1
             if not any(cell_text(c) for c in r):
                 continue  # an empty row
-            raw_code = r[code_j] if code_j < len(r) else None
-            code = cell_text(raw_code).upper()
-            label = summary_row_label(raw_code, r[name_j] if name_j < len(r) else None)
-            if code == "" or code.lower() in summary or cell_text(raw_code).lower() in summary or label:
-                col.quarantine_cell(
-                    sheet=sheet, row=rown, org_code=None, year=file_year, column=cols_spec["org_code"],
-                    raw=cell_text(raw_code),
-                    reason="summary_row: not an organisation ("
-                    + ("blank code" if code == "" else f"{label or cell_text(raw_code)!r}") + ")",
-                )
+            if _not_an_org(col, r, rown, sheet=sheet, code_j=code_j, name_j=name_j, layout=layout,
+                           file_year=file_year):
                 continue
-            if code.lower() in {t.lower() for t in tokens}:
-                col.quarantine_cell(
-                    sheet=sheet, row=rown, org_code=None, year=file_year, column=cols_spec["org_code"],
-                    raw=cell_text(raw_code), reason="repeated_header_row",
-                )
-                continue
+            code = cell_text(r[code_j]).upper()
             signature = tuple(r[j] if j < len(r) else None for _, _, _, j, _, _ in targets)
-            if check_duplicate_orgs(
-                seen, org_code=code, year=file_year, sheet=sheet, row=rown, signature=signature,
-                collector=col, column=cols_spec["org_code"],
-            ):
+            if check_duplicate_orgs(seen, org_code=code, year=file_year, sheet=sheet, row=rown, signature=signature,
+                                    collector=col, column=cols_spec["org_code"]):
                 continue
             group = r[group_j] if group_j is not None and group_j < len(r) else sheet
-            col.org(
-                org_code=code, year=file_year, org_name=r[name_j] if name_j < len(r) else None,
-                benchmark_group=group, org_kind=catalogue.org_kind(cell_text(group), code),
-            )
+            col.org(org_code=code, year=file_year, org_name=r[name_j] if name_j < len(r) else None,
+                    benchmark_group=group, org_kind=catalogue.org_kind(cell_text(group), code))
             for measure, scale, cname, j, year, base_j in targets:
-                col.value(
-                    sheet=sheet, row=rown, org_code=code, year=year, measure=measure, scale=scale,
-                    column=cname, raw=r[j] if j < len(r) else None,
-                    base_raw=r[base_j] if base_j is not None and base_j < len(r) else None, marks=marks,
-                )
+                col.value(sheet=sheet, row=rown, org_code=code, year=year, measure=measure, scale=scale,
+                          column=cname, raw=r[j] if j < len(r) else None,
+                          base_raw=r[base_j] if base_j is not None and base_j < len(r) else None, marks=marks)
     tidy, quarantine, orgs = col.frames()
     return ReadResult(
-        tidy=tidy, quarantine=quarantine, rollups=None, orgs=orgs, layout=lid, kind=layout["kind"],
+        tidy=tidy, quarantine=quarantine, rollups=None, orgs=orgs, layout=layout["id"], kind=layout["kind"],
         file_year=file_year,
     )
