@@ -104,6 +104,14 @@ def test_comparison_has_all_families_and_mundlak_components(run):
     assert set(c[c["model"] == "mundlak"]["effect"]) == {"within", "between", "contextual"}
 
 
+def test_family_table_has_one_entry_per_family():
+    from linkage.models._fit import FAMILY_MODELS
+    from linkage.vocab import FAMILIES
+
+    assert list(FAMILY_MODELS) == list(FAMILIES)
+    assert all(m.family == f for f, m in FAMILY_MODELS.items())
+
+
 def test_within_share_and_sd_by_hand(panel, run):
     x = panel[X]
     dev = x - x.groupby(panel["org_code"]).transform("mean")
