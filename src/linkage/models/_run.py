@@ -317,9 +317,9 @@ def _fit_other_spec(fits: _Fits, panel: pd.DataFrame, spec: Spec, p: ModelParams
         absent = [m for m in (spec.y, spec.x, *spec.covariates) if m not in panel.columns]
         if absent:
             raise LinkageDataError(f"{absent} not in the panel (measures available: {measure_columns(panel)})")
-        frame = build_frame(panel, spec, _weight_column(spec, p))
         if p.weights and f"{spec.y}__n" not in panel.columns:
             raise LinkageDataError(f"weights='respondents' needs {spec.y + '__n'!r}")
+        frame = build_frame(panel, spec, _weight_column(spec, p))
         _frame_checks(frame, spec, p, p.headline_family)
         fitted = fit_family(p.headline_family, frame, context=spec.label, **_fit_args(p))
     except LinkageDataError as err:
