@@ -323,9 +323,9 @@ def _lm_cov_args(cov_type: str, dk_bandwidth: int | None) -> dict[str, Any]:
 
 
 def _check_driscoll_kraay(cov_type: str, n_periods: int, where: str) -> None:
-    # With trust effects the period sums of the scores add to zero, so with two
-    # years they are identically zero and the Driscoll-Kraay "standard error"
-    # is rounding noise; with fewer than three years it is not estimable.
+    # Driscoll-Kraay works on the year sums of the scores.  With trust effects and
+    # two years those sums are identically zero, so the "standard error" is
+    # rounding noise; fewer than three years are refused for every family.
     if cov_type == "driscoll_kraay" and n_periods < 3:
         raise LinkageDataError(
             f"{where}: Driscoll-Kraay standard errors need at least 3 years (sample has {n_periods}); "
