@@ -93,14 +93,11 @@ def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[s
     rows = [(d, x, f, k, s, kind, w, c) for d, x, f, k, (s, kind), w, c in grid]
     specs = pd.DataFrame(rows, columns=["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights", "cov_type"])
     specs.insert(0, "spec_id", np.arange(len(specs)))
-    cache: dict[tuple, str] = {}
-    reasons = []
-    for row in specs[["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights"]].itertuples(index=False):
-        key = tuple(row)
-        if key not in cache:
-            cache[key] = _prior_reason(key, panel, merged)
-        reasons.append(cache[key])
-    specs["reason"] = reasons
+    cols = ["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights"]
+    keys = specs[cols].drop_duplicates(["dependent", "exposure", "sample_kind", "weights"])
+    keys["reason"] = [_prior_reason(tuple(k), panel, merged) for k in keys.itertuples(index=False)]
+    specs = specs.merge(keys[["dependent", "exposure", "sample_kind", "weights", "reason"]], how="left",
+                        on=["dependent", "exposure", "sample_kind", "weights"], sort=False)
     specs["status"] = np.where(specs["reason"] == "", "pending", "unsupported")
     return specs[SPEC_COLUMNS]
 

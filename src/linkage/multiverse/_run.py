@@ -1,0 +1,140 @@
+"""The whole curve: enumerate, fit, adjust across the curve, bootstrap the headline specifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..params.multiverse import MultiverseParams
+from ._bootstrap import draw_weights, wild_cluster_bootstrap
+from ._engine import Scores, fit_specs
+from ._inference import benjamini_hochberg, joint_test, null_t_draws, romano_wolf
+from ._specs import enumerate_specs
+
+BOOT_COLUMNS = [
+    "spec_id", "boot_weights", "boot_kind", "draws", "estimate", "std_error", "p_value", "ci_low", "ci_high",
+    "p_value_boot", "ci_low_boot", "ci_high_boot",
+]
+
+
+@dataclass
+class MultiverseRun:
+    """Result of :func:`run_multiverse`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per specification: choices, ``estimate, std_error, ci_low, ci_high, p_value,
+        n_obs, n_entities``, ``p_bh`` (Benjamini-Hochberg), ``p_romano_wolf``, ``headline``,
+        ``status`` and ``reason``.
+    bootstrap : pandas.DataFrame
+        Headline specifications x bootstrap weights x kind (:data:`BOOT_COLUMNS`).
+    joint : dict
+        Joint test of the curve (:func:`~linkage.multiverse._inference.joint_test`).
+    scores : Scores
+        Cluster sums of every specification.
+    notes : list of str
+        Caveats to print with the tables.
+    """
+
+    table: pd.DataFrame
+    bootstrap: pd.DataFrame
+    joint: dict[str, Any]
+    scores: Scores
+    notes: list[str] = field(default_factory=list)
+
+
+def curve_inference(table: pd.DataFrame, scores: Scores, params: MultiverseParams) -> dict[str, Any]:
+    """Add ``p_bh`` and ``p_romano_wolf`` to ``table`` (in place) and return the joint test."""
+    ok = (table["status"] == "ok").to_numpy()
+    table["p_bh"] = benjamini_hochberg(np.where(ok, table["p_value"].to_numpy(dtype=float), np.nan))
+    table["p_romano_wolf"] = np.nan
+    if not ok.any():
+        return {"n_specs": 0}
+    est = table["estimate"].to_numpy(dtype=float)[ok]
+    se = table["std_error"].to_numpy(dtype=float)[ok]
+    v = draw_weights(params.bootstrap_weights[0] if params.bootstrap_weights else "rademacher",
+                     params.bootstrap_draws, scores.a.shape[1], params.seed)
+    d_null, t_null = null_t_draws(v, scores.a[ok].T, scores.sxx[ok], se)
+    table.loc[ok, "p_romano_wolf"] = romano_wolf(est / se, t_null)
+    return joint_test(est, table["p_value"].to_numpy(dtype=float)[ok], table["df"].to_numpy(dtype=float)[ok],
+                      d_null, t_null, params.alpha)
+
+
+def headline_rows(table: pd.DataFrame, params: MultiverseParams) -> np.ndarray:
+    """Positions of the headline specifications: headline family, sample all, unweighted, clustered by trust."""
+    sel = (
+        (table["family"] == params.headline_family) & (table["sample"] == "all") & (table["weights"] == "none")
+        & (table["cov_type"] == "clustered_entity") & (table["status"] == "ok")
+    )
+    return np.flatnonzero(sel.to_numpy())[: params.bootstrap_specs]
+
+
+def headline_bootstrap(table: pd.DataFrame, scores: Scores, params: MultiverseParams,
+                       rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Wild cluster bootstrap (each weight distribution x WCR/WCU) of the headline specifications."""
+    rows = headline_rows(table, params) if rows is None else rows
+    if len(rows) == 0:
+        return pd.DataFrame(columns=BOOT_COLUMNS)
+    est = table["estimate"].to_numpy(dtype=float)[rows]
+    se = table["std_error"].to_numpy(dtype=float)[rows]
+    factor = table["cov_factor"].to_numpy(dtype=float)[rows]
+    parts = []
+    for i, wkind in enumerate(params.bootstrap_weights):
+        v = draw_weights(wkind, params.bootstrap_draws, scores.a.shape[1], params.seed + 1 + i)
+        for kind in params.bootstrap_kinds:
+            r = wild_cluster_bootstrap(est, se, scores.a[rows].T, scores.h[rows].T, scores.b[rows].T,
+                                       scores.sxx[rows], factor, v, kind, params.alpha)
+            part = table.iloc[rows][["spec_id", "estimate", "std_error", "p_value", "ci_low", "ci_high"]].copy()
+            part["boot_weights"], part["boot_kind"], part["draws"] = wkind, kind, params.bootstrap_draws
+            part["p_value_boot"], part["ci_low_boot"], part["ci_high_boot"] = r["p_value"], r["ci_low"], r["ci_high"]
+            parts.append(part)
+    out = pd.concat(parts, ignore_index=True)[BOOT_COLUMNS]
+    return out.sort_values(["boot_weights", "boot_kind", "spec_id"], kind="mergesort", ignore_index=True)
+
+
+def run_multiverse(panel: pd.DataFrame, params: MultiverseParams, merged: set[str] | None = None) -> MultiverseRun:
+    """Enumerate and fit the curve, adjust across it and bootstrap its headline specifications.
+
+    Runs in-process, or on the dask.distributed cluster at ``params.scheduler`` if one is given.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Wide linked panel.
+    params : MultiverseParams
+        Choices and conventions.
+    merged : set of str, optional
+        Trust codes formed by a merger (``None``: no_merged specifications are unsupported).
+
+    Returns
+    -------
+    MultiverseRun
+    """
+    specs = enumerate_specs(panel, params, merged)
+    if params.scheduler:
+        from ._distributed import fit_distributed
+
+        table, scores = fit_distributed(panel, specs, params, merged)
+    else:
+        table, scores = fit_specs(panel, specs, params, merged)
+    joint = curve_inference(table, scores, params)
+    rows = headline_rows(table, params)
+    table["headline"] = False
+    table.loc[table.index[rows], "headline"] = True
+    if params.scheduler:
+        from ._distributed import bootstrap_distributed
+
+        boot = bootstrap_distributed(table, scores, params, rows)
+    else:
+        boot = headline_bootstrap(table, scores, params, rows)
+    notes = [
+        f"{int((table['status'] == 'ok').sum()):,} of {len(table):,} specifications fitted; "
+        f"{int((table['status'] != 'ok').sum()):,} listed as unsupported with the reason",
+        "Romano-Wolf and the joint test use a wild cluster score bootstrap by trust over all fitted "
+        f"specifications ({params.bootstrap_draws} draws; transformation and random-effects weights held fixed)",
+    ]
+    return MultiverseRun(table=table, bootstrap=boot, joint=joint, scores=scores, notes=notes)
