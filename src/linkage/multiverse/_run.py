@@ -60,8 +60,23 @@ def curve_inference(table: pd.DataFrame, scores: Scores, params: MultiverseParam
                      params.bootstrap_draws, scores.a.shape[1], params.seed)
     d_null, t_null = null_t_draws(v, scores.a[ok].T, scores.sxx[ok], se)
     table.loc[ok, "p_romano_wolf"] = romano_wolf(est / se, t_null)
-    return joint_test(est, table["p_value"].to_numpy(dtype=float)[ok], table["df"].to_numpy(dtype=float)[ok],
-                      d_null, t_null, params.alpha)
+    o = table["orientation"].to_numpy(dtype=float)[ok] if "orientation" in table else np.ones(len(est))
+    return joint_test(est * o, table["p_value"].to_numpy(dtype=float)[ok], table["df"].to_numpy(dtype=float)[ok],
+                      d_null * o, t_null * o, params.alpha)
+
+
+def orientation(table: pd.DataFrame, higher_is_better: dict[str, bool | None] | None) -> np.ndarray:
+    """+1 where a higher staff value and a higher patient value are both better (or both worse), else -1.
+
+    Multiplying an estimate by it gives the *oriented* estimate: positive means better staff
+    wellbeing goes with better patient experience, whatever the direction each measure is coded in.
+    Measures without a known direction count as higher-is-better.
+    """
+    hib = higher_is_better or {}
+    good = lambda m: hib.get(m) is not False  # noqa: E731
+    staff = table["exposure"].map(good).to_numpy(dtype=bool)
+    patient = table["dependent"].map(good).to_numpy(dtype=bool)
+    return np.where(staff == patient, 1.0, -1.0)
 
 
 def headline_rows(table: pd.DataFrame, params: MultiverseParams) -> np.ndarray:
@@ -96,7 +111,8 @@ def headline_bootstrap(table: pd.DataFrame, scores: Scores, params: MultiversePa
     return out.sort_values(["boot_weights", "boot_kind", "spec_id"], kind="mergesort", ignore_index=True)
 
 
-def run_multiverse(panel: pd.DataFrame, params: MultiverseParams, merged: set[str] | None = None) -> MultiverseRun:
+def run_multiverse(panel: pd.DataFrame, params: MultiverseParams, merged: set[str] | None = None,
+                   higher_is_better: dict[str, bool | None] | None = None) -> MultiverseRun:
     """Enumerate and fit the curve, adjust across it and bootstrap its headline specifications.
 
     Runs in-process, or on the dask.distributed cluster at ``params.scheduler`` if one is given.
@@ -109,6 +125,9 @@ def run_multiverse(panel: pd.DataFrame, params: MultiverseParams, merged: set[st
         Choices and conventions.
     merged : set of str, optional
         Trust codes formed by a merger (``None``: no_merged specifications are unsupported).
+    higher_is_better : dict, optional
+        Measure -> whether a higher value is better (the measure catalogue's ``higher_is_better``),
+        for the ``orientation`` and ``estimate_oriented`` columns and the direction of the joint test.
 
     Returns
     -------
@@ -121,6 +140,8 @@ def run_multiverse(panel: pd.DataFrame, params: MultiverseParams, merged: set[st
         table, scores = fit_distributed(panel, specs, params, merged)
     else:
         table, scores = fit_specs(panel, specs, params, merged)
+    table["orientation"] = orientation(table, higher_is_better)
+    table["estimate_oriented"] = table["estimate"] * table["orientation"]
     joint = curve_inference(table, scores, params)
     rows = headline_rows(table, params)
     table["headline"] = False
