@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 
 from linkage.models._cov import scaling
-from linkage.multiverse import enumerate_specs, fit_specs, headline_bootstrap, headline_rows, spec_frame
+from linkage.multiverse import (
+    enumerate_specs,
+    fit_specs,
+    headline_bootstrap,
+    headline_rows,
+    spec_frame,
+)
 from linkage.multiverse._io import load_merged
 from linkage.params import Params, load_params
 

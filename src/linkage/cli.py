@@ -106,7 +106,13 @@ def _multiverse(args: argparse.Namespace) -> int:
     import time
 
     from .multiverse import run_multiverse
-    from .multiverse._io import higher_is_better, load_merged, read_panel, summary_line, write_outputs
+    from .multiverse._io import (
+        higher_is_better,
+        load_merged,
+        read_panel,
+        summary_line,
+        write_outputs,
+    )
     from .params import load_params
 
     params = load_params(args.params).multiverse

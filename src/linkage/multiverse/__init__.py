@@ -13,7 +13,14 @@ scheduler is given.
 from ._bootstrap import boot_t, draw_weights, wild_cluster_bootstrap
 from ._engine import RESULT_COLUMNS, Scores, fit_specs, spec_frame
 from ._inference import benjamini_hochberg, joint_test, null_t_draws, romano_wolf
-from ._run import BOOT_COLUMNS, MultiverseRun, curve_inference, headline_bootstrap, headline_rows, run_multiverse
+from ._run import (
+    BOOT_COLUMNS,
+    MultiverseRun,
+    curve_inference,
+    headline_bootstrap,
+    headline_rows,
+    run_multiverse,
+)
 from ._specs import SPEC_COLUMNS, enumerate_specs, merged_trusts
 
 __all__ = [
