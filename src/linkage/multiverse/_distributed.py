@@ -16,6 +16,7 @@ import pandas as pd
 from ..errors import LinkageError
 from ..params.multiverse import MultiverseParams
 from ._engine import Scores, fit_specs
+from ._headline import BOOT_COLUMNS, headline_bootstrap
 from ._specs import DATA_KEY
 
 
@@ -65,8 +66,6 @@ def fit_distributed(panel: pd.DataFrame, specs: pd.DataFrame, params: Multiverse
 def bootstrap_distributed(table: pd.DataFrame, scores: Scores, params: MultiverseParams,
                           rows: np.ndarray) -> pd.DataFrame:
     """:func:`headline_bootstrap` over the cluster, one chunk of headline specifications per task."""
-    from ._run import BOOT_COLUMNS, headline_bootstrap
-
     if len(rows) == 0:
         return pd.DataFrame(columns=BOOT_COLUMNS)
     client = _client(params.scheduler)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+__all__ = ["BOOT_COLUMNS", "MultiverseRun", "curve_inference", "headline_bootstrap", "headline_rows", "orientation",
+           "run_multiverse"]
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,15 +12,11 @@ import numpy as np
 import pandas as pd
 
 from ..params.multiverse import MultiverseParams
-from ._bootstrap import draw_weights, wild_cluster_bootstrap
+from ._bootstrap import draw_weights
 from ._engine import Scores, fit_specs
+from ._headline import BOOT_COLUMNS, headline_bootstrap, headline_rows
 from ._inference import benjamini_hochberg, joint_test, null_t_draws, romano_wolf
 from ._specs import enumerate_specs
-
-BOOT_COLUMNS = [
-    "spec_id", "boot_weights", "boot_kind", "draws", "estimate", "std_error", "p_value", "ci_low", "ci_high",
-    "p_value_boot", "ci_low_boot", "ci_high_boot",
-]
 
 
 @dataclass
@@ -77,38 +76,6 @@ def orientation(table: pd.DataFrame, higher_is_better: dict[str, bool | None] | 
     staff = table["exposure"].map(good).to_numpy(dtype=bool)
     patient = table["dependent"].map(good).to_numpy(dtype=bool)
     return np.where(staff == patient, 1.0, -1.0)
-
-
-def headline_rows(table: pd.DataFrame, params: MultiverseParams) -> np.ndarray:
-    """Positions of the headline specifications: headline family, sample all, unweighted, clustered by trust."""
-    sel = (
-        (table["family"] == params.headline_family) & (table["sample"] == "all") & (table["weights"] == "none")
-        & (table["cov_type"] == "clustered_entity") & (table["status"] == "ok")
-    )
-    return np.flatnonzero(sel.to_numpy())[: params.bootstrap_specs]
-
-
-def headline_bootstrap(table: pd.DataFrame, scores: Scores, params: MultiverseParams,
-                       rows: np.ndarray | None = None) -> pd.DataFrame:
-    """Wild cluster bootstrap (each weight distribution x WCR/WCU) of the headline specifications."""
-    rows = headline_rows(table, params) if rows is None else rows
-    if len(rows) == 0:
-        return pd.DataFrame(columns=BOOT_COLUMNS)
-    est = table["estimate"].to_numpy(dtype=float)[rows]
-    se = table["std_error"].to_numpy(dtype=float)[rows]
-    factor = table["cov_factor"].to_numpy(dtype=float)[rows]
-    parts = []
-    for i, wkind in enumerate(params.bootstrap_weights):
-        v = draw_weights(wkind, params.bootstrap_draws, scores.a.shape[1], params.seed + 1 + i)
-        for kind in params.bootstrap_kinds:
-            r = wild_cluster_bootstrap(est, se, scores.a[rows].T, scores.h[rows].T, scores.b[rows].T,
-                                       scores.sxx[rows], factor, v, kind, params.alpha)
-            part = table.iloc[rows][["spec_id", "estimate", "std_error", "p_value", "ci_low", "ci_high"]].copy()
-            part["boot_weights"], part["boot_kind"], part["draws"] = wkind, kind, params.bootstrap_draws
-            part["p_value_boot"], part["ci_low_boot"], part["ci_high_boot"] = r["p_value"], r["ci_low"], r["ci_high"]
-            parts.append(part)
-    out = pd.concat(parts, ignore_index=True)[BOOT_COLUMNS]
-    return out.sort_values(["boot_weights", "boot_kind", "spec_id"], kind="mergesort", ignore_index=True)
 
 
 def run_multiverse(panel: pd.DataFrame, params: MultiverseParams, merged: set[str] | None = None,
