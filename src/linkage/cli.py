@@ -106,19 +106,14 @@ def _multiverse(args: argparse.Namespace) -> int:
     import time
 
     from .multiverse import run_multiverse
-    from .multiverse._io import (
-        higher_is_better,
-        load_merged,
-        read_panel,
-        summary_line,
-        write_outputs,
-    )
+    from .multiverse._io import load_merged, read_panel, summary_line, write_outputs
     from .params import load_params
+    from .stages.multiverse import directions
 
     params = load_params(args.params).multiverse
     panel = read_panel(args.panel)
     start = time.perf_counter()
-    run = run_multiverse(panel, params, load_merged(args.panel, params.panel_long), higher_is_better())
+    run = run_multiverse(panel, params, load_merged(args.panel, params.panel_long), directions())
     write_outputs(run, args.out, args.bootstrap_out, args.joint_out)
     print(f"{args.panel}: {summary_line(run, params.alpha)} ({time.perf_counter() - start:.2f} s) -> {args.out}",
           file=sys.stderr)

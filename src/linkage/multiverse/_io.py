@@ -76,9 +76,3 @@ def summary_line(run: MultiverseRun, alpha: float) -> str:
         f"{float((ok['p_romano_wolf'] < alpha).mean()):.0%} (Romano-Wolf) remain significant"
     )
 
-
-def higher_is_better() -> dict[str, bool | None]:
-    """Direction of every catalogued measure (``higher_is_better``), for orienting estimates."""
-    from ..catalogue import load_catalogue
-
-    return {name: m.higher_is_better for name, m in load_catalogue().measures.items()}
