@@ -88,7 +88,7 @@ def test_pyfixest_agrees_on_fixed_effects_and_pooled(curve):
     rows = table[(table["status"] == "ok") & table["family"].isin(list(fml)) & (table["cov_type"] == "clustered_entity")]
     for _, s in rows.groupby(["family", "weights", "sample_kind"]).sample(1, random_state=1).iterrows():
         fr = spec_frame(panel, s, MERGED).reset_index()
-        m = pf.feols(fml[s["family"]], data=fr, vcov={"CRV1": "org_code"}, fixef_rm="none",
+        m = pf.feols(fml[s["family"]], data=fr, vcov={"CRV1": "org_code"}, fixef_rm="none", fixef_tol=1e-12,
                      weights="w" if s["weights"] == "respondents" else None)
         assert s["estimate"] == pytest.approx(m.coef()["x"], abs=1e-9)
         assert s["std_error"] == pytest.approx(m.se()["x"], abs=1e-8)

@@ -120,7 +120,7 @@ def save_figure(fig: plt.Figure, path: str | Path) -> str:
     return str(path)
 
 
-def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str = "estimate_oriented",
+def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str = "estimate_std",
                         choices: tuple[str, ...] = ("family", "lag", "sample_kind", "weights", "exposure", "dependent"),
                         ) -> plt.Figure:
     """Specification curve: ordered estimates with intervals above an indicator panel of the choices.
@@ -132,8 +132,10 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     alpha : float
         Significance level used to colour the estimates.
     column : str
-        Estimate to order and plot (``estimate_oriented``: positive = better staff wellbeing with
-        better patient experience); intervals are oriented the same way.
+        Estimate to order and plot: ``estimate_std`` (default: oriented so that positive = better staff
+        wellbeing with better patient experience, in SDs of the patient measure per SD of the staff
+        measure, so measures on different scales compare), ``estimate_oriented`` or ``estimate``;
+        intervals are rescaled and oriented the same way.
     choices : tuple of str
         Choice columns shown as rows of the indicator panel.
 
@@ -157,7 +159,8 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     head = ok["headline"].to_numpy(dtype=bool) if "headline" in ok else np.zeros(len(ok), bool)
     top.scatter(x[head], ok.loc[head, column], marker="v", color="#d62728", s=18, zorder=4, label="headline (bootstrapped)")
     top.axhline(0, color="black", linewidth=0.8)
-    top.set_ylabel("estimate (+ = better staff wellbeing\nwith better patient experience)")
+    unit = "SD per SD, " if column == "estimate_std" else ""
+    top.set_ylabel(f"estimate ({unit}+ = better staff\nwellbeing with better patient experience)")
     top.set_title(f"{len(ok):,} specifications ordered by estimate; blue: p < {alpha:g}, grey: not significant")
     top.legend(loc="upper left", fontsize=8)
     for i, (c, v) in enumerate(rows):

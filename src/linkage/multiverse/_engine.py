@@ -31,7 +31,7 @@ from ._specs import DATA_KEY
 
 RESULT_COLUMNS = [
     "estimate", "std_error", "statistic", "df", "p_value", "ci_low", "ci_high",
-    "n_obs", "n_entities", "n_periods", "cov_factor",
+    "n_obs", "n_entities", "n_periods", "cov_factor", "sd_exposure", "sd_dependent",
 ]
 
 
@@ -181,6 +181,8 @@ def _fill(out: dict, rows: np.ndarray, fit: FamilyFit, res: dict, pair: np.ndarr
     out["n_obs"][rows] = fit.n_obs
     out["n_entities"][rows] = fit.g_entity
     out["n_periods"][rows] = fit.g_time
+    out["sd_exposure"][rows] = res["sdx"][pair]
+    out["sd_dependent"][rows] = res["sdy"][pair]
 
 
 def _store_scores(scores: dict, rows: np.ndarray, res: dict, pair: np.ndarray) -> None:
@@ -236,6 +238,7 @@ def _fit_block(pa: PanelArrays, members: list, wcol: str | None, specs: pd.DataF
     for fam in np.unique(fams):
         fit = FITTERS[fam](block, params.time_effects)
         res = _slopes(fit, sx2)
+        res["sdx"], res["sdy"] = block.X.std(0, ddof=1), block.Y.std(0, ddof=1)
         reasons = _block_reasons(fit, res, [x for _, x, _ in plist], fam)
         in_fam = fams == fam
         for cov in np.unique(covs[in_fam]):
@@ -305,7 +308,7 @@ def _inference_columns(table: pd.DataFrame, alpha: float) -> None:
     table["p_value"] = np.where(ok, p, np.nan)
     table["ci_low"] = np.where(ok, est - q * se, np.nan)
     table["ci_high"] = np.where(ok, est + q * se, np.nan)
-    for c in ("estimate", "std_error", "df", "cov_factor"):
+    for c in ("estimate", "std_error", "df", "cov_factor", "sd_exposure", "sd_dependent"):
         table.loc[~ok, c] = np.nan
 
 

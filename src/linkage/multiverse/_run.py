@@ -28,7 +28,9 @@ class MultiverseRun:
     table : pandas.DataFrame
         One row per specification: choices, ``estimate, std_error, ci_low, ci_high, p_value,
         n_obs, n_entities``, ``p_bh`` (Benjamini-Hochberg), ``p_romano_wolf``, ``headline``,
-        ``status`` and ``reason``.
+        ``status`` and ``reason``; ``estimate_oriented`` (positive = better staff wellbeing with
+        better patient experience) and ``estimate_std`` (oriented, in SDs of the dependent per SD of
+        the exposure in the estimation sample, comparable across measures).
     bootstrap : pandas.DataFrame
         Headline specifications x bootstrap weights x kind (:data:`BOOT_COLUMNS`).
     joint : dict
@@ -109,6 +111,7 @@ def run_multiverse(panel: pd.DataFrame, params: MultiverseParams, merged: set[st
         table, scores = fit_specs(panel, specs, params, merged)
     table["orientation"] = orientation(table, higher_is_better)
     table["estimate_oriented"] = table["estimate"] * table["orientation"]
+    table["estimate_std"] = table["estimate_oriented"] * table["sd_exposure"] / table["sd_dependent"]
     joint = curve_inference(table, scores, params)
     rows = headline_rows(table, params)
     table["headline"] = False
