@@ -71,10 +71,15 @@ def plain_summary(run_: MultiverseRun, m: MultiverseParams) -> str:
         f"this panel and are listed with the reason). **{pct(agree)}** of them associate {way} patient experience, "
         f"and **{pct(agree_sig)}** do so with a p-value below {m.alpha:g}. Because so many tests were run, some "
         f"would be significant by chance: after adjusting for the number of tests, {pct(s['share_significant_bh'])} "
-        f"stay significant when controlling the false discovery rate (Benjamini-Hochberg) and "
+        f"of all specifications remain significant when controlling the false discovery rate (Benjamini-Hochberg) and "
         f"{pct(s['share_significant_romano_wolf'])} when controlling the chance of any false positive "
         f"(Romano-Wolf). If there were no association at all, about {j['null_mean_significant']:.0f} "
-        f"specifications would be significant by chance; {j['n_significant']:,} are (joint test p = "
-        f"{j['p_significant']:.3f}, {j['draws']} bootstrap draws). These are associations within and between "
+        f"specifications would be significant by chance; {j['n_significant']:,} are (joint test "
+        f"{_p_text(j['p_significant'], j['draws'])}, {j['draws']} bootstrap draws). These are associations within and between "
         "trusts, not evidence that one causes the other."
     )
+
+
+def _p_text(p: float, draws: int) -> str:
+    """``p = 0.012``, or ``p < 0.001`` when no draw was as extreme."""
+    return f"p < {1 / (draws + 1):.3f}" if p == 0 else f"p = {p:.3f}"
