@@ -115,3 +115,20 @@ def test_unsupported_rows_have_no_numbers(curve):
     assert (table.loc[bad, "reason"] != "").all()
     assert np.all(scores.a[bad.to_numpy()] == 0)
     assert isinstance(table["n_obs"].dtype, pd.Int64Dtype)
+
+
+@pytest.mark.slow
+def test_demo_panel_every_sample_all_spec_refits_in_linearmodels():
+    """The issue's acceptance check on a demo-sized panel: every fitted 'all' specification, every family."""
+    from linkage.params import Params
+
+    panel = simulate_panel(seed=4, n_trusts=130, years=(2018, 2019, 2020, 2021, 2022, 2023))
+    params = Params().multiverse.model_copy(update={"samples": ["all"]})
+    table, _ = fit_specs(panel, enumerate_specs(panel, params), params)
+    ok = table[table["status"] == "ok"]
+    assert len(ok) >= 300 and set(ok["family"]) == set(MULTIVERSE_FAMILIES)
+    est_diff = se_diff = 0.0
+    for _, s in ok.iterrows():
+        est, se, _ = refit(panel, s)
+        est_diff, se_diff = max(est_diff, abs(est - s["estimate"])), max(se_diff, abs(se - s["std_error"]))
+    assert est_diff <= 1e-10 and se_diff <= 1e-8

@@ -74,26 +74,49 @@ def boot_t(v: np.ndarray, s: np.ndarray, h: np.ndarray, sxx: np.ndarray, factor:
         return d, d / se
 
 
-def _p_at(v, est, se, b, h, sxx, factor, beta0):
-    """WCR p-values of the nulls ``beta = beta0`` (one per specification)."""
-    _, t = boot_t(v, b - beta0 * h, h, sxx, factor)
-    t0 = (est - beta0) / se
-    return (np.abs(t) >= np.abs(t0) - 1e-12).mean(0)
+class _Restricted:
+    """WCR bootstrap t statistics as a function of the null value beta0, from products computed once.
+
+    With ``s = b - beta0 h`` every product of :func:`boot_t` is a polynomial in beta0:
+    ``V s = V b - beta0 V h``, ``V^2 s^2 = V^2 b^2 - 2 beta0 V^2 (b h) + beta0^2 V^2 h^2`` and
+    ``V (s h) = V (b h) - beta0 V h^2``, so testing a new beta0 costs elementwise operations only.
+    """
+
+    def __init__(self, v, est, se, b, h, sxx, factor):
+        v2 = v**2
+        self.vb, self.vh = v @ b, v @ h
+        self.v2b2, self.v2bh, self.v2h2 = v2 @ (b**2), v2 @ (b * h), v2 @ (h**2)
+        self.vbh, self.vh2 = v @ (b * h), v @ (h**2)
+        self.h2 = (h**2).sum(0)
+        self.est, self.se, self.sxx, self.factor = est, se, sxx, factor
+
+    def t(self, beta0: np.ndarray) -> np.ndarray:
+        """(B, S) bootstrap t statistics of the nulls ``beta = beta0``."""
+        d = (self.vb - beta0 * self.vh) / self.sxx
+        meat = (self.v2b2 - 2 * beta0 * self.v2bh + beta0**2 * self.v2h2
+                - 2.0 * d * (self.vbh - beta0 * self.vh2) + d**2 * self.h2)
+        se = np.sqrt(np.maximum(meat, 0.0) * self.factor) / self.sxx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return d / se
+
+    def p(self, beta0: np.ndarray) -> np.ndarray:
+        """WCR p-values of the nulls ``beta = beta0`` (one per specification)."""
+        t0 = (self.est - beta0) / self.se
+        return (np.abs(self.t(beta0)) >= np.abs(t0) - 1e-12).mean(0)
 
 
-def _invert(v, est, se, b, h, sxx, factor, alpha, side: float, iters: int = 40) -> np.ndarray:
+def _invert(r: _Restricted, alpha: float, side: float, iters: int = 40) -> np.ndarray:
     """Endpoint of the WCR interval on one side (-1 lower, +1 upper) by bisection on the p-value."""
-    inside = est.copy()
-    outside = est + side * 8.0 * se
-    for _ in range(3):  # widen where the far end is not yet rejected
-        far = _p_at(v, est, se, b, h, sxx, factor, outside) > alpha
+    inside = r.est.copy()
+    outside = r.est + side * 8.0 * r.se
+    for _ in range(4):  # widen where the far end is not yet rejected
+        far = r.p(outside) > alpha
         if not far.any():
             break
-        outside = np.where(far, est + side * 2.0 * np.abs(outside - est), outside)
-    far = _p_at(v, est, se, b, h, sxx, factor, outside) > alpha
+        outside = np.where(far, r.est + side * 2.0 * np.abs(outside - r.est), outside)
     for _ in range(iters):
         mid = 0.5 * (inside + outside)
-        keep = _p_at(v, est, se, b, h, sxx, factor, mid) > alpha
+        keep = r.p(mid) > alpha
         inside = np.where(keep, mid, inside)
         outside = np.where(keep, outside, mid)
     return np.where(far, np.nan, 0.5 * (inside + outside))
@@ -133,9 +156,8 @@ def wild_cluster_bootstrap(
         q_lo, q_hi = np.quantile(t, [alpha / 2, 1 - alpha / 2], axis=0)
         return {"p_value": p, "ci_low": est - q_hi * se, "ci_high": est - q_lo * se, "t_draws": t}
     if kind == "wcr":
-        _, t = boot_t(v, b, h, sxx, factor)
-        p = (np.abs(t) >= np.abs(est / se) - 1e-12).mean(0)
-        low = _invert(v, est, se, b, h, sxx, factor, alpha, -1.0)
-        high = _invert(v, est, se, b, h, sxx, factor, alpha, +1.0)
-        return {"p_value": p, "ci_low": low, "ci_high": high, "t_draws": t}
+        r = _Restricted(v, est, se, b, h, sxx, factor)
+        zero = np.zeros_like(est)
+        return {"p_value": r.p(zero), "ci_low": _invert(r, alpha, -1.0), "ci_high": _invert(r, alpha, +1.0),
+                "t_draws": r.t(zero)}
     raise ValueError(f"unknown wild bootstrap kind {kind!r}; use 'wcr' or 'wcu'")

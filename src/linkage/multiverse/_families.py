@@ -50,7 +50,27 @@ class Block:
 
 @dataclass
 class FamilyFit:
-    """Residualised regressor and dependent of every pair, with the counts the conventions need."""
+    """Residualised regressor and dependent of every pair, with the counts the conventions need.
+
+    Attributes
+    ----------
+    rx, ry : ndarray
+        (m, p) exposure and dependent after the family's transformation and sqrt(weight) scaling.
+    cl : ndarray
+        (m,) trust code of each transformed row (non-decreasing).
+    n_obs : int
+        Rows of the regression as fitted (differences for first differences).
+    k_cols : int
+        Columns linearmodels would report (constant, exposure, year dummies, Mundlak mean).
+    entity_effects, time_effects : int
+        Absorbed trust and year effects (levels less one), as ``linkage.models._cov`` counts them.
+    g_entity, g_time : int
+        Trusts and years in the fitted rows.
+    reason : str
+        Why no pair can be fitted ('' if they can).
+    extras : dict
+        ``pair_reason`` (per-pair reasons) and variance components for random effects.
+    """
 
     rx: np.ndarray
     ry: np.ndarray
