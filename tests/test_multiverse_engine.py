@@ -132,3 +132,28 @@ def test_demo_panel_every_sample_all_spec_refits_in_linearmodels():
         est, se, _ = refit(panel, s)
         est_diff, se_diff = max(est_diff, abs(est - s["estimate"])), max(se_diff, abs(se - s["std_error"]))
     assert est_diff <= 1e-10 and se_diff <= 1e-8
+
+
+def test_first_difference_and_random_effects_equal_linearmodels_directly():
+    """Called on linearmodels' own classes (not through linkage.models), weighted, clustered, no scaling."""
+    from linearmodels import FirstDifferenceOLS, RandomEffects
+
+    panel = mv_panel(seed=9)
+    params = mv_params(small_sample="none", samples=["all"], weights=["respondents"], lags=[0],
+                       families=["first_difference", "random_effects", "mundlak"], staff_measures=["staff.stress"])
+    table, _ = fit_specs(panel, enumerate_specs(panel, params), params)
+    for _, s in table.iterrows():
+        fr = spec_frame(panel, s)
+        years = fr.index.get_level_values(1)
+        dummies = pd.DataFrame({f"y{y}": (years == y).astype(float) for y in sorted(set(years))[1:]}, index=fr.index)
+        if s["family"] == "first_difference":
+            model = FirstDifferenceOLS(fr["y"], fr[["x"]].join(dummies), weights=fr["w"])
+        else:
+            exog = pd.DataFrame({"const": 1.0, "x": fr["x"]}, index=fr.index).join(dummies)
+            if s["family"] == "mundlak":
+                w = fr["w"]
+                exog["xbar"] = (fr["x"] * w).groupby(level=0).transform("sum") / w.groupby(level=0).transform("sum")
+            model = RandomEffects(fr["y"], exog, weights=fr["w"])
+        res = model.fit(cov_type="clustered", cluster_entity=True, debiased=False)
+        assert s["estimate"] == pytest.approx(res.params["x"], abs=1e-10), s["family"]
+        assert s["std_error"] == pytest.approx(res.std_errors["x"], abs=1e-8), s["family"]
