@@ -109,6 +109,14 @@ def test_comparison_has_all_families_and_mundlak_components(run):
     assert set(c[c["model"] == "mundlak"]["effect"]) == {"within", "between", "contextual"}
 
 
+def test_family_table_has_one_entry_per_family():
+    from linkage.models._fit import FAMILY_MODELS
+    from linkage.vocab import FAMILIES
+
+    assert list(FAMILY_MODELS) == list(FAMILIES)
+    assert all(m.family == f for f, m in FAMILY_MODELS.items())
+
+
 def test_within_share_and_sd_by_hand(panel, run):
     x = panel[X]
     dev = x - x.groupby(panel["org_code"]).transform("mean")
@@ -272,3 +280,11 @@ def test_secondary_model_failure_is_skipped_with_a_warning(panel):
 def test_duplicate_trust_years_raise(panel):
     with pytest.raises(LinkageDataError, match="duplicate"):
         fit_models(pd.concat([panel, panel.iloc[:1]]), ModelParams(**FAST))
+
+
+def test_weighted_spec_without_its_base_column_is_skipped(panel):
+    """A reverse model weighted by the staff base n is skipped, naming the column, when the panel lacks it."""
+    run = fit_models(panel.drop(columns=[f"{X}__n"]), ModelParams(families=["twoway_fe"], weights="respondents",
+                                                                  placebo_leads=[], lags=[0]))
+    assert any(f"needs '{X}__n'" in s for s in run.skipped)
+    assert not (run.results["direction"] == "reverse").any()

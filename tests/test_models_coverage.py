@@ -5,25 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from linkage.demo import simulate_panel
 from linkage.models._data import Spec, build_frame
 from linkage.models._fit import fit_family
 from linkage.models._run import _quantiles
-
-try:  # the lead's demo simulator, if present; otherwise the local fixture
-    from linkage.demo import simulate_panel
-except ImportError:  # pragma: no cover
-    simulate_panel = None
 
 TRUE = -0.03
 SPEC = Spec("h", "forward", 0, "patient.ip_overall", "staff.stress")
 
 
 def _panel(seed: int):
-    if simulate_panel is not None:
-        return simulate_panel(seed=seed, n_trusts=130, years=(2019, 2020, 2021, 2022, 2023), true_effect=TRUE)
-    from conftest_models import make_panel
-
-    return make_panel(seed=seed, n_trusts=130, true_effect=TRUE)
+    return simulate_panel(seed=seed, n_trusts=130, years=(2019, 2020, 2021, 2022, 2023), true_effect=TRUE)
 
 
 @pytest.mark.slow

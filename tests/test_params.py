@@ -98,7 +98,7 @@ def test_unknown_measure_lists_catalogue():
 @pytest.mark.parametrize(
     ("raw", "pattern"),
     [
-        ({"modle": {"lag": 1}}, r"modle: unknown key .*allowed keys here: data, link, model, patient, report, staff"),
+        ({"modle": {"lag": 1}}, r"modle: unknown key .*allowed keys here: data, link, model, multiverse, patient, report, staff"),
         ({"model": {"exposure": "staff.happiness"}}, r"model\.exposure: unknown measure \(given: 'staff\.happiness'\)"),
         ({"model": {"dependent": "patient.nope"}}, r"model\.dependent: unknown measure"),
         ({"model": {"dependent": ""}}, r"model\.dependent: unknown measure \(given: ''\)"),

@@ -17,7 +17,7 @@ def test_dvc_stages_depend_on_the_project_inputs():
     assert str(LOCAL_DIR) == "${data.local_dir}" and str(LOCAL_DIR) in dvc["acquire"]["deps"]
     for name in ("ingest_staff", "ingest_patient"):
         assert {str(USER_MAPPINGS), str(USER_MEASURES)} <= set(dvc[name]["deps"])
-    for name in ("link", "model", "report"):
+    for name in ("link", "model", "report", "multiverse"):
         assert str(USER_MEASURES) in dvc[name]["deps"]
 
 

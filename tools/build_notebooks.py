@@ -161,6 +161,49 @@ def report_nb() -> nbf.NotebookNode:
     ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
 
 
+def multiverse_nb() -> nbf.NotebookNode:
+    return nbf.v4.new_notebook(cells=[
+        md("# 6. Every reasonable specification: the specification curve\n\n"
+           "One model is one story. Here the same question is asked in **every reasonable way** the parameters "
+           "allow: each staff measure against each patient measure, six designs, same-year, lagged and placebo "
+           "(lead) timings, five kinds of sample, with and without weights. Specifications the panel cannot "
+           "support are listed with the reason, not dropped. These are associations, not causes."),
+        code(param_cell("multiverse"), tags=["parameters"]),
+        code(setup("multiverse", "multiverse", "from linkage import figures")),
+        code('run = stage.run(P)\ndisplay(Markdown(stage.plain_summary(run, P.multiverse)))'),
+        md("## The curve\n\nEach point is one specification's estimate, oriented so that **above zero means better "
+           "staff wellbeing goes with better patient experience**, with its confidence interval; blue points are "
+           "significant. The dots below mark each specification's choices, so a band of dots at one end shows "
+           "which choice drives the estimate. Red triangles are the headline specifications bootstrapped below."),
+        code('fig = figures.specification_curve(run.table, P.multiverse.alpha)\n'
+             'save_figure(fig, stage.STAGE.figure)\nplt.show()'),
+        md("## Adjusted p-values\n\nWith thousands of tests some are significant by chance. Benjamini-Hochberg "
+           "controls the expected share of false discoveries; Romano-Wolf the chance of even one (both over all "
+           "fitted specifications). The joint test (Simonsohn, Simmons and Nelson 2020) asks how often a curve "
+           "with this many significant results would arise if there were no association at all."),
+        code('ok = run.table[run.table["status"] == "ok"]\na = P.multiverse.alpha\n'
+             'share = ok.assign(raw=ok["p_value"] < a, bh=ok["p_bh"] < a, romano_wolf=ok["p_romano_wolf"] < a)\n'
+             'display(share.groupby("family")[["raw", "bh", "romano_wolf"]].mean().style.format("{:.0%}")'
+             '.set_caption(f"share of specifications significant at {a:g}, by design"))\n'
+             'display(pd.Series(run.joint, name="joint test").to_frame())'),
+        md("## Headline specifications: wild cluster bootstrap by trust\n\n"
+           "For the headline design (sample all, unweighted, clustered by trust), p-values and intervals from "
+           "the wild cluster bootstrap (restricted WCR and unrestricted WCU; Rademacher and Webb weights) beside "
+           "the analytic ones."),
+        code('b = run.bootstrap.merge(run.table[["spec_id", "exposure", "dependent", "lag"]], on="spec_id")\n'
+             'display(b.pivot_table(index=["exposure", "dependent", "lag", "estimate", "p_value", "ci_low", "ci_high"],'
+             ' columns=["boot_weights", "boot_kind"], values="p_value_boot").round(3))\n'
+             'display(b.round(4))'),
+        md("## What could not be fitted"),
+        code('bad = run.table[run.table["status"] != "ok"]\n'
+             'display(bad.groupby("reason").size().rename("specifications").to_frame() if len(bad) '
+             'else Markdown("Every specification was fitted."))\n'
+             'for n in run.notes:\n    display(Markdown(f"> **Note.** {n}"))'),
+        md("## Provenance"),
+        code('show_provenance(P, "multiverse")'),
+    ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
+
+
 def main() -> None:
     nbs = {
         "01_ingest_staff.ipynb": ingest_nb(
@@ -176,6 +219,7 @@ def main() -> None:
         "03_link.ipynb": link_nb(),
         "04_model.ipynb": model_nb(),
         "05_report.ipynb": report_nb(),
+        "06_multiverse.ipynb": multiverse_nb(),
     }
     for name, nb in nbs.items():
         for i, cell in enumerate(nb.cells):  # stable ids keep diffs readable

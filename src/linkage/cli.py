@@ -131,6 +131,34 @@ def _read(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- multiverse
+def _multiverse_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("panel", help="linked panel file (data/processed/panel.parquet, or .csv)")
+    parser.add_argument("--out", required=True, help="specification table to write (.parquet or .csv)")
+    parser.add_argument("--params", default="params.yaml", help="params file whose multiverse section is used (default: %(default)s)")
+    parser.add_argument("--bootstrap-out", help="also write the headline wild cluster bootstrap table (CSV)")
+    parser.add_argument("--joint-out", help="also write the joint test of the curve (JSON)")
+
+
+@command("multiverse", "fit the specification curve of the params multiverse section on a linked panel file")(_multiverse_args)
+def _multiverse(args: argparse.Namespace) -> int:
+    import time
+
+    from .multiverse import run_multiverse
+    from .multiverse._io import load_merged, read_panel, summary_line, write_outputs
+    from .params import load_params
+    from .stages.multiverse import directions
+
+    params = load_params(args.params).multiverse
+    panel = read_panel(args.panel)
+    start = time.perf_counter()
+    run = run_multiverse(panel, params, load_merged(args.panel, params.panel_long), directions())
+    write_outputs(run, args.out, args.bootstrap_out, args.joint_out)
+    print(f"{args.panel}: {summary_line(run, params.alpha)} ({time.perf_counter() - start:.2f} s) -> {args.out}",
+          file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- pipeline
 def _stage_args(parser: argparse.ArgumentParser) -> None:
     from .paths import STAGES

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from .vocab import FAMILY_ORDER
@@ -117,3 +118,56 @@ def save_figure(fig: plt.Figure, path: str | Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
     return str(path)
+
+
+def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str = "estimate_std",
+                        choices: tuple[str, ...] = ("family", "lag", "sample_kind", "weights", "exposure", "dependent"),
+                        ) -> plt.Figure:
+    """Specification curve: ordered estimates with intervals above an indicator panel of the choices.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The multiverse specification table (fitted rows are used).
+    alpha : float
+        Significance level used to colour the estimates.
+    column : str
+        Estimate to order and plot: ``estimate_std`` (default: oriented so that positive = better staff
+        wellbeing with better patient experience, in SDs of the patient measure per SD of the staff
+        measure, so measures on different scales compare), ``estimate_oriented`` or ``estimate``;
+        intervals are rescaled and oriented the same way.
+    choices : tuple of str
+        Choice columns shown as rows of the indicator panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ok = table[table["status"] == "ok"].copy()
+    sign = ok[column] / ok["estimate"].where(ok["estimate"] != 0, 1.0)
+    lo, hi = ok["ci_low"] * sign, ok["ci_high"] * sign
+    ok["lo"], ok["hi"] = lo.where(sign > 0, hi), hi.where(sign > 0, lo)
+    ok = ok.sort_values(column, kind="mergesort").reset_index(drop=True)
+    x = ok.index.to_numpy()
+    rows = [(c, v) for c in choices for v in sorted(ok[c].astype(str).unique(), key=str)]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 4 + 0.16 * len(rows)), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, max(2, 0.16 * len(rows))]})
+    sig = (ok["p_value"] < alpha).to_numpy()
+    colour = pd.Series("#9e9e9e", index=ok.index).where(~sig, "#1f77b4").to_numpy()
+    top.vlines(x, ok["lo"], ok["hi"], colors=colour, alpha=0.25, linewidth=0.6)
+    top.scatter(x, ok[column], c=colour, s=4, zorder=3)
+    head = ok["headline"].to_numpy(dtype=bool) if "headline" in ok else np.zeros(len(ok), bool)
+    top.scatter(x[head], ok.loc[head, column], marker="v", color="#d62728", s=18, zorder=4, label="headline (bootstrapped)")
+    top.axhline(0, color="black", linewidth=0.8)
+    unit = "SD per SD, " if column == "estimate_std" else ""
+    top.set_ylabel(f"estimate ({unit}+ = better staff\nwellbeing with better patient experience)")
+    top.set_title(f"{len(ok):,} specifications ordered by estimate; blue: p < {alpha:g}, grey: not significant")
+    top.legend(loc="upper left", fontsize=8)
+    for i, (c, v) in enumerate(rows):
+        hit = (ok[c].astype(str) == v).to_numpy()
+        bottom.scatter(x[hit], np.full(hit.sum(), i), marker="|", s=12, color=np.asarray(colour)[hit], linewidths=0.5)
+    bottom.set_yticks(range(len(rows)), [f"{c}: {v}" for c, v in rows], fontsize=7)
+    bottom.set_ylim(len(rows) - 0.5, -0.5)
+    bottom.set_xlabel("specification (ordered by estimate)")
+    fig.tight_layout()
+    return fig

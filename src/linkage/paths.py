@@ -196,6 +196,16 @@ _STAGE_LIST: tuple[Stage, ...] = (
         outs={},
         code=(f"{SRC}/report.py", f"{SRC}/figures.py", f"{SRC}/stages/report.py"),
     ),
+    Stage(
+        name="multiverse",
+        section="multiverse",
+        notebook="06_multiverse",
+        deps={"panel": PROCESSED / "panel.parquet", "panel_long": PROCESSED / "panel_long.parquet",
+              "user_measures": USER_MEASURES},
+        outs={"specs": PROCESSED / "multiverse_specs.parquet", "bootstrap": PROCESSED / "multiverse_bootstrap.csv"},
+        metrics={"summary": METRICS / "multiverse.json"},
+        code=(f"{SRC}/multiverse", f"{SRC}/figures.py", f"{SRC}/catalogue/measures.yaml", f"{SRC}/stages/multiverse.py"),
+    ),
 )
 
 STAGES: dict[str, Stage] = {s.name: s for s in _STAGE_LIST}

@@ -133,3 +133,36 @@ CONVENTION_TEXT: dict[str, str] = {
 }
 
 Direction = Literal["forward", "reverse", "placebo"]
+
+# --------------------------------------------------------------------------- multiverse
+MultiverseFamily = Literal["entity_fe", "twoway_fe", "first_difference", "mundlak", "random_effects", "pooled"]
+"""Families the specification curve can vary over (``between`` has one row per trust and is left out)."""
+MULTIVERSE_FAMILIES: tuple[str, ...] = get_args(MultiverseFamily)
+
+Sample = Literal["all", "no_merged", "no_specialist", "balanced", "leave_one_year_out"]
+"""Estimation samples of the specification curve; ``leave_one_year_out`` expands to one sample per year."""
+SAMPLES: tuple[str, ...] = get_args(Sample)
+
+SAMPLE_TEXT: dict[str, str] = {
+    "all": "every linked trust-year",
+    "no_merged": "without trusts formed by a merger",
+    "no_specialist": "without acute specialist trusts",
+    "balanced": "trusts observed in every year of the specification",
+    "leave_one_year_out": "one survey year left out",
+}
+
+WeightChoice = Literal["none", "respondents"]
+"""``none``: unweighted; ``respondents``: weighted by the base n of the dependent measure."""
+WEIGHT_CHOICES: tuple[str, ...] = get_args(WeightChoice)
+
+MultiverseCov = Literal["clustered_entity", "robust", "unadjusted"]
+"""Covariances the fast engine computes (the clustered one is the default)."""
+MULTIVERSE_COVS: tuple[str, ...] = get_args(MultiverseCov)
+
+BootWeights = Literal["rademacher", "webb"]
+"""Wild bootstrap weight distributions: Rademacher (+-1) and Webb's six-point distribution."""
+BOOT_WEIGHTS: tuple[str, ...] = get_args(BootWeights)
+
+BootKind = Literal["wcr", "wcu"]
+"""Wild cluster bootstrap with the null imposed (restricted, WCR) or not (unrestricted, WCU)."""
+BOOT_KINDS: tuple[str, ...] = get_args(BootKind)

@@ -1,11 +1,12 @@
-"""Stage ``model``: panel models of patient experience on staff wellbeing.
+"""Panel models of patient experience on staff wellbeing (the domain code of the ``model`` stage).
 
 The public interface is :func:`fit_models` (returns a :class:`ModelRun`),
 :func:`plain_language` and the params section :class:`ModelParams`.  Methods and
 conventions: ``docs/models.md``.
 
 The estimation code (linearmodels, statsmodels, scipy) is imported on first
-use, so validating ``params.yaml`` - the first step of every DVC stage - stays fast.
+use of those names, so importing the package (e.g. for ``ModelParams``) stays fast.
+Vocabulary (families, covariance and convention labels) lives in :mod:`linkage.vocab`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..params import ModelParams
-from ..vocab import FAMILIES as ALL_FAMILIES
 
 _LAZY = {
-    "CONVENTION_TEXT": "._cov",
     "scaling": "._cov",
     "RESULT_COLUMNS": "._run",
     "ModelRun": "._run",
@@ -24,7 +23,7 @@ _LAZY = {
     "plain_language": "._run",
 }
 
-__all__ = ["ALL_FAMILIES", "ModelParams", *_LAZY]
+__all__ = ["ModelParams", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

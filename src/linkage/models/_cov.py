@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import LinkageDataError
-from ..vocab import CONVENTION_TEXT, COV_TEXT  # noqa: F401 - re-exported for the models package
+from ..vocab import COV_TEXT
 
 
 @dataclass(frozen=True)

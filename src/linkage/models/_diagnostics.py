@@ -91,12 +91,10 @@ def wald(b: pd.Series, v: pd.DataFrame, terms: list[str], df_ref: float | None) 
     }
 
 
-def _catalogue_unit(measure: str) -> str | None:
-    """The measure's unit in the catalogue (packaged plus the project's own), None if unknown."""
-    from ..catalogue import load_catalogue
-
-    m = load_catalogue().measures.get(measure)
-    return None if m is None else m.unit
+RELIABILITY_COLUMNS = [
+    "measure", "unit", "n_trusts", "n_years", "mean_n", "median_n", "observed_between_var",
+    "sampling_var", "reliability", "within_var", "within_reliability", "note",
+]
 
 
 def reliability_table(
@@ -141,66 +139,77 @@ def reliability_table(
         observed_between_var, sampling_var, reliability, within_var,
         within_reliability, note.
     """
-    rows = []
-    for m in measures:
-        ncol = f"{m}__n"
-        vals = pd.to_numeric(panel[m], errors="coerce")
-        if percent_measures is not None:
-            unit = "percent" if m in percent_measures else "score"
-        else:
-            unit = "percent" if vals.max() > 10 else "score"
-        row: dict[str, Any] = {"measure": m, "unit": unit}
-        scale = _catalogue_unit(m)
-        if scale not in (None, "percent", "proportion", "score10"):
-            row.update(unit=scale, note=f"reliability not computed: a {scale} measure has no survey sampling model here")
-            rows.append(row)
-            continue
-        if ncol not in panel.columns:
-            row.update(note=f"no base column {ncol!r}; reliability not computed")
-            rows.append(row)
-            continue
-        n = pd.to_numeric(panel[ncol], errors="coerce")
-        ok = vals.notna() & n.notna() & (n > 0)
-        d = pd.DataFrame({"org": panel["org_code"][ok], "year": panel["year"][ok], "v": vals[ok], "n": n[ok]})
-        if d.empty:
-            row.update(note=f"no positive base n in {ncol!r}; reliability not computed")
-            rows.append(row)
-            continue
-        if unit == "percent":
-            p = (d["v"] / 100).clip(0, 1)
-            d["sv"] = 100**2 * p * (1 - p) / d["n"]
-        else:
-            d["sv"] = score_sd**2 / d["n"]
-        by_year = d.groupby("year").agg(s2=("v", "var"), vbar=("sv", "mean"), k=("v", "size"))
-        by_year = by_year[by_year["k"] >= 3]
-        s2 = float(by_year["s2"].mean()) if len(by_year) else float("nan")
-        vbar = float(d["sv"].mean())
-        rel = float(((by_year["s2"] - by_year["vbar"]).clip(lower=0) / by_year["s2"]).mean()) if len(by_year) else float("nan")
-        ent = pd.factorize(d["org"], sort=True)[0]
-        tim = pd.factorize(d["year"], sort=True)[0]
-        n_ent, n_tim = ent.max() + 1 if len(d) else 0, tim.max() + 1 if len(d) else 0
-        dof = len(d) - n_ent - n_tim + 1
-        if dof > 0:
-            resid = twoway_demean(d["v"].to_numpy(), ent, tim)
-            within_var = float(resid @ resid / dof)
-            within_rel = max(0.0, (within_var - vbar) / within_var) if within_var > 0 else float("nan")
-        else:
-            within_var = within_rel = float("nan")
-        row.update(
-            n_trusts=int(d["org"].nunique()),
-            n_years=int(d["year"].nunique()),
-            mean_n=float(d["n"].mean()),
-            median_n=float(d["n"].median()),
-            observed_between_var=s2,
-            sampling_var=vbar,
-            reliability=rel,
-            within_var=within_var,
-            within_reliability=within_rel,
-            note=f"score: sampling variance assumes individual SD {score_sd:.2g}" if unit == "score" else "",
-        )
-        rows.append(row)
-    cols = [
-        "measure", "unit", "n_trusts", "n_years", "mean_n", "median_n", "observed_between_var",
-        "sampling_var", "reliability", "within_var", "within_reliability", "note",
-    ]
-    return pd.DataFrame(rows).reindex(columns=cols)
+    rows = [_reliability_row(panel, m, percent_measures, score_sd) for m in measures]
+    return pd.DataFrame(rows).reindex(columns=RELIABILITY_COLUMNS)
+
+
+def _catalogue_unit(measure: str) -> str | None:
+    """The measure's unit in the catalogue (packaged plus the project's own), None if unknown."""
+    from ..catalogue import load_catalogue
+
+    m = load_catalogue().measures.get(measure)
+    return None if m is None else m.unit
+
+
+def _reliability_row(
+    panel: pd.DataFrame, m: str, percent_measures: list[str] | None, score_sd: float
+) -> dict[str, Any]:
+    """One row of :func:`reliability_table`."""
+    ncol = f"{m}__n"
+    vals = pd.to_numeric(panel[m], errors="coerce")
+    if percent_measures is not None:
+        unit = "percent" if m in percent_measures else "score"
+    else:
+        unit = "percent" if vals.max() > 10 else "score"
+    row: dict[str, Any] = {"measure": m, "unit": unit}
+    scale = _catalogue_unit(m)
+    if scale not in (None, "percent", "proportion", "score10"):
+        row.update(unit=scale, note=f"reliability not computed: a {scale} measure has no survey sampling model here")
+        return row
+    if ncol not in panel.columns:
+        row.update(note=f"no base column {ncol!r}; reliability not computed")
+        return row
+    n = pd.to_numeric(panel[ncol], errors="coerce")
+    ok = vals.notna() & n.notna() & (n > 0)
+    d = pd.DataFrame({"org": panel["org_code"][ok], "year": panel["year"][ok], "v": vals[ok], "n": n[ok]})
+    if d.empty:
+        row.update(note=f"no positive base n in {ncol!r}; reliability not computed")
+        return row
+    if unit == "percent":
+        p = (d["v"] / 100).clip(0, 1)
+        d["sv"] = 100**2 * p * (1 - p) / d["n"]
+    else:
+        d["sv"] = score_sd**2 / d["n"]
+    by_year = d.groupby("year").agg(s2=("v", "var"), vbar=("sv", "mean"), k=("v", "size"))
+    by_year = by_year[by_year["k"] >= 3]
+    s2 = float(by_year["s2"].mean()) if len(by_year) else float("nan")
+    vbar = float(d["sv"].mean())
+    rel = float(((by_year["s2"] - by_year["vbar"]).clip(lower=0) / by_year["s2"]).mean()) if len(by_year) else float("nan")
+    within_var, within_rel = _within_reliability(d, vbar)
+    row.update(
+        n_trusts=int(d["org"].nunique()),
+        n_years=int(d["year"].nunique()),
+        mean_n=float(d["n"].mean()),
+        median_n=float(d["n"].median()),
+        observed_between_var=s2,
+        sampling_var=vbar,
+        reliability=rel,
+        within_var=within_var,
+        within_reliability=within_rel,
+        note=f"score: sampling variance assumes individual SD {score_sd:.2g}" if unit == "score" else "",
+    )
+    return row
+
+
+def _within_reliability(d: pd.DataFrame, vbar: float) -> tuple[float, float]:
+    """Variance of the values net of trust and year means, and its share that is not sampling noise."""
+    ent = pd.factorize(d["org"], sort=True)[0]
+    tim = pd.factorize(d["year"], sort=True)[0]
+    n_ent, n_tim = ent.max() + 1 if len(d) else 0, tim.max() + 1 if len(d) else 0
+    dof = len(d) - n_ent - n_tim + 1
+    if dof <= 0:
+        return float("nan"), float("nan")
+    resid = twoway_demean(d["v"].to_numpy(), ent, tim)
+    within_var = float(resid @ resid / dof)
+    within_rel = max(0.0, (within_var - vbar) / within_var) if within_var > 0 else float("nan")
+    return within_var, within_rel

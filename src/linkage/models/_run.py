@@ -25,9 +25,6 @@ RESULT_COLUMNS = [
     "within_sd", "within_share", "estimate_per_within_sd", "mde", "headline",
 ]
 
-WITHIN_FAMILIES = ("entity_fe", "twoway_fe", "first_difference", "mundlak")
-
-
 @dataclass
 class ModelRun:
     """Everything the model stage produces; see ``docs/models.md``.
@@ -201,7 +198,7 @@ def _frame_checks(frame: ModelFrame, spec: Spec, p: ModelParams, family: str) ->
             f"{what}: only one year ({years}) left in the sample after lags and missing values; "
             "within-trust models need at least two"
         )
-    if family in WITHIN_FAMILIES:
+    if EFFECT_KIND[family] == "within":
         x = data[spec.x_term].to_numpy()
         _, share = within_stats(x, _codes(data.index)[0])
         if not np.isfinite(share) or share < 1e-12:
@@ -209,13 +206,6 @@ def _frame_checks(frame: ModelFrame, spec: Spec, p: ModelParams, family: str) ->
                 f"{what}: no within-trust variation in {spec.x_term!r} (every trust has the same value "
                 f"in each of its years), so {FAMILY_TEXT[family]} cannot estimate its association"
             )
-
-
-@dataclass(frozen=True)
-class _YOnly:
-    """Stands for a spec when only its dependent matters (the weight column check)."""
-
-    y: str
 
 
 def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None = None) -> ModelRun:
@@ -243,73 +233,119 @@ def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None 
     """
     p = params if isinstance(params, ModelParams) else ModelParams.model_validate(params or {})
     measures = [p.dependent, p.exposure, *p.covariates]
-
-    def wcol(spec: Spec) -> str | None:
-        """The weight column: the dependent's base (``respondents``) or the named column."""
-        if p.weights == "respondents":
-            return f"{spec.y}__n"
-        return p.weights
-
-    check_panel(panel, measures, weight_column=wcol(_YOnly(p.dependent)) if p.weights else None)
+    check_panel(panel, measures, weight_column=_weight_column(p.dependent, p))
     specs = _specs(p)
     head_spec = specs[0]
-    rows: list[dict[str, Any]] = []
-    fits: dict[tuple[str, str], Fitted] = {}
-    notes: list[str] = []
-    skipped: list[str] = []
-
-    head_frame = build_frame(panel, head_spec, wcol(head_spec))
+    head_frame = build_frame(panel, head_spec, _weight_column(head_spec, p))
     _frame_checks(head_frame, head_spec, p, p.headline_family)
-    common = {"cov_type": p.cov_type, "small_sample": p.small_sample, "time_effects": p.time_effects, "dk_bandwidth": p.dk_bandwidth}
+
+    fits = _Fits()
+    _fit_headline_families(fits, head_frame, head_spec, p)
+    for spec in specs[1:]:
+        _fit_other_spec(fits, panel, spec, p)
+
+    results = pd.DataFrame(fits.rows).reindex(columns=RESULT_COLUMNS)
+    hz = _hausman_block(head_frame, head_spec, p, fits.fitted)
+    reliability = _reliability(panel, p, measures)
+    return ModelRun(
+        results=results,
+        headline=_headline(results, head_frame, p),
+        comparison=_comparison(results, head_spec),
+        hausman=hz,
+        reliability=reliability,
+        mde=results[["model", "spec_name", "term", "effect", "estimate", "std_error", "mde"]].assign(
+            power=p.power, alpha=p.alpha
+        ),
+        warnings=_warnings(p, panel, results, head_frame, reliability, fits.notes, fits.skipped, hz),
+        skipped=fits.skipped,
+        convention=_convention(p),
+        params=p,
+        fits=fits.fitted,
+    )
+
+
+@dataclass
+class _Fits:
+    """What the fitting steps of :func:`fit_models` collect."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    fitted: dict[tuple[str, str], Fitted] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def add(self, fitted: Fitted, frame: ModelFrame, spec: Spec, p: ModelParams) -> list[dict[str, Any]]:
+        self.fitted[(spec.name, fitted.family)] = fitted
+        self.notes.extend(fitted.notes)
+        new = _rows(fitted, frame, spec, p)
+        self.rows.extend(new)
+        return new
+
+
+def _weight_column(spec: Spec | str, p: ModelParams) -> str | None:
+    """The weight column of a specification (or of dependent ``spec``): the dependent's base for
+    ``respondents``, else the panel column ``model.weights`` names (a weight measure or ``<measure>__n``)."""
+    if not p.weights:
+        return None
+    y = spec if isinstance(spec, str) else spec.y
+    return f"{y}__n" if p.weights == "respondents" else p.weights
+
+
+def _fit_args(p: ModelParams) -> dict[str, Any]:
+    return {"cov_type": p.cov_type, "small_sample": p.small_sample, "time_effects": p.time_effects,
+            "dk_bandwidth": p.dk_bandwidth}
+
+
+def _fit_headline_families(fits: _Fits, frame: ModelFrame, spec: Spec, p: ModelParams) -> None:
+    """Every family on the headline specification, the headline family first.
+
+    A failure of the headline family is raised; other families are skipped with the reason.
+    """
     families = [p.headline_family] + [f for f in p.families if f != p.headline_family]
     for fam in families:
         try:
             if fam != p.headline_family:
-                _frame_checks(head_frame, head_spec, p, fam)
-            fitted = fit_family(fam, head_frame, context=head_spec.label, **common)
+                _frame_checks(frame, spec, p, fam)
+            fitted = fit_family(fam, frame, context=spec.label, **_fit_args(p))
         except LinkageDataError as err:
             if fam == p.headline_family:
                 raise
-            skipped.append(f"{FAMILY_TEXT[fam]} [{head_spec.label}]: {err}")
+            fits.skipped.append(f"{FAMILY_TEXT[fam]} [{spec.label}]: {err}")
             continue
-        fits[(head_spec.name, fam)] = fitted
-        notes.extend(fitted.notes)
-        new = _rows(fitted, head_frame, head_spec, p)
+        new = fits.add(fitted, frame, spec, p)
         if fam == p.headline_family:
             new[0]["headline"] = True
-        rows.extend(new)
 
-    frames = {head_spec.name: head_frame}
-    for spec in specs[1:]:
-        try:
-            absent = [m for m in (spec.y, spec.x, *spec.covariates) if m not in panel.columns]
-            if absent:
-                raise LinkageDataError(f"{absent} not in the panel (measures available: {measure_columns(panel)})")
-            frame = build_frame(panel, spec, wcol(spec))
-            if p.weights and wcol(spec) not in panel.columns:
-                raise LinkageDataError(f"weights={p.weights!r} needs the panel column {wcol(spec)!r}")
-            _frame_checks(frame, spec, p, p.headline_family)
-            fitted = fit_family(p.headline_family, frame, context=spec.label, **common)
-        except LinkageDataError as err:
-            skipped.append(f"{FAMILY_TEXT[p.headline_family]} [{spec.label}]: {err}")
-            continue
-        frames[spec.name] = frame
-        fits[(spec.name, p.headline_family)] = fitted
-        notes.extend(fitted.notes)
-        rows.extend(_rows(fitted, frame, spec, p))
 
-    results = pd.DataFrame(rows).reindex(columns=RESULT_COLUMNS)
+def _fit_other_spec(fits: _Fits, panel: pd.DataFrame, spec: Spec, p: ModelParams) -> None:
+    """The headline family on one further specification, or skip it with the reason."""
+    try:
+        absent = [m for m in (spec.y, spec.x, *spec.covariates) if m not in panel.columns]
+        if absent:
+            raise LinkageDataError(f"{absent} not in the panel (measures available: {measure_columns(panel)})")
+        if p.weights and _weight_column(spec, p) not in panel.columns:
+            raise LinkageDataError(f"weights={p.weights!r} needs {_weight_column(spec, p)!r}, which the panel lacks")
+        frame = build_frame(panel, spec, _weight_column(spec, p))
+        _frame_checks(frame, spec, p, p.headline_family)
+        fitted = fit_family(p.headline_family, frame, context=spec.label, **_fit_args(p))
+    except LinkageDataError as err:
+        fits.skipped.append(f"{FAMILY_TEXT[p.headline_family]} [{spec.label}]: {err}")
+        return
+    fits.add(fitted, frame, spec, p)
+
+
+def _headline(results: pd.DataFrame, frame: ModelFrame, p: ModelParams) -> dict[str, Any]:
+    """The headline row as the JSON-serialisable dict of ``metrics/headline.json``."""
     head = results[results["headline"]].iloc[0]
-    hdata = head_frame.data
-    years = sorted(int(y) for y in hdata.index.get_level_values(1).unique())
-    headline = {
+    index = frame.data.index
+    years = sorted(int(y) for y in index.get_level_values(1).unique())
+    return {
         "estimate": float(head["estimate"]),
         "std_error": float(head["std_error"]),
         "ci_low": float(head["ci_low"]),
         "ci_high": float(head["ci_high"]),
         "p_value": float(head["p_value"]),
         "alpha": p.alpha,
-        "n_trusts": int(hdata.index.get_level_values(0).nunique()),
+        "n_trusts": int(index.get_level_values(0).nunique()),
         "n_obs": int(head["n_obs"]),
         "n_years": len(years),
         "years": years,
@@ -328,39 +364,31 @@ def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None 
         "mde": float(head["mde"]),
         "power": p.power,
     }
-    comparison = results[results["spec_name"] == head_spec.name][
+
+
+def _comparison(results: pd.DataFrame, head_spec: Spec) -> pd.DataFrame:
+    """The headline specification across families."""
+    return results[results["spec_name"] == head_spec.name][
         ["model", "model_label", "effect", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value",
          "mde", "estimate_per_within_sd", "n_obs", "n_entities", "n_periods", "cov_type", "small_sample"]
     ].reset_index(drop=True)
-    mde = results[["model", "spec_name", "term", "effect", "estimate", "std_error", "mde"]].assign(
-        power=p.power, alpha=p.alpha
-    )
 
-    hz = _hausman_block(head_frame, head_spec, p, fits)
+
+def _reliability(panel: pd.DataFrame, p: ModelParams, measures: list[str]) -> pd.DataFrame:
     rel_measures = p.reliability_measures or measures
     missing_rel = [m for m in rel_measures if m not in panel.columns]
     if missing_rel:
         raise LinkageDataError(f"reliability_measures not in the panel: {missing_rel}")
-    reliability = reliability_table(
+    return reliability_table(
         panel, list(rel_measures), percent_measures=p.percent_measures, score_sd=p.score_individual_sd
     )
-    warns = _warnings(p, panel, results, head_frame, reliability, notes, skipped, hz)
-    convention = (
+
+
+def _convention(p: ModelParams) -> str:
+    """One line naming the covariance and small-sample convention."""
+    return (
         f"Standard errors: {COV_TEXT[p.cov_type]}; small-sample convention {CONVENTION_TEXT[p.small_sample]}; "
         f"{int((1 - p.alpha) * 100)}% CIs; weights: {p.weights or 'none'}."
-    )
-    return ModelRun(
-        results=results,
-        headline=headline,
-        comparison=comparison,
-        hausman=hz,
-        reliability=reliability,
-        mde=mde,
-        warnings=warns,
-        skipped=skipped,
-        convention=convention,
-        params=p,
-        fits=fits,
     )
 
 
@@ -375,10 +403,7 @@ def _hausman_block(frame: ModelFrame, spec: Spec, p: ModelParams, fits: dict) ->
     except LinkageDataError as err:
         out.update(statistic=None, df=0, p_value=None, note=f"Hausman test not computed: {err}")
     try:
-        mund = fits.get((spec.name, "mundlak")) or fit_family(
-            "mundlak", frame, cov_type=p.cov_type, small_sample=p.small_sample,
-            time_effects=p.time_effects, dk_bandwidth=p.dk_bandwidth, context=spec.label,
-        )
+        mund = fits.get((spec.name, "mundlak")) or fit_family("mundlak", frame, context=spec.label, **_fit_args(p))
         w = wald(mund.params, mund.cov, [f"mean({t})" for t in frame.terms], mund.scale.df)
         out.update({f"mundlak_{k}": v for k, v in w.items()})
         out["mundlak_note"] = (

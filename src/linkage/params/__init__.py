@@ -31,11 +31,12 @@ from ._base import Section
 from .data import DataParams, DemoParams
 from .link import LinkParams
 from .model import ModelParams
+from .multiverse import MultiverseParams
 from .report import ReportParams
 from .sources import PatientParams, StaffParams
 
 __all__ = [
-    "DataParams", "DemoParams", "LinkParams", "ModelParams", "Params", "PatientParams", "ReportParams",
+    "DataParams", "DemoParams", "LinkParams", "ModelParams", "MultiverseParams", "Params", "PatientParams", "ReportParams",
     "Section", "StaffParams", "describe", "load_params", "render_yaml", "validate_params",
 ]
 
@@ -48,6 +49,7 @@ class Params(Section):
     patient: PatientParams = Field(default_factory=PatientParams, description="Patient experience ingestion (stage: ingest_patient).")
     link: LinkParams = Field(default_factory=LinkParams, description="Trust identity and linkage (stage: link).")
     model: ModelParams = Field(default_factory=ModelParams, description="Panel models (stage: model).")
+    multiverse: MultiverseParams = Field(default_factory=MultiverseParams, description="Specification curve, multiple testing and wild cluster bootstrap (stage: multiverse).")
     report: ReportParams = Field(default_factory=ReportParams, description="Rendered report (stage: report).")
 
 
@@ -123,6 +125,9 @@ def cross_check(params: Params) -> list[str]:
                             "'respondents', a declared measure or '<measure>__n'")
         else:
             check("model.weights", [base])
+    # the curve lists a specification whose measure the panel lacks as unsupported, with the reason
+    check("multiverse.staff_measures", list(params.multiverse.staff_measures), kinds=("staff",), kept_only=False)
+    check("multiverse.patient_measures", list(params.multiverse.patient_measures), kinds=("patient",), kept_only=False)
     check("link.headline_staff", [params.link.headline_staff], kinds=("staff",))
     check("link.headline_patient", [params.link.headline_patient], kinds=("patient",))
     if m.dk_bandwidth is not None and m.cov_type != "driscoll_kraay":

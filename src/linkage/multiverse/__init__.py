@@ -1,0 +1,31 @@
+"""Specification curve ("multiverse") of the staff-patient association; see ``docs/multiverse.md``.
+
+Domain layer: imports numpy, scipy, pandas and the foundation (``linkage.vocab``,
+``linkage.errors``, ``linkage.params``) only; dask.distributed is imported when a
+scheduler is given.
+
+>>> run = run_multiverse(panel, params.multiverse, merged)      # doctest: +SKIP
+>>> run.table        # one row per specification, with p_bh and p_romano_wolf
+>>> run.bootstrap    # wild cluster bootstrap of the headline specifications
+>>> run.joint        # joint test of the curve (Simonsohn, Simmons and Nelson 2020)
+"""
+
+from ._bootstrap import boot_t, draw_weights, wild_cluster_bootstrap
+from ._engine import RESULT_COLUMNS, Scores, fit_specs, spec_frame
+from ._inference import benjamini_hochberg, joint_test, null_t_draws, romano_wolf
+from ._run import (
+    BOOT_COLUMNS,
+    MultiverseRun,
+    curve_inference,
+    headline_bootstrap,
+    headline_rows,
+    run_multiverse,
+)
+from ._specs import SPEC_COLUMNS, enumerate_specs, merged_trusts
+
+__all__ = [
+    "BOOT_COLUMNS", "RESULT_COLUMNS", "SPEC_COLUMNS", "MultiverseRun", "Scores", "benjamini_hochberg", "boot_t",
+    "curve_inference", "draw_weights", "enumerate_specs", "fit_specs", "headline_bootstrap", "headline_rows",
+    "joint_test", "merged_trusts", "null_t_draws", "romano_wolf", "run_multiverse", "spec_frame",
+    "wild_cluster_bootstrap",
+]

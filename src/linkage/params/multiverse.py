@@ -1,0 +1,104 @@
+"""Section ``multiverse`` (stage ``multiverse``): the specification curve; see ``docs/multiverse.md``."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from ..vocab import (
+    BOOT_KINDS,
+    BOOT_WEIGHTS,
+    MULTIVERSE_FAMILIES,
+    SAMPLES,
+    BootKind,
+    BootWeights,
+    MultiverseCov,
+    MultiverseFamily,
+    Sample,
+    SmallSample,
+    WeightChoice,
+)
+from ._base import Section
+
+
+class MultiverseParams(Section):
+    """Choices the specification curve varies over, and its inference (stage ``multiverse``)."""
+
+    staff_measures: list[str] = Field(
+        default_factory=lambda: [
+            "staff.stress", "staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action", "staff.hwb_theme",
+            "staff.engagement", "staff.morale", "staff.recommend_care", "staff.enough_staff",
+        ],
+        description="Staff measures entered, one at a time, as the regressor (at year t - k). A measure the panel lacks is listed with the reason, not dropped.",
+    )
+    patient_measures: list[str] = Field(
+        default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity"],
+        description="Patient experience measures used, one at a time, as the dependent variable (at year t).",
+    )
+    families: list[MultiverseFamily] = Field(
+        default_factory=lambda: list(MULTIVERSE_FAMILIES),
+        description="Model families: entity_fe, twoway_fe, first_difference, mundlak (within coefficient), random_effects, pooled. All but entity_fe include year effects when time_effects is true.",
+    )
+    lags: list[int] = Field(
+        default_factory=lambda: [0, 1, -1],
+        description="Timings k of the staff measure: staff at calendar year t - k; 0 same year, positive lags, negative placebo leads.",
+    )
+    samples: list[Sample] = Field(
+        default_factory=lambda: list(SAMPLES),
+        description="Estimation samples: all; no_merged (drop trusts formed by a merger, from panel_long); no_specialist (drop acute_specialist trusts); balanced (trusts present in every year of the specification); leave_one_year_out (one sample per year with data).",
+    )
+    weights: list[WeightChoice] = Field(
+        default_factory=lambda: ["none", "respondents"],
+        description="Weightings: none, or respondents (each trust-year weighted by the base n of the dependent, column '<dependent>__n').",
+    )
+    cov_types: list[MultiverseCov] = Field(
+        default_factory=lambda: ["clustered_entity"],
+        description="Covariances: clustered_entity (by trust), robust (heteroskedasticity only), unadjusted (classical).",
+    )
+    time_effects: bool = Field(
+        True,
+        description="Year effects in every family except entity_fe (absorbed in twoway_fe; dummies in pooled, random_effects, mundlak; differenced dummies in first_difference).",
+    )
+    small_sample: SmallSample = Field(
+        "cr1",
+        description="Small-sample convention of every standard error and reference distribution (same conventions as model.small_sample; see docs/models.md).",
+    )
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="Two-sided significance level of every interval, test and adjusted p-value.")
+    min_obs: int = Field(30, ge=3, description="Fewest trust-year observations a specification may have; fewer lists it as unsupported with the count.")
+    panel_long: str = Field(
+        "auto",
+        description="Long panel file whose merged_from column marks merged trusts (for the no_merged sample): 'auto' = panel_long.parquet beside the panel file; '' = none (no_merged specifications are then listed as unsupported).",
+    )
+    headline_family: MultiverseFamily = Field(
+        "twoway_fe",
+        description="Family of the headline specifications (sample all, unweighted, clustered by trust) that get the wild cluster bootstrap.",
+    )
+    bootstrap_specs: int = Field(20, ge=0, le=200, description="Largest number of headline specifications bootstrapped (in spec order).")
+    bootstrap_draws: int = Field(999, ge=99, le=99_999, description="Wild cluster bootstrap draws (for the headline specifications and for the curve-level Romano-Wolf and joint tests).")
+    bootstrap_weights: list[BootWeights] = Field(
+        default_factory=lambda: list(BOOT_WEIGHTS),
+        description="Wild bootstrap weight distributions: rademacher (+-1), webb (six-point; better with few clusters).",
+    )
+    bootstrap_kinds: list[BootKind] = Field(
+        default_factory=lambda: list(BOOT_KINDS),
+        description="wcr: null imposed (restricted; p-values and test-inversion intervals); wcu: unrestricted (percentile-t intervals and p-values).",
+    )
+    seed: int = Field(20241123, ge=0, le=2**32 - 1, description="Random seed of every bootstrap draw (same seed, same draws, same adjusted p-values).")
+    scheduler: str = Field(
+        "",
+        description="dask.distributed scheduler address (e.g. tcp://10.0.0.5:8786) to fan the curve and the bootstrap out over a cluster; '' runs in-process.",
+    )
+    chunks: int = Field(8, ge=1, le=1000, description="Number of work chunks (groups of specifications sharing data) sent to the dask cluster when scheduler is set.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MultiverseParams:
+        for key in ("staff_measures", "patient_measures", "families", "lags", "samples", "weights", "cov_types"):
+            values = getattr(self, key)
+            if not values:
+                raise ValueError(f"{key} is empty; list at least one choice")
+            if len(set(values)) != len(values):
+                raise ValueError(f"{key} repeats a choice: {list(values)}")
+        if any(abs(k) > 5 for k in self.lags):
+            raise ValueError(f"lags must be between -5 and 5, got {self.lags}")
+        if self.bootstrap_specs and (not self.bootstrap_weights or not self.bootstrap_kinds):
+            raise ValueError("bootstrap_weights and bootstrap_kinds must be non-empty when bootstrap_specs > 0")
+        return self
