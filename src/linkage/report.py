@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .params import ReportParams
-from .vocab import COV_PLAIN, UNIT_TEXT
+from .vocab import COV_PLAIN, EFFECT_KIND, FAMILY_TEXT, UNIT_TEXT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,9 +112,15 @@ def build(
     when = "in the same survey year" if lag == 0 else f"{lag} year(s) later"
     direction = "lower" if est < 0 else "higher"
     sig = lo > 0 or hi < 0
+    within = EFFECT_KIND.get(str(head.get("family")), "within") == "within"
+    question = (
+        f"Within the same trust over time, are years with higher *{exp_label}* followed {when} by different "
+        f"*{dep_label}*, beyond what is fixed about each trust and common to each year?" if within else
+        f"Across trusts and years ({FAMILY_TEXT.get(str(head.get('family')), head.get('family'))}), do trust-years "
+        f"with higher *{exp_label}* have different *{dep_label}* {when}?"
+    )
     findings = [
-        f"- **The question.** Within the same trust over time, are years with higher *{exp_label}* followed "
-        f"{when} by different *{dep_label}*, beyond what is fixed about each trust and common to each year?",
+        f"- **The question.** {question}",
         f"- **The answer in this data.** Each {unit} higher {exp_label} goes with {_fmt(abs(est), d)} {dep_unit}s "
         f"{direction} {dep_label} ({level}% CI {_fmt(lo, d)} to {_fmt(hi, d)}; p = {_p(head['p_value'])}). "
         + ("The interval excludes zero." if sig else "The interval includes zero: no clear within-trust association."),
@@ -154,7 +160,7 @@ def build(
         f"{_fmt(per_sd, d)} {dep_unit}s of {dep_label}; {_fmt(100 * float(head.get('within_share', float('nan'))), 0)}% of "
         f"the variation in {exp_label} is within trusts over time.",
         f"- **How much data.** {head['n_trusts']} trusts, {head['n_obs']} trust-years, survey years "
-        f"{', '.join(str(y) for y in years)} (two-way fixed effects; {COV_PLAIN.get(head.get('cov_type'), head.get('cov_type'))}, "
+        f"{', '.join(str(y) for y in years)} ({FAMILY_TEXT.get(str(head.get('family')), head.get('family'))}; {COV_PLAIN.get(head.get('cov_type'), head.get('cov_type'))}, "
         f"small-sample convention {head.get('small_sample')}).",
         f"- **What could be detected.** With this panel the smallest effect detectable with "
         f"{int(100 * head.get('power', 0.8))}% power is about {_fmt(head.get('mde'), d)} {dep_unit}s per {unit}.",
@@ -167,7 +173,9 @@ def build(
         findings.append("- **Not estimable with these data** (listed, not hidden): "
                         + "; ".join(i if len(i) < 170 else i[:167] + "..." for i in items) + ".")
     findings.append("- **Not causal.** This is an association within trusts over time. It survives the fixed "
-                    "differences between trusts, but not every confounder that changes within a trust.")
+                    "differences between trusts, but not every confounder that changes within a trust." if within else
+                    "- **Not causal.** This is an association across trusts and years: fixed differences between "
+                    "trusts are not removed, so it may reflect what distinguishes one trust from another.")
 
     cov_rows = []
     for kind, m in ing.items():

@@ -55,9 +55,9 @@ UNIT_TEXT: dict[str, str] = {
     "score10": "point",
     "proportion": "unit (0-1)",
     "count": "respondent",
-    "ratio": "unit of the ratio",
+    "ratio": "ratio unit",
     "index": "index point",
-    "mean1to5": "point on the 1-5 scale",
+    "mean1to5": "1-5 scale point",
 }
 """One unit of each scale, in words (for 'per one ... higher')."""
 
