@@ -326,3 +326,14 @@ def test_mixed_decimal_commas_and_points_refused(tmp_path, extract_df):
     df.loc[filled[:5], "Stress_rate"] = df.loc[filled[:5], "Stress_rate"].str.replace(".", ",", regex=False)
     with pytest.raises(InputFileError, match="mixes decimal commas .* and decimal points"):
         read_file(_write(df, tmp_path / "mixed.csv"))
+
+
+def test_0_100_scores_in_a_0_10_column_refused(tmp_path, cqc2022_path):
+    def rescale(sheets):
+        df = sheets["Trust_Scores"]
+        j = df.iloc[0].tolist().index("meanQ46")
+        df.iloc[1:, j] = pd.to_numeric(df.iloc[1:, j], errors="coerce") * 10
+
+    with pytest.raises(InputFileError, match=r"looks like percentages \(0-100\), expected 0-10 scores") as e:
+        read_file(_cqc_as_xlsx(cqc2022_path, tmp_path / "ip.xlsx", rescale))
+    assert e.value.sheet == "Trust_Scores" and e.value.column == "meanQ46"
