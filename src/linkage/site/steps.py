@@ -1,0 +1,115 @@
+"""The step reports: executed notebooks rendered in the site's look, offline and byte-stable.
+
+nbconvert's default HTML template loads require.js and MathJax from a CDN and
+labels every figure "No description has been provided for this image". Here a
+notebook is rendered with nbconvert's ``basic`` template (body only, no
+scripts), inputs hidden, and then placed in the site's page layout: demo
+banner first, every table scrollable, every image with alt text that says what
+it shows, pandas Styler's random table ids made stable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Pandas Styler ids (``T_1a2b3``): random per render unless normalised.
+_STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?=[_\" #.{])")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pipeline step report."""
+
+    stem: str
+    title: str
+    about: str
+
+
+STEPS: tuple[Step, ...] = (
+    Step("01_ingest_staff", "Step 1: reading the NHS Staff Survey",
+         "What was read from each published Staff Survey file, and what could not be used and why."),
+    Step("02_ingest_patient", "Step 2: reading the CQC Adult Inpatient Survey",
+         "What was read from each published Inpatient Survey file, and what could not be used and why."),
+    Step("03_link", "Step 3: linking trusts across surveys and years",
+         "How trusts were matched between the surveys and over time: mergers, exclusions and the full audit."),
+    Step("04_model", "Step 4: the panel models",
+         "Every model design, timing check and diagnostic, with the tables researchers need."),
+    Step("05_report", "Step 5: the summary notebook",
+         "The notebook that computes the summary, with its parameters, data hashes and versions."),
+)
+
+
+def stable_ids(html: str) -> str:
+    """Replace pandas Styler's random table ids by ids numbered in order of appearance."""
+    seen: dict[str, str] = {}
+
+    def repl(m: re.Match[str]) -> str:
+        return seen.setdefault(m.group(0), f"T_s{len(seen):04d}")
+
+    return _STYLER_ID.sub(repl, html)
+
+
+def normalise_notebook(path: str | Path) -> None:
+    """Make an executed notebook's outputs byte-stable in place (Styler ids; no execution timings)."""
+    import nbformat
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("execution", None)
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/html" in data:
+                data["text/html"] = stable_ids("".join(data["text/html"]))
+    nbformat.write(nb, path)
+
+
+def notebook_body(ipynb: Path, alt: str) -> tuple[str, str]:
+    """``(first heading, body HTML)`` of an executed notebook, inputs hidden, scripts removed, alt text set."""
+    import nbformat
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(ipynb, as_version=4)
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, anchor_link_text="")
+    html, _ = exporter.from_notebook_node(nb)
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(["script", "link", "iframe"]):
+        tag.decompose()
+    for img in soup.find_all("img"):
+        if not img.get("alt") or img["alt"].startswith("No description"):
+            img["alt"] = alt
+    for table in soup.find_all("table"):
+        if table.parent is not None and "table-wrap" not in (table.parent.get("class") or []):
+            table.wrap(soup.new_tag("div", attrs={"class": "table-wrap", "tabindex": "0"}))
+    for stream in soup.select(".output_stderr"):
+        stream.decompose()
+    h1 = soup.find("h1")
+    title = h1.get_text(" ", strip=True) if h1 else ""
+    if h1 is not None:
+        h1.decompose()
+    return title, stable_ids(str(soup))
+
+
+def render_step(step: Step, ipynb: Path, out: Path, render: Any, alt: str) -> None:
+    """Write ``out`` (a step report page) from the executed notebook ``ipynb``.
+
+    Parameters
+    ----------
+    step : Step
+    ipynb : Path
+        The executed notebook (``reports/NN_name.ipynb``).
+    out : Path
+        The page to write (``reports/NN_name.html``).
+    render : callable
+        ``render(template_name, **context) -> str`` of the site (shared layout).
+    alt : str
+        Alt text for figures the notebook did not describe itself.
+    """
+    heading, body = notebook_body(ipynb, alt)
+    out.write_text(render("step.html.j2", page_title=step.title, heading=heading or step.title, step=step,
+                          body=body), encoding="utf-8")
