@@ -29,6 +29,7 @@ def _environment() -> Any:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=False, keep_trailing_newline=True)
     env.globals["fmt"] = lambda x, places: fixed(float(x), places)
+    env.tests["multi_year"] = lambda points: sum(p.value is not None for p in points) > 1
     env.globals["css"] = (folder / "site.css").read_text(encoding="utf-8")
     return env
 
@@ -60,13 +61,14 @@ class Site:
 
 def _summary(site: Site) -> dict[str, Any]:
     ctx = summary_context(site.inputs)
-    figs = [findings_figure(site.inputs, [f for f in ctx["answers"].findings] + _head(site, ctx),
+    figs = [findings_figure(site.inputs, _head(site, ctx) + list(ctx["answers"].findings),
                             site.out / "figures/summary_findings.png", "figures/summary_findings.png"),
             coverage_figure(site.inputs, site.out / "figures/summary_coverage.png", "figures/summary_coverage.png")]
     site.written += [site.out / f.path for f in figs if f]
     rp = site.params.report
     site.write("summary.html", "summary.html.j2", page_title="Summary: " + rp.title, title=rp.title,
-               audience_note=rp.audience_note, figures=[f for f in figs if f], caveats=caveats(site.inputs), **ctx)
+               audience_note=rp.audience_note, figures=[f for f in figs if f], caveats=caveats(site.inputs),
+               has_model_step=(site.out / "04_model.ipynb").exists(), **ctx)
     return ctx
 
 
@@ -86,11 +88,17 @@ def _trusts(site: Site) -> list[Any]:
         shutil.rmtree(folder)
     pages = trust_pages(site.inputs, site.params)
     for t in pages:
-        charts = [trend_svg(s, t.name, t.peer_text, f"c{i}") for i, s in enumerate(t.series)]
+        charts = [trend_svg(s, t.name, t.peer_text, f"c{i}", _breaks(site.inputs, s.measure))
+                  for i, s in enumerate(t.series)]
         site.write(f"trusts/{t.code}.html", "trust.html.j2", page_title=f"{t.name}: staff and patient survey results",
                    t=t, charts=charts, level=int(round(100 * rp.interval_level)), unit_text=UNIT_TEXT,
                    min_base={"staff": rp.min_base_staff, "patient": rp.min_base_patient})
     return pages
+
+
+def _breaks(inputs: SiteInputs, measure: str) -> tuple[tuple[int, bool], ...]:
+    m = inputs.measure(measure)
+    return tuple((b.year, b.comparable_across) for b in m.series_breaks) if m else ()
 
 
 METHODS = (

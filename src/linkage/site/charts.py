@@ -35,7 +35,7 @@ def _style() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 10, "axes.spines.top": False,
+    plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 11, "axes.spines.top": False,
                          "axes.spines.right": False, "svg.hashsalt": "linkage", "figure.dpi": 100})
 
 
@@ -59,18 +59,20 @@ def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel:
     h = inputs.headline
     step = rows[0].per_step["step"]
     yu = unit_words(inputs, h["dependent"])
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.4))
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(7.5, 0.62 * len(rows) + 1.6))
     for i, f in enumerate(rows):
         ps = f.per_step
         colour = BLUE if f.clear else GREY
         ax.plot([ps["ci_low"], ps["ci_high"]], [i, i], color=colour, lw=2.5, solid_capstyle="butt")
         ax.plot([ps["estimate"]], [i], "o", ms=8, color=colour, mfc=colour if f.clear else "white", mew=2)
     ax.axvline(0, color=DARK, lw=1, ls="--")
-    ax.set_yticks(range(len(rows)), [("! " if f.warning else "") + f.title for f in rows])
+    ax.set_yticks(range(len(rows)), [textwrap.fill(("! " if f.warning else "") + f.title, 34) for f in rows])
     ax.invert_yaxis()
     xu = unit_words(inputs, h["exposure"], step)
-    ax.set_xlabel(f"Difference in {inputs.label(h['dependent'])}, {yu}, per {nice(step, 1)} {xu} higher "
-                  f"{inputs.label(h['exposure'])}", wrap=True)
+    ax.set_xlabel(textwrap.fill(f"Difference in {inputs.label(h['dependent'])}, {yu}, per {nice(step, 1)} {xu} "
+                                f"higher {inputs.label(h['exposure'])}", 70))
     save_png(fig, out)
     places = places_for(rows[0].per_step["ci_low"], rows[0].per_step["ci_high"])
     alt = (f"Dot chart of {len(rows)} estimates with their intervals, in {yu} of {inputs.label(h['dependent'])} per "

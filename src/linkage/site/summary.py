@@ -56,6 +56,16 @@ def _found(inputs: SiteInputs, head: Finding) -> str:
     return text
 
 
+def _others_clear(findings: list[Finding]) -> str:
+    """A pointer to the checks whose interval excludes no difference, with their warning status."""
+    clear = [f for f in findings if f.clear and f.group != "headline"]
+    if not clear:
+        return " None of the timing, reverse or placebo checks below shows a clear link either."
+    parts = [f"{f.title.lower()}{' (with a warning)' if f.warning else ''}" for f in clear]
+    return (f" {'One check' if len(clear) == 1 else 'Some checks'} below {'does' if len(clear) == 1 else 'do'} "
+            f"show a link: {and_list(parts)}; read {'it' if len(clear) == 1 else 'them'} with the caveats given there.")
+
+
 def _size(inputs: SiteInputs, head: Finding) -> str:
     x, y = inputs.headline["exposure"], inputs.headline["dependent"]
     ps = head.per_step
@@ -137,7 +147,7 @@ def answers(inputs: SiteInputs) -> Answers:
                 f"{quoted(inputs, h['dependent'])} {when} different?")
     points: list[tuple[str, str]] = []
     if head is not None:
-        points += [("What was found", _found(inputs, head)), ("How big", _size(inputs, head)),
+        points += [("What was found", _found(inputs, head) + _others_clear(found)), ("How big", _size(inputs, head)),
                    ("How sure", _sure(inputs, head))]
     points.append(("Which trusts and years", _coverage(inputs)))
     if head is not None and (between := _between(inputs, head)):
@@ -205,6 +215,6 @@ def caveats(inputs: SiteInputs) -> list[str]:
     out += warnings_in_words(inputs)
     out.append("Survey timing: Staff Survey fieldwork runs from September to December; the Inpatient Survey samples "
                "patients discharged in November. 'The same year' therefore means roughly the same months.")
-    out.append("Measurement: trust results are survey estimates. Chance variation in them makes within-trust links "
-               "look weaker than they are, never stronger on average.")
+    out.append("Measurement: trust results are survey estimates. Chance variation in the staff results tends to make "
+               "within-trust links look weaker than they are.")
     return out

@@ -40,7 +40,7 @@ def _range(series: Series) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def trend_svg(series: Series, trust: str, peer_text: str, uid: str) -> str:
+def trend_svg(series: Series, trust: str, peer_text: str, uid: str, breaks: tuple = ()) -> str:
     """A trust's values by year (dots with sampling-error bars) over its peers' spread (grey boxes).
 
     Parameters
@@ -51,6 +51,8 @@ def trend_svg(series: Series, trust: str, peer_text: str, uid: str) -> str:
         Names used in the chart's title and description.
     uid : str
         A document-unique id prefix for the title and description elements.
+    breaks : sequence of (year, comparable_across)
+        Series breaks of the measure, drawn as dashed lines before their year.
     """
     years = [p.year for p in series.points]
     y0, y1 = min(years), max(years)
@@ -73,6 +75,12 @@ def trend_svg(series: Series, trust: str, peer_text: str, uid: str) -> str:
                      f'<text x="{LEFT - 6}" y="{_f(y(t) + 4)}" text-anchor="end" class="tick">{fixed(t, 1 if series.unit == "percent" else 1)}</text>')
     for yr in range(y0, y1 + 1):
         parts.append(f'<text x="{_f(x(yr))}" y="{H - 12}" text-anchor="middle" class="tick">{yr}</text>')
+    for year, comparable in breaks:
+        if y0 < year <= y1:
+            bx = _f(x(year) - slot / 2)
+            parts.append(f'<line x1="{bx}" x2="{bx}" y1="{TOP}" y2="{TOP + ph}" stroke="{GREY_DARK}" stroke-dasharray="5 4"/>'
+                         f'<text x="{_f(x(year) - slot / 2 + 4)}" y="{TOP + 12}" class="tick">'
+                         f'{"survey change" if comparable else "series break"}</text>')
     bw = min(34.0, slot * 0.45)
     for p in series.points:
         if p.peers:
@@ -104,5 +112,5 @@ def describe(series: Series, peer_text: str) -> str:
     """The chart's content in words (its accessible description)."""
     vals = "; ".join(f"{p.year}: {fixed(p.value, series.places)}" if p.value is not None
                      else f"{p.year}: not shown (too few responses)" for p in series.points)
-    return (f"Values by survey year - {vals}. Grey boxes show the middle half and the middle 80% of "
+    return (f"Values by survey year - {vals}. A dashed line marks a change in the survey. Grey boxes show the middle half and the middle 80% of "
             f"{peer_text} each year, with a line at the middle value.")
