@@ -76,6 +76,7 @@ def notebook_body(ipynb: Path, alt: str) -> tuple[str, str]:
     nb = nbformat.read(ipynb, as_version=4)
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, anchor_link_text="")
+    exporter.log.setLevel("ERROR")  # missing alt text is filled in below, not a warning
     html, _ = exporter.from_notebook_node(nb)
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(["script", "link", "iframe"]):
