@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# One reader cache for every test, also for pipelines run in temporary folders.
+os.environ.setdefault("LINKAGE_READER_CACHE", str(REPO / "data" / "cache"))
 
 
 def _real_dir() -> Path:
@@ -145,10 +147,8 @@ def run_pipeline_in(folder: Path, data: dict, *, model: bool = True) -> dict:
 
     import yaml
 
-    from linkage import pipeline
-    from linkage.acquire import acquire
-    from linkage.ingest import ingest, write_ingest
     from linkage.params import load_params
+    from linkage.stages import module
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["data"].update(data)
@@ -157,13 +157,12 @@ def run_pipeline_in(folder: Path, data: dict, *, model: bool = True) -> dict:
     out: dict = {"folder": folder}
     with contextlib.chdir(folder):
         params = load_params("params.yaml")
-        out["manifest"] = acquire(params)
+        out["manifest"] = module("acquire").run(params)
         for kind in ("staff", "patient"):
-            out[kind] = ingest(kind, params.data.raw_dir, getattr(params, kind), cache_dir=REPO / "data" / "cache")
-            write_ingest(out[kind], "data/interim", "metrics")
-        out["link"] = pipeline.link_stage(params)
+            out[kind] = module(f"ingest_{kind}").run(params)
+        out["link"] = module("link").run(params)
         if model:
-            out["model"] = pipeline.model_stage(params)
+            out["model"] = module("model").run(params)
     out["params"] = params
     return out
 

@@ -10,14 +10,14 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from linkage.demo import (
-    DemoSpec,
     simulate_organisations,
     simulate_panel,
     simulate_values,
     write_demo_files,
 )
+from linkage.params import DemoParams
 
-SMALL = DemoSpec(seed=7, n_acute=24, n_non_acute=8, staff_years=(2019, 2020, 2021), patient_years=(2020, 2021),
+SMALL = DemoParams(seed=7, n_acute=24, n_non_acute=8, staff_years=(2019, 2020, 2021), patient_years=(2020, 2021),
                  n_mergers=1)
 
 
@@ -105,7 +105,7 @@ def test_planted_effect_recovered_by_two_way_fixed_effects():
 
 
 def test_values_in_realistic_ranges():
-    staff, patient = simulate_values(DemoSpec(seed=1))
+    staff, patient = simulate_values(DemoParams(seed=1))
     assert staff["staff.stress"].between(15, 75).all()
     assert patient["patient.ip_overall"].between(6, 10).all()
     assert patient["patient.ip_overall"].mean() == pytest.approx(8.1, abs=0.4)
@@ -119,5 +119,5 @@ def test_same_seed_same_bytes(tmp_path):
     write_demo_files(tmp_path / "b", SMALL)
     a, b = file_inventory(tmp_path / "a"), file_inventory(tmp_path / "b")
     assert a == b and len(a) >= 10
-    other = file_inventory(write_demo_files(tmp_path / "c", DemoSpec(**{**SMALL.__dict__, "seed": 8})) and tmp_path / "c")
+    other = file_inventory(write_demo_files(tmp_path / "c", SMALL.model_copy(update={"seed": 8})) and tmp_path / "c")
     assert {f["sha256"] for f in other} != {f["sha256"] for f in a}

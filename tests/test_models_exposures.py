@@ -26,4 +26,4 @@ def test_other_exposures_fitted_or_listed_as_skipped():
 
 def test_other_exposures_must_not_hold_the_dependent():
     with pytest.raises(ParamsError, match="other_exposures must not include the dependent"):
-        validate_params({"model": {"other_exposures": "staff.burnout, patient.ip_overall"}})
+        validate_params({"model": {"other_exposures": ["staff.burnout", "patient.ip_overall"]}})

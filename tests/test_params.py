@@ -13,13 +13,14 @@ import yaml
 from linkage.cli import main
 from linkage.errors import ParamsError
 from linkage.params import (
+    Params,
     describe,
     load_params,
-    params_model,
     render_yaml,
     require_all_described,
     validate_params,
 )
+from linkage.paths import STAGES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,11 +29,13 @@ def test_committed_params_yaml_is_valid_and_complete():
     params = load_params(REPO / "params.yaml")
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     # every schema key is written out, so reviewers see every choice in one file
+    sections = {k for k, t, *_ in describe() if t == "section"}
+
     def keys(d, prefix=""):
         out = set()
         for k, v in d.items():
             out.add(prefix + k)
-            if isinstance(v, dict):
+            if isinstance(v, dict) and prefix + k in sections:
                 out |= keys(v, prefix + k + ".")
         return out
 
@@ -70,16 +73,53 @@ def test_type_error_names_key():
         validate_params({"data": {"demo": {"n_acute": "many"}}})
 
 
-def test_comma_strings_become_typed_lists():
-    p = validate_params({"model": {"lags": "0, 1, 2"}, "staff": {"measures": "staff.stress, staff.engagement"}})
+def test_lists_and_mappings_are_native_yaml():
+    p = validate_params({"model": {"lags": [0, 1, 2]}, "staff": {"measures": ["staff.stress", "staff.engagement"]},
+                         "link": {"split_assign": {"RW6": "RM3"}}})
     assert p.model.lags == [0, 1, 2]
     assert p.staff.measures == ["staff.stress", "staff.engagement"]
-    assert validate_params({"model": {"lags": 1}}).model.lags == [1]
+    assert p.link.split_assign == {"RW6": "RM3"}
+    # what `dvc exp run -S 'model.lags=[0,1,2]'` writes into params.yaml
+    raw = yaml.safe_load(render_yaml())
+    raw["model"]["lags"] = yaml.safe_load("[0,1,2]")
+    assert validate_params(raw).model.lags == [0, 1, 2]
+
+
+def test_a_comma_string_for_a_list_says_how_to_write_a_list():
+    with pytest.raises(ParamsError, match=r"model\.lags: expected a YAML list.*-S 'section\.key=\[a,b\]'"):
+        validate_params({"model": {"lags": "0, 1, 2"}})
 
 
 def test_unknown_measure_lists_catalogue():
-    with pytest.raises(ParamsError, match=r"unknown measure\(s\) \['staff\.happiness'\]"):
-        validate_params({"staff": {"measures": "staff.stress, staff.happiness"}})
+    with pytest.raises(ParamsError, match=r"staff\.measures: unknown staff measure \(given: 'staff\.happiness'\)"):
+        validate_params({"staff": {"measures": ["staff.stress", "staff.happiness"]}})
+
+
+@pytest.mark.parametrize(
+    ("raw", "pattern"),
+    [
+        ({"modle": {"lag": 1}}, r"modle: unknown key .*allowed keys here: data, link, model, patient, report, staff"),
+        ({"model": {"exposure": "staff.happiness"}}, r"model\.exposure: unknown measure \(given: 'staff\.happiness'\)"),
+        ({"model": {"dependent": "patient.nope"}}, r"model\.dependent: unknown measure"),
+        ({"model": {"dependent": ""}}, r"model\.dependent: unknown measure \(given: ''\)"),
+        ({"model": {"other_exposures": ["staff.stress", "staff.moodiness"]}}, r"model\.other_exposures: unknown measure"),
+        ({"model": {"covariates": ["staff.morale"]}, "staff": {"measures": ["staff.stress"]}},
+         r"model\.covariates: 'staff\.morale' is not kept by staff\.measures"),
+        ({"model": {"exposure": "staff.morale"}, "staff": {"measures": ["staff.stress"]}},
+         r"model\.exposure: 'staff\.morale' is not kept by staff\.measures"),
+        ({"link": {"headline_staff": "patient.ip_overall"}}, r"link\.headline_staff: 'patient\.ip_overall' is a patient measure"),
+        ({"data": {"demo": {"seed": -1}}}, r"data\.demo\.seed: Input should be greater than or equal to 0"),
+        ({"data": {"demo": {"n_acute": 401}}}, r"data\.demo\.n_acute: Input should be less than or equal to 400"),
+        ({"model": {"headline_family": "pooled", "families": ["twoway_fe"]}}, r"headline_family 'pooled' is not in families"),
+        ({"model": {"dk_bandwidth": 2}}, r"model\.dk_bandwidth: set to 2 but model\.cov_type is 'clustered_entity'"),
+    ],
+    ids=["misspelt-section", "unknown-exposure", "unknown-dependent", "empty-dependent", "unknown-other-exposure",
+         "covariate-not-ingested", "exposure-not-ingested", "headline-staff-wrong-kind", "negative-seed",
+         "too-many-trusts", "headline-family-not-fitted", "bandwidth-without-dk"],
+)
+def test_invalid_params_are_refused_naming_key_and_value(raw, pattern):
+    with pytest.raises(ParamsError, match=pattern):
+        validate_params(raw)
 
 
 def test_render_yaml_round_trips_defaults():
@@ -113,16 +153,25 @@ def test_dvc_yaml_matches_schema():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_every_notebook_stage_passes_every_section_key():
+def test_every_stage_runs_after_the_params_check_and_reads_its_section():
+    """`params` depends on the whole of params.yaml and every other stage runs after it, so an invalid
+    file stops DVC before any stage removes an output."""
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    sections = {"ingest_staff": "staff", "ingest_patient": "patient", "link": "link", "model": "model", "report": "report"}
-    for stage, section in sections.items():
-        cmd = dvc[stage]["cmd"]
-        assert "papermill notebooks/" in cmd and " -k linkage" in cmd
-        assert " -f " not in cmd, "papermill -f silently ignores nested keys"
-        assert section in dvc[stage]["params"]
-        for key in params_model().model_fields[section].annotation.model_fields:
-            assert f' {key} "${{{section}.{key}}}"' in cmd, f"{stage} does not pass {section}.{key}"
+    assert list(dvc) == list(STAGES)
+    assert dvc["params"]["params"] == [{"params.yaml": None}]
+    producers = {next(iter(o)) if isinstance(o, dict) else o: name for name, st in dvc.items() for o in st.get("outs", [])}
+
+    def upstream(name: str) -> set[str]:
+        deps = {producers[d] for d in dvc[name].get("deps", []) if d in producers}
+        return deps | set().union(*(upstream(d) for d in deps)) if deps else set()
+
+    for name, st in dvc.items():
+        assert st["cmd"] == f"linkage stage {name}"
+        if name != "params":
+            assert "params" in upstream(name), f"{name} can run before the params check"
+            assert STAGES[name].section in st["params"]
+        if STAGES[name].notebook:
+            assert f"notebooks/{STAGES[name].notebook}.ipynb" in st["deps"]
 
 
 def _notebooks():
@@ -142,8 +191,13 @@ def test_notebook_parameters_cell_declares_its_section(nb):
     assert len(tagged) == 1
     src = "".join(tagged[0]["source"])
     section = src.split("section `")[1].split("`")[0]
-    for key in params_model().model_fields[section].annotation.model_fields:
-        assert f"\n{key} = " in src, f"{nb.name}: parameters cell lacks {key}"
+    assert section in Params.model_fields
+    assert 'params_file = "params.yaml"' in src
+    stage = next(s for s in STAGES.values() if s.notebook == nb.stem)
+    assert stage.section == section
+    code = "".join("".join(c["source"]) for c in cells)
+    assert f'stage_params("{section}", globals(), params_file)' in code
+    assert f"from linkage.stages import {stage.name} as stage" in code
 
 
 @pytest.mark.parametrize("nb", _notebooks(), ids=lambda p: p.name)

@@ -1,123 +1,69 @@
-"""Write ``dvc.yaml`` from the params schema, so every key reaches its notebook.
+"""Write ``dvc.yaml`` from the stage table in ``linkage.paths`` (every path is declared there once).
 
-Each notebook stage runs ``papermill`` with an explicit kernel and passes every
-key of its params section explicitly: ``-r`` (raw string) for text and list
-keys, ``-p`` (typed) for numbers, booleans and optional keys (DVC renders null
-as ``None``, which papermill turns back into ``None``).  ``papermill -f
-params.yaml`` is not used: it silently ignores nested keys.
+Every stage's command is ``linkage stage NAME``: one process that validates
+params.yaml, executes the stage's notebook with its params section injected
+and renders it (see ``linkage.runner``).  The first stage, ``params``,
+depends on the whole of params.yaml, so an invalid file stops ``dvc repro``
+and ``dvc exp run`` before any other stage removes or writes an output; its
+one output never changes, so it does not make later stages re-run.
 
-Run ``python tools/build_dvc.py`` after changing a params section; a test fails
-when ``dvc.yaml`` and the schema disagree.
+Run ``python tools/build_dvc.py`` after changing ``linkage.paths``;
+``--check`` (CI, and a test) fails when ``dvc.yaml`` is out of date.
 """
 
 from __future__ import annotations
 
 import sys
-import types
-import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from linkage.params import params_model  # noqa: E402
-
-KERNEL = "linkage"
-NOTEBOOK_STAGES = [
-    # (stage, notebook, params section, extra deps, outs, metrics, plots)
-    ("ingest_staff", "01_ingest_staff", "staff",
-     ["data/raw", "src/linkage/readers", "src/linkage/catalogue.py", "src/linkage/catalogue",
-      "src/linkage/mappings", "src/linkage/ingest.py"],
-     ["data/interim/staff.parquet", "data/interim/staff_quarantine.csv", "data/interim/staff_rollups.parquet",
-      "data/interim/staff_orgs.parquet", "data/interim/staff_audit.csv"],
-     ["metrics/ingest_staff.json"], []),
-    ("ingest_patient", "02_ingest_patient", "patient",
-     ["data/raw", "src/linkage/readers", "src/linkage/catalogue.py", "src/linkage/catalogue",
-      "src/linkage/mappings", "src/linkage/ingest.py"],
-     ["data/interim/patient.parquet", "data/interim/patient_quarantine.csv", "data/interim/patient_rollups.parquet",
-      "data/interim/patient_orgs.parquet", "data/interim/patient_audit.csv"],
-     ["metrics/ingest_patient.json"], []),
-    ("link", "03_link", "link",
-     ["data/raw", "data/interim/staff.parquet", "data/interim/patient.parquet", "data/interim/staff_orgs.parquet",
-      "data/interim/patient_orgs.parquet", "data/interim/staff_rollups.parquet", "data/interim/patient_rollups.parquet",
-      "src/linkage/link.py", "src/linkage/registry.py", "src/linkage/orgdata", "src/linkage/pipeline.py"],
-     ["data/processed/panel.parquet", "data/processed/panel_long.parquet", "data/processed/linkage_audit.csv"],
-     ["metrics/linkage.json"],
-     [("plots/balance.csv", {"x": "year", "y": "both", "template": "linear"})]),
-    ("model", "04_model", "model",
-     ["data/processed/panel.parquet", "src/linkage/models", "src/linkage/pipeline.py", "src/linkage/figures.py"],
-     ["data/processed/model_results.csv", "data/processed/model_notes.json"],
-     ["metrics/headline.json"],
-     [("plots/coefficients.csv", {"x": "estimate", "y": "label", "template": "bar_horizontal"})]),
-    ("report", "05_report", "report",
-     ["data/processed/model_results.csv", "data/processed/model_notes.json", "metrics/headline.json",
-      "metrics/linkage.json",
-      "metrics/ingest_staff.json", "metrics/ingest_patient.json", "src/linkage/report.py"],
-     [], [], []),
-]
-COMMON_DEPS = ["src/linkage/notebook.py", "src/linkage/params.py"]
+from linkage.paths import COMMON_CODE, NOTEBOOKS, PARAMS_FILE, STAGES, Stage  # noqa: E402
 
 
-def _flag(annotation) -> str:
-    """-r for text/list keys, -p for numbers, booleans and optional keys."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation):
-        return "-p"
-    if annotation in (int, float, bool):
-        return "-p"
-    return "-r"
+def _items(paths: list[str], indent: int = 6) -> list[str]:
+    return [f"{' ' * indent}- {p}" for p in paths]
 
 
-def stage_cmd(nb: str, section: str) -> str:
-    model = params_model().model_fields[section].annotation
-    args = " ".join(f'{_flag(f.annotation)} {name} "${{{section}.{name}}}"' for name, f in model.model_fields.items())
-    return (
-        f"linkage validate-params && "
-        f"papermill notebooks/{nb}.ipynb reports/{nb}.ipynb -k {KERNEL} --no-progress-bar "
-        f"-p params_file params.yaml {args} && "
-        f"jupyter nbconvert --to html --no-input --log-level WARN reports/{nb}.ipynb"
-    )
+def _uncached(paths: list[str]) -> list[str]:
+    return [line for p in paths for line in (f"      - {p}:", "          cache: false")]
+
+
+def stage_block(stage: Stage) -> list[str]:
+    """The ``dvc.yaml`` lines of one stage."""
+    lines = [f"  {stage.name}:", f"    cmd: linkage stage {stage.name}", "    deps:"]
+    deps = ([f"{NOTEBOOKS / stage.notebook}.ipynb"] if stage.notebook else []) + [str(p) for p in stage.deps.values()]
+    code = list(stage.code) + (list(COMMON_CODE) if stage.notebook else [])
+    lines += _items(list(dict.fromkeys(deps + code)))
+    lines += ["    params:"]
+    lines += [f"      - {PARAMS_FILE}:"] if stage.name == "params" else _items([stage.section, *stage.params])
+    outs = [str(p) for p in stage.outs.values()]
+    if stage.outs or stage.notebook:
+        lines += ["    outs:"]
+        if stage.name == "params":
+            lines += _uncached(outs)
+        else:
+            lines += _items(outs)
+        if stage.notebook:
+            lines += _uncached([str(stage.executed), str(stage.html), str(stage.figure)])
+    if stage.metrics:
+        lines += ["    metrics:", *_uncached([str(p) for p in stage.metrics.values()])]
+    if stage.plots:
+        lines += ["    plots:"]
+        for path, props in stage.plots.values():
+            lines += [f"      - {path}:", "          cache: false", *[f"          {k}: {v}" for k, v in props.items()]]
+    return lines
 
 
 def render() -> str:
     lines = [
-        "# Generated by tools/build_dvc.py from the params schema - edit that script, not this file.",
-        "# One stage per notebook; each passes its params section to papermill key by key.",
+        "# Generated by tools/build_dvc.py from linkage.paths.STAGES - edit that table, not this file.",
+        "# Every stage runs `linkage stage NAME` (validate params, execute the notebook, render it).",
         "stages:",
-        "  acquire:",
-        "    cmd: linkage validate-params && linkage acquire",
-        "    deps:",
-        *[f"      - {d}" for d in ["src/linkage/acquire.py", "src/linkage/demo.py", "src/linkage/download.py",
-                                 "src/linkage/catalogue/sources.yaml"]],
-        "    params:",
-        "      - data",
-        "    outs:",
-        "      - data/raw",
     ]
-    for stage, nb, section, deps, outs, metrics, plots in NOTEBOOK_STAGES:
-        lines += [
-            f"  {stage}:",
-            f"    cmd: >-\n      {stage_cmd(nb, section)}",
-            "    deps:",
-            f"      - notebooks/{nb}.ipynb",
-            *[f"      - {d}" for d in deps + COMMON_DEPS],
-            "    params:",
-            f"      - {section}",
-            *(["      - data.raw_dir"] if section != "data" else []),
-            "    outs:",
-            *[f"      - {o}" for o in outs],
-            f"      - reports/{nb}.ipynb:\n          cache: false",
-            f"      - reports/{nb}.html:\n          cache: false",
-            f"      - reports/figures/{nb}.png:\n          cache: false",
-        ]
-        if metrics:
-            lines += ["    metrics:", *[f"      - {m}:\n          cache: false" for m in metrics]]
-        if plots:
-            lines += ["    plots:"]
-            for path, props in plots:
-                lines.append(f"      - {path}:")
-                lines.append("          cache: false")
-                lines += [f"          {k}: {v}" for k, v in props.items()]
+    for stage in STAGES.values():
+        lines += stage_block(stage)
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +72,7 @@ def main() -> int:
     target = ROOT / "dvc.yaml"
     if "--check" in sys.argv:
         if not target.exists() or target.read_text() != text:
-            print("dvc.yaml is out of date with the params schema: run `python tools/build_dvc.py`", file=sys.stderr)
+            print("dvc.yaml is out of date with linkage.paths: run `python tools/build_dvc.py`", file=sys.stderr)
             return 1
         return 0
     target.write_text(text)

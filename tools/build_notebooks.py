@@ -27,49 +27,45 @@ def code(text: str, tags: list[str] | None = None):
     return cell
 
 
-SETUP = """
-import warnings
+def setup(section: str, stage: str, extra: str = "") -> str:
+    """The setup cell: imports, the validated params and the stage module."""
+    return f"""
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
 from linkage.figures import save_figure
 from linkage.notebook import show_provenance, stage_params
 
-sns.set_theme(style="whitegrid", context="notebook")
+plt.style.use("seaborn-v0_8-whitegrid")
 pd.set_option("display.max_columns", 40, "display.width", 160)
-"""
+
+P = stage_params("{section}", globals(), params_file)
+from linkage.stages import {stage} as stage
+{extra}""".strip()
 
 
 def param_cell(section: str) -> str:
-    """The notebook's parameters cell: every key of ``section`` with its schema default.
+    """The notebook's parameters cell.
 
-    DVC overrides each of them with ``papermill -p/-r`` from params.yaml; list
-    values travel as comma-separated strings (see linkage.params.Section).
+    The stage runner (``linkage stage``) injects every key of ``section`` below
+    it, with the values of params.yaml, so they show at the top of the executed
+    notebook; opened by hand, the notebook reads params.yaml itself.
     """
-    from linkage.params import flat_value, params_model
-
-    model = params_model().model_fields[section].annotation
-    lines = [f"# Parameters: section `{section}` of params.yaml, injected by DVC via papermill.",
-             'params_file = "params.yaml"']
-    for name, field in model.model_fields.items():
-        value = field.get_default(call_default_factory=True)
-        value = flat_value(value)
-        lines.append(f"{name} = {value!r}")
-    return "\n".join(lines)
+    return (f"# Parameters: section `{section}` of params.yaml. `linkage stage` injects its keys below this cell;\n"
+            "# run by hand, the notebook reads params.yaml from the project root.\n"
+            'params_file = "params.yaml"')
 
 
 def ingest_nb(kind: str, number: int, title: str, intro: str, figure: str) -> nbf.NotebookNode:
     return nbf.v4.new_notebook(cells=[
         md(f"# {title}\n\n{intro}"),
         code(param_cell(kind), tags=["parameters"]),
-        code(SETUP + f'\nP = stage_params("{kind}", globals(), params_file)\nfrom linkage import figures\nfrom linkage.ingest import ingest, write_ingest'),
+        code(setup(kind, f"ingest_{kind}", "from linkage import figures")),
         md("## Read every published file of this kind\n\nFiles are recognised by their contents, not their names. "
            "Values are put on one scale per measure (percentages for staff proportions, 0-10 for patient scores)."),
-        code(f'res = ingest("{kind}", P.data.raw_dir, P.{kind}, cache_dir="data/cache")\n'
-             f'paths = write_ingest(res, "data/interim", "metrics")\n'
-             f'display(figures.metrics_table(res.metrics).style.hide(axis="index"))'),
+        code('res = stage.run(P)\n'
+             'display(figures.metrics_table(res.metrics).style.hide(axis="index"))'),
         md("## What was read, per survey year"),
         code(figure),
         md("## Nothing lost silently\n\nCells the readers could not use (suppressed, non-numeric, superseded by a "
@@ -87,13 +83,13 @@ def ingest_nb(kind: str, number: int, title: str, intro: str, figure: str) -> nb
     ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
 
 
-def by_year_figure(kind: str, nb: str) -> str:
+def by_year_figure(kind: str) -> str:
     """Counts per year and measure, and a box plot of the first selected measure."""
     return (
         't = res.tidy\n'
         'display(t.groupby(["year", "measure"])["org_code"].nunique().unstack(fill_value=0))\n'
         f'ax = figures.measure_by_year(t, P.{kind}.measures[0])\n'
-        f'save_figure(ax.figure, "{nb}")\n'
+        'save_figure(ax.figure, stage.STAGE.figure)\n'
         'plt.show()'
     )
 
@@ -106,11 +102,11 @@ def link_nb() -> nbf.NotebookNode:
            "organisation code to its successor, restricts to the trust types in `params.yaml`, respects known "
            "series breaks, and records the fate of **every input row** in an audit table."),
         code(param_cell("link"), tags=["parameters"]),
-        code(SETUP + '\nP = stage_params("link", globals(), params_file)\nfrom linkage import figures, link, pipeline'),
-        code('res = pipeline.link_stage(P)\ndisplay(Markdown(figures.link_summary(res.metrics)))'),
+        code(setup("link", "link", "from linkage import figures, link")),
+        code('res = stage.run(P)\ndisplay(Markdown(figures.link_summary(res.metrics)))'),
         md("## Panel balance\n\nHow many trusts have both a staff and a patient measure in each year; in the figure "
            "each row is a trust and each column a survey year."),
-        code('display(pipeline.balance_by_year(res.balance))\nax = link.plot_balance(res.balance)\nsave_figure(ax.figure, "03_link")\nplt.show()'),
+        code('display(stage.balance_by_year(res.balance))\nax = link.plot_balance(res.balance)\nsave_figure(ax.figure, stage.STAGE.figure)\nplt.show()'),
         md("## Linkage audit\n\nEvery input row is matched, merged into a successor, or excluded with a reason. "
            "The totals reconcile: rows in = matched + merged + excluded."),
         code('display(link.audit_summary(res.audit))\n'
@@ -134,10 +130,10 @@ def model_nb() -> nbf.NotebookNode:
            "fixed about a trust and what is common to a year. These are associations: they can show "
            "temporal precedence and robustness, not cause."),
         code(param_cell("model"), tags=["parameters"]),
-        code(SETUP + '\nP = stage_params("model", globals(), params_file)\nfrom linkage import figures, models, pipeline'),
-        code('run = pipeline.model_stage(P)\ndisplay(Markdown(models.plain_language(run)))'),
+        code(setup("model", "model", "from linkage import figures, models")),
+        code('run = stage.run(P)\ndisplay(Markdown(models.plain_language(run)))'),
         md("## Headline estimate and how the design matters"),
-        code('display(Markdown(run.convention))\nax = figures.plot_comparison(run)\nsave_figure(ax.figure, "04_model")\nplt.show()\ndisplay(run.comparison)'),
+        code('display(Markdown(run.convention))\nax = figures.plot_comparison(run)\nsave_figure(ax.figure, stage.STAGE.figure)\nplt.show()\ndisplay(run.comparison)'),
         md("## Temporal precedence: lags, reverse direction, placebo leads"),
         code('display(figures.direction_table(run))\ndisplay(pd.DataFrame([run.hausman]).T.rename(columns={0: "Hausman FE vs RE"}))'),
         md("## Reliability and power\n\nHow reliable each trust-level measure is given its respondents, and the "
@@ -152,10 +148,10 @@ def model_nb() -> nbf.NotebookNode:
 def report_nb() -> nbf.NotebookNode:
     return nbf.v4.new_notebook(cells=[
         code(param_cell("report"), tags=["parameters"]),
-        code(SETUP + '\nP = stage_params("report", globals(), params_file)\nfrom linkage import report'),
-        code('rep = report.build(P)\ndisplay(Markdown(rep.title_block))'),
+        code(setup("report", "report", "from linkage import report")),
+        code('rep = stage.run(P)\ndisplay(Markdown(rep.title_block))'),
         md("## Key findings"),
-        code('display(Markdown(rep.findings))\nax = report.headline_figure(rep)\nsave_figure(ax.figure, "05_report")\nplt.show()'),
+        code('display(Markdown(rep.findings))\nax = report.headline_figure(rep)\nsave_figure(ax.figure, stage.STAGE.figure)\nplt.show()'),
         md("## How much data stands behind this"),
         code('display(rep.coverage)'),
         md("## Caveats"),
@@ -171,12 +167,12 @@ def main() -> None:
             "staff", 1, "1. Reading the NHS Staff Survey",
             "Reads the published Staff Survey organisation results (and any mapped researcher extract) into one "
             "tidy table: organisation, survey year, measure, value and the number of staff behind it.",
-            by_year_figure("staff", "01_ingest_staff")),
+            by_year_figure("staff")),
         "02_ingest_patient.ipynb": ingest_nb(
             "patient", 2, "2. Reading patient experience (CQC Adult Inpatient Survey)",
             "Reads the CQC Adult Inpatient Survey trust benchmark files, including the previous years each file "
             "republishes in its historical sheets, into the same tidy table.",
-            by_year_figure("patient", "02_ingest_patient")),
+            by_year_figure("patient")),
         "03_link.ipynb": link_nb(),
         "04_model.ipynb": model_nb(),
         "05_report.ipynb": report_nb(),

@@ -20,26 +20,18 @@ size and sha256, which the report echoes for reviewers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from .errors import LinkageError
+from .files import sha256_of
+from .params import DataParams
 
 MANIFEST = "manifest.json"
 #: Files under a local folder that are documentation, not data.
 _SKIP_SUFFIXES = {".md", ".txt", ".rst", ".html", ".pdf"}
-
-
-def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def file_inventory(folder: str | Path) -> list[dict[str, Any]]:
@@ -70,24 +62,26 @@ def _copy_local(local_dir: Path, raw_dir: Path) -> list[Path]:
     return copied
 
 
-def acquire(params: Any, *, root: str | Path = ".") -> dict[str, Any]:
-    """Run the acquire stage: fill ``data.raw_dir`` and write its manifest.
+def acquire(data: DataParams, *, raw_dir: str | Path, root: str | Path = ".") -> dict[str, Any]:
+    """Fill ``raw_dir`` from ``data.source`` and write its manifest.
 
     Parameters
     ----------
-    params
-        Validated params (``linkage.params.load_params``).
+    data
+        The ``data`` params section.
+    raw_dir
+        The folder to (re)create (the acquire stage's declared output).
     root
-        Project root that relative paths in params are resolved against.
+        Project root that relative paths in ``data`` are resolved against.
 
     Returns
     -------
     dict
-        The manifest written to ``<raw_dir>/manifest.json``.
+        The manifest written to ``<raw_dir>/manifest.json``: source, settings and
+        every file with its size and sha256.
     """
     root = Path(root)
-    data = params.data
-    raw_dir = root / data.raw_dir
+    raw_dir = root / raw_dir
     if raw_dir.exists():
         shutil.rmtree(raw_dir)
     raw_dir.mkdir(parents=True)
@@ -118,11 +112,3 @@ def acquire(params: Any, *, root: str | Path = ".") -> dict[str, Any]:
     manifest = {"source": data.source, **extra, "files": file_inventory(raw_dir)}
     (raw_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
-
-
-def read_manifest(raw_dir: str | Path) -> dict[str, Any]:
-    """The manifest of an acquired raw folder (error if acquire has not run)."""
-    path = Path(raw_dir) / MANIFEST
-    if not path.exists():
-        raise LinkageError(f"{path} not found: run the acquire stage first (`dvc repro acquire`).")
-    return json.loads(path.read_text())

@@ -92,6 +92,79 @@ def _read(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- pipeline
+def _stage_args(parser: argparse.ArgumentParser) -> None:
+    from .paths import STAGES
+
+    parser.add_argument("name", choices=list(STAGES), help="the stage to run (as in dvc.yaml)")
+    _params_arg(parser)
+
+
+@command("stage", "run one pipeline stage (the command of every stage in dvc.yaml): validate, execute, render")(_stage_args)
+def _stage(args: argparse.Namespace) -> int:
+    from .runner import run_stage
+
+    out = run_stage(args.name, args.params)
+    if args.name == "acquire":
+        size = sum(f["bytes"] for f in out["files"]) / 1e6
+        print(f"acquire: source={out['source']}: {len(out['files'])} files ({size:.1f} MB)")
+    return 0
+
+
+def _demo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", help="folder to write the synthetic raw files into")
+    parser.add_argument("--seed", type=int, help="random seed (default: params data.demo.seed)")
+    _params_arg(parser)
+
+
+@command("demo", "write the synthetic demo raw files (publishers' layouts) into a folder")(_demo_args)
+def _demo(args: argparse.Namespace) -> int:
+    import json
+
+    from .demo import write_demo_files
+    from .params import Params, load_params
+
+    params = load_params(args.params) if Path(args.params).exists() else Params()
+    spec = params.data.demo
+    if args.seed is not None:
+        spec = type(spec).model_validate({**spec.model_dump(), "seed": args.seed})
+    manifest = write_demo_files(args.out, spec)
+    print(json.dumps({"out": args.out, "files": len(manifest["files"]), "truth": manifest["truth"]}, indent=2))
+    return 0
+
+
+@command("setup-kernel", "register this environment as the Jupyter kernel 'linkage' used by the pipeline")(_no_args)
+def _setup_kernel(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from .runner import KERNEL_NAME
+
+    subprocess.run(
+        [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
+         "--display-name", "Python (linkage workbench)"],
+        check=True,
+    )
+    return 0
+
+
+def _download_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sources", default=None, help="sources YAML (default: the shipped catalogue/sources.yaml)")
+    parser.add_argument("--dest", default="data/downloads", help="folder to download into (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per connection (default: %(default)s)")
+    parser.add_argument("--base-url", default=None, help="fetch <base-url>/<dest> instead of each file's url (mirror)")
+    parser.add_argument("--only", nargs="*", default=None, help="source ids to fetch (default: all)")
+
+
+@command("download", "download the official published files and verify their sha256")(_download_args)
+def _download(args: argparse.Namespace) -> int:
+    from .download import download_sources
+
+    paths = download_sources(args.sources, args.dest, timeout=args.timeout, base_url=args.base_url, only=args.only)
+    for p in paths:
+        print(p)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="linkage",
@@ -99,24 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _load_plugins()
     for name, (help_, configure, run) in sorted(COMMANDS.items()):
         p = sub.add_parser(name, help=help_, description=help_)
         configure(p)
         p.set_defaults(_run=run)
     return parser
-
-
-def _load_plugins() -> None:
-    """Import modules that register further commands (pipeline stages, downloads)."""
-    import importlib
-
-    for mod in ("linkage.stages", "linkage.download"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as err:  # module not written yet / optional
-            if err.name != mod:
-                raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,8 +199,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    # Run through the package module so plugin commands register in one table
-    # (under ``python -m`` this file is a second module named ``__main__``).
-    from linkage.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

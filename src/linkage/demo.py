@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .params import DemoParams
 
 SYNTHETIC = "SYNTHETIC DEMO"
 MERGER_DATE = "2021-04-01"
@@ -78,27 +79,6 @@ CQC_QUESTIONS = ["Q2", "Q4", "Q7", "Q12", "Q18", "Q24", "Q30", "Q36", "Q41", "Q4
 CQC_SECTIONS = [f"S{i:02d}" for i in range(1, 12)]
 
 
-@dataclass(frozen=True)
-class DemoSpec:
-    """Plain settings of the simulation (mirrors ``params.data.demo``)."""
-
-    seed: int = 20241121
-    n_acute: int = 130
-    n_non_acute: int = 25
-    staff_years: tuple[int, ...] = (2017, 2018, 2019, 2020, 2021, 2022, 2023)
-    patient_years: tuple[int, ...] = (2018, 2019, 2020, 2021, 2022, 2023)
-    true_effect: float = -0.03
-    n_mergers: int = 2
-
-    @classmethod
-    def from_params(cls, demo: Any) -> DemoSpec:
-        d = demo.model_dump() if hasattr(demo, "model_dump") else dict(demo)
-        d["staff_years"] = tuple(d["staff_years"])
-        d["patient_years"] = tuple(d["patient_years"])
-        return cls(**d)
-
-
-# --------------------------------------------------------------------------- simulation
 def _code(prefix: str, i: int) -> str:
     alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXY"
     return prefix + alphabet[i // len(alphabet) % len(alphabet)] + alphabet[i % len(alphabet)]
@@ -108,7 +88,7 @@ def _year_effects(years, table: dict[int, float], slope: float = 0.0) -> dict[in
     return {y: table.get(y, slope * (y - 2019)) for y in years}
 
 
-def simulate_organisations(spec: DemoSpec) -> pd.DataFrame:
+def simulate_organisations(spec: DemoParams) -> pd.DataFrame:
     """Organisations of the demo, with their latent trust-level effects.
 
     Returns one row per organisation code (predecessors of planted mergers and
@@ -124,7 +104,9 @@ def simulate_organisations(spec: DemoSpec) -> pd.DataFrame:
     kinds = ["mental_health", "community", "ambulance", "ccg"]
     for j in range(spec.n_non_acute):
         kind = kinds[j % len(kinds)]
-        code = f"{j:02d}Z" if kind == "ccg" else _code("ZN", j)[0] + _code("Z", 300 + j)[1:]
+        # Non-acute codes are numbered after the acute ones (from 300 at the least, so the
+        # default demo keeps its codes), which keeps every code unique up to n_acute = 400.
+        code = f"{j:02d}Z" if kind == "ccg" else _code("Z", max(300, spec.n_acute) + j)
         rows.append({"org_code": code, "org_type": kind})
     orgs = pd.DataFrame(rows)
     n = len(orgs)
@@ -176,7 +158,7 @@ def _active(orgs: pd.DataFrame, year: int) -> pd.Series:
     return (orgs["open_year"] <= year) & (year < closes)
 
 
-def simulate_values(spec: DemoSpec, orgs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_values(spec: DemoParams, orgs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate published staff and patient values per organisation-year.
 
     Returns ``(staff, patient)`` wide frames keyed by ``org_code, year`` with
@@ -264,7 +246,7 @@ def simulate_panel(
     trust_type, staff.*, staff.*__n, patient.*, patient.*__n``.
     """
     years = tuple(int(y) for y in years)
-    spec = DemoSpec(seed=seed, n_acute=n_trusts, n_non_acute=0, staff_years=years,
+    spec = DemoParams(seed=seed, n_acute=n_trusts, n_non_acute=0, staff_years=years,
                     patient_years=years, true_effect=true_effect, n_mergers=0)
     orgs = simulate_organisations(spec)
     staff, patient = simulate_values(spec, orgs)
@@ -532,7 +514,7 @@ def write_ods_files(folder: Path, orgs: pd.DataFrame) -> list[Path]:
     return [etr, succ, types]
 
 
-def write_demo_files(out_dir: str | Path, spec: DemoSpec | Any = None) -> dict[str, Any]:
+def write_demo_files(out_dir: str | Path, spec: DemoParams | Any = None) -> dict[str, Any]:
     """Write the whole synthetic demo raw-data folder.
 
     Parameters
@@ -540,7 +522,7 @@ def write_demo_files(out_dir: str | Path, spec: DemoSpec | Any = None) -> dict[s
     out_dir
         Folder to write into (``nss/``, ``cqc_inpatient/``, ``ods/`` subfolders).
     spec
-        A :class:`DemoSpec` or the ``data.demo`` params section.
+        A :class:`DemoParams` or the ``data.demo`` params section.
 
     Returns
     -------
@@ -548,9 +530,9 @@ def write_demo_files(out_dir: str | Path, spec: DemoSpec | Any = None) -> dict[s
         Manifest: files written, the truth (planted effect) and the settings.
     """
     if spec is None:
-        spec = DemoSpec()
-    elif not isinstance(spec, DemoSpec):
-        spec = DemoSpec.from_params(spec)
+        spec = DemoParams()
+    elif not isinstance(spec, DemoParams):
+        spec = DemoParams.model_validate(spec)
     out = Path(out_dir)
     orgs = simulate_organisations(spec)
     staff, patient = simulate_values(spec, orgs)
@@ -572,7 +554,7 @@ def write_demo_files(out_dir: str | Path, spec: DemoSpec | Any = None) -> dict[s
     manifest = {
         "synthetic": True,
         "generated_by": "linkage.demo.write_demo_files",
-        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.__dict__.items()},
+        "settings": spec.model_dump(mode="json"),
         "truth": {"true_effect": spec.true_effect, "exposure": "staff.stress", "dependent": "patient.ip_overall",
                   "mergers": orgs.dropna(subset=["successor"])[["org_code", "successor"]].to_dict("records")},
         "files": [str(p.relative_to(out)) for p in files],

@@ -11,12 +11,11 @@ Public functions
 load_sources(sources_file=None) -> list[SourceFile]
 download_sources(sources_file, dest_dir, *, timeout=30.0, base_url=None, only=None) -> list[Path]
 
-Registers the ``linkage download`` command.
+``linkage download`` (in :mod:`linkage.cli`) runs :func:`download_sources` on its own.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
@@ -29,8 +28,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .cli import command
 from .errors import LinkageError
+from .files import sha256_of
 
 log = logging.getLogger("linkage.download")
 
@@ -80,14 +79,6 @@ def load_sources(sources_file: str | Path | None = None) -> list[SourceFile]:
             raise DownloadError(f"sources file {path}: entry {src.id!r} dest must be a relative path inside the raw folder")
         out.append(src)
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _url_for(src: SourceFile, base_url: str | None) -> str:
@@ -176,7 +167,7 @@ def download_sources(
     done: list[Path] = []
     for i, src in enumerate(sources):
         target = dest / src.dest
-        if target.exists() and _sha256(target) == src.sha256:
+        if target.exists() and sha256_of(target) == src.sha256:
             log.info("%s: present and verified", target)
             done.append(target)
             continue
@@ -190,7 +181,7 @@ def download_sources(
             if isinstance(err, DownloadError):
                 raise
             reason = getattr(err, "reason", err)
-            missing = [s for s in sources[i:] if not ((dest / s.dest).exists() and _sha256(dest / s.dest) == s.sha256)]
+            missing = [s for s in sources[i:] if not ((dest / s.dest).exists() and sha256_of(dest / s.dest) == s.sha256)]
             raise DownloadError(
                 f"cannot download {url} ({reason}); the network looks unavailable. " + _by_hand(missing, dest)
             ) from None
@@ -199,17 +190,3 @@ def download_sources(
 
 
 # --------------------------------------------------------------------------- CLI
-def _download_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sources", default=None, help="sources YAML (default: the shipped catalogue/sources.yaml)")
-    parser.add_argument("--dest", default="data/raw", help="raw-data folder (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per connection (default: %(default)s)")
-    parser.add_argument("--base-url", default=None, help="fetch <base-url>/<dest> instead of each file's url (mirror)")
-    parser.add_argument("--only", nargs="*", default=None, help="source ids to fetch (default: all)")
-
-
-@command("download", "download the official published files into the raw folder and verify their sha256")(_download_args)
-def _download(args: argparse.Namespace) -> int:
-    paths = download_sources(args.sources, args.dest, timeout=args.timeout, base_url=args.base_url, only=args.only)
-    for p in paths:
-        print(p)
-    return 0

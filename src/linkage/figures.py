@@ -1,7 +1,8 @@
-"""Figures and display tables shared by the notebooks (plain matplotlib/seaborn)."""
+"""Figures and display tables shared by the notebooks (matplotlib; seaborn for one box plot)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -107,11 +108,12 @@ def measure_by_year(tidy: pd.DataFrame, measure: str, ax: plt.Axes | None = None
     return ax
 
 
-def save_figure(fig: plt.Figure, name: str, folder: str = "reports/figures") -> str:
-    """Save a notebook's main figure as PNG (a DVC plot output) and return its path."""
-    from pathlib import Path
+def save_figure(fig: plt.Figure, path: str | Path) -> str:
+    """Save a stage's main figure as PNG at its declared path (``Stage.figure``) and return the path.
 
-    path = Path(folder) / f"{name}.png"
+    The PNG carries no software or date stamp, so an unchanged figure gives unchanged bytes.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
     return str(path)

@@ -15,7 +15,6 @@ measures chosen in ``params.yaml`` and account for everything else:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class IngestResult:
-    """What an ingest stage produced (also written to disk by :func:`run_ingest`)."""
+    """What an ingest stage produced (written to disk by the ingest stage modules)."""
 
     kind: str
     tidy: pd.DataFrame
@@ -100,26 +99,3 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
         "measures_requested_but_absent": missing,
     }
     return IngestResult(kind, kept, res.quarantine, res.rollups, res.orgs, audit, metrics)
-
-
-def write_ingest(result: IngestResult, interim_dir: str | Path, metrics_dir: str | Path) -> dict[str, Path]:
-    """Write an :class:`IngestResult` to the stage's declared outputs."""
-    interim, mdir = Path(interim_dir), Path(metrics_dir)
-    interim.mkdir(parents=True, exist_ok=True)
-    mdir.mkdir(parents=True, exist_ok=True)
-    k = result.kind
-    paths = {
-        "tidy": interim / f"{k}.parquet",
-        "quarantine": interim / f"{k}_quarantine.csv",
-        "rollups": interim / f"{k}_rollups.parquet",
-        "orgs": interim / f"{k}_orgs.parquet",
-        "audit": interim / f"{k}_audit.csv",
-        "metrics": mdir / f"ingest_{k}.json",
-    }
-    result.tidy.to_parquet(paths["tidy"], index=False)
-    result.quarantine.to_csv(paths["quarantine"], index=False)
-    result.rollups.to_parquet(paths["rollups"], index=False)
-    result.orgs.to_parquet(paths["orgs"], index=False)
-    result.audit.to_csv(paths["audit"], index=False)
-    paths["metrics"].write_text(json.dumps(result.metrics, indent=2) + "\n")
-    return paths

@@ -7,11 +7,10 @@ reviewer can trace every number to a file.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .params import ReportParams
 from .vocab import COV_PLAIN, UNIT_TEXT
 
 if TYPE_CHECKING:
@@ -26,10 +25,6 @@ class Report:
     caveats: str
     headline: dict[str, Any]
     results: pd.DataFrame
-
-
-def _load_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _fmt(x: Any, d: int) -> str:
@@ -70,19 +65,33 @@ def of_interest(results: Any, head: dict[str, Any] | None = None) -> Any:
     return results[(term == reg) | (term == "mean(" + reg + ")")]
 
 
-def build(params: Any, root: str | Path = ".") -> Report:
-    """Assemble the report's text and tables from the stage outputs."""
+def build(
+    rp: ReportParams,
+    *,
+    headline: dict[str, Any],
+    linkage: dict[str, Any],
+    ingest: dict[str, dict[str, Any]],
+    results: pd.DataFrame,
+    notes: dict[str, Any],
+) -> Report:
+    """Assemble the report's text and tables from the outputs of the earlier stages.
+
+    Parameters
+    ----------
+    rp
+        The ``report`` params section.
+    headline, linkage, ingest
+        ``metrics/headline.json``, ``metrics/linkage.json`` and the two
+        ``metrics/ingest_<kind>.json`` (by kind).
+    results, notes
+        ``model_results.csv`` and ``model_notes.json`` of the model stage.
+    """
     import pandas as pd
 
     from .catalogue import load_catalogue
 
-    root = Path(root)
-    rp = params.report
     d = rp.decimals
-    head = _load_json(root / "metrics/headline.json")
-    link = _load_json(root / "metrics/linkage.json")
-    ing = {k: _load_json(root / f"metrics/ingest_{k}.json") for k in ("staff", "patient")}
-    results = pd.read_csv(root / "data/processed/model_results.csv")
+    head, link, ing = headline, linkage, ingest
     cat = load_catalogue()
     dep, exp = cat.measures.get(head["dependent"]), cat.measures.get(head["exposure"])
     dep_label = dep.label if dep else head["dependent"]
@@ -153,7 +162,6 @@ def build(params: Any, root: str | Path = ".") -> Report:
     if demo and "true_effect" in head:
         findings.append(f"- **Demo check.** The planted effect is {head['true_effect']}; the interval "
                         f"{'covers' if head.get('covers_true_effect') else 'does NOT cover'} it.")
-    notes = _load_json(root / "data/processed/model_notes.json")
     if notes.get("skipped"):
         items = [str(x).split(": ", 1)[-1] for x in notes["skipped"]]
         findings.append("- **Not estimable with these data** (listed, not hidden): "

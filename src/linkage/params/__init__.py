@@ -85,7 +85,7 @@ def cross_check(params: Params) -> list[str]:
     kept = {"staff": set(params.staff.measures), "patient": set(params.patient.measures)}
     problems: list[str] = []
 
-    def check(key: str, names: list[str], *, kinds: tuple[str, ...] = ("staff", "patient")) -> None:
+    def check(key: str, names: list[str], *, kinds: tuple[str, ...] = ("staff", "patient"), kept_only: bool = True) -> None:
         for name in names:
             if name not in known:
                 allowed = sorted(m for m in known if m.split(".")[0] in kinds)
@@ -94,7 +94,7 @@ def cross_check(params: Params) -> list[str]:
             kind = cat.measures[name].kind
             if kind not in kinds:
                 problems.append(f"  - {key}: {name!r} is a {kind} measure; expected one of kind {' or '.join(kinds)}")
-            elif name not in kept[kind]:
+            elif kept_only and name not in kept[kind]:
                 problems.append(f"  - {key}: {name!r} is not kept by {kind}.measures, so the panel will not have it "
                                 f"(add it to {kind}.measures)")
 
@@ -107,9 +107,10 @@ def cross_check(params: Params) -> list[str]:
     check("model.dependent", [m.dependent])
     check("model.exposure", [m.exposure])
     check("model.covariates", list(m.covariates))
-    check("model.other_exposures", list(m.other_exposures))
-    check("model.reliability_measures", list(m.reliability_measures or []))
-    check("model.percent_measures", list(m.percent_measures or []))
+    # measures the model lists as optional extras are skipped with a reason when the panel lacks them
+    check("model.other_exposures", list(m.other_exposures), kept_only=False)
+    check("model.reliability_measures", list(m.reliability_measures or []), kept_only=False)
+    check("model.percent_measures", list(m.percent_measures or []), kept_only=False)
     check("link.headline_staff", [params.link.headline_staff], kinds=("staff",))
     check("link.headline_patient", [params.link.headline_patient], kinds=("patient",))
     if m.dk_bandwidth is not None and m.cov_type != "driscoll_kraay":

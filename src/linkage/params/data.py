@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..vocab import DataSource
 from ._base import Section
@@ -17,11 +17,11 @@ class DemoParams(Section):
     n_non_acute: int = Field(25, ge=0, le=200, description="Number of synthetic non-acute organisations (mental health, community, ambulance, CCG-like).")
     staff_years: list[int] = Field(
         default_factory=lambda: [2017, 2018, 2019, 2020, 2021, 2022, 2023],
-        description="Staff Survey years written as 2019-layout organisation workbooks (2010-2030, at least 3).",
+        description="Staff Survey years written as 2019-layout organisation workbooks (2010-2030).",
     )
     patient_years: list[int] = Field(
         default_factory=lambda: [2018, 2019, 2020, 2021, 2022, 2023],
-        description="Inpatient Survey years written as 2022-layout benchmark files (each with two historical sheets; 2010-2030, at least 3).",
+        description="Inpatient Survey years written as 2022-layout benchmark files (each with two historical sheets; 2010-2030).",
     )
     true_effect: float = Field(
         -0.03,
@@ -34,11 +34,20 @@ class DemoParams(Section):
     @field_validator("staff_years", "patient_years")
     @classmethod
     def _years(cls, v: list[int]) -> list[int]:
-        if len(set(v)) < 3:
-            raise ValueError(f"at least 3 distinct years are needed for a panel, got {v}")
+        if not v:
+            raise ValueError("at least one year is required")
         if any(y < 2010 or y > 2030 for y in v):
             raise ValueError(f"years must lie in 2010-2030, got {v}")
         return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _mergers_fit(self) -> DemoParams:
+        if 2 * self.n_mergers > self.n_acute // 2:
+            raise ValueError(
+                f"n_mergers={self.n_mergers} needs {2 * self.n_mergers} acute trusts to merge, more than half of "
+                f"n_acute={self.n_acute}; use at most {self.n_acute // 4} mergers or more trusts"
+            )
+        return self
 
 
 class DataParams(Section):
@@ -54,10 +63,9 @@ class DataParams(Section):
         "default",
         description="YAML list of official download URLs and expected sha256, used when data.source is 'official'; 'default' is the packaged src/linkage/catalogue/sources.yaml.",
     )
-    raw_dir: str = Field("data/raw", description="Where the acquire stage puts the raw files for ingestion (a DVC output: rebuilt on every acquire).")
     download_dir: str = Field(
         "data/downloads",
-        description="Persistent folder (not a DVC output) where 'official' downloads are kept, sha256-checked, and where files can be placed by hand when offline; acquire copies it into data.raw_dir.",
+        description="Persistent folder (not a DVC output) where 'official' downloads are kept, sha256-checked, and where files can be placed by hand when offline; acquire copies it into data/raw.",
     )
     mirror_url: str = Field(
         "",

@@ -26,6 +26,7 @@ from .. import __version__
 from ..catalogue import Catalogue
 from ..contract import QUARANTINE_COLUMNS, coerce_tidy, empty_quarantine, empty_tidy
 from ..errors import InputFileError
+from ..files import sha256_of
 
 log = logging.getLogger("linkage.readers")
 
@@ -98,15 +99,6 @@ class ReadResult:
 
 
 # --------------------------------------------------------------------------- files
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def sniff(path: Path) -> str:
     """Return the file's type from its bytes: ``xlsx``, ``ods``, ``xls`` or ``csv``.
 
@@ -569,7 +561,7 @@ def roll_up(
 def cache_key(path: Path, catalogue: Catalogue, extra: str = "") -> str:
     """Key of a parsed file: file bytes + catalogue files + mapping + package version."""
     h = hashlib.sha256()
-    for part in (sha256_file(path), catalogue.digest, extra, __version__, READER_REVISION):
+    for part in (sha256_of(path), catalogue.digest, extra, __version__, READER_REVISION):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:32]

@@ -1,0 +1,103 @@
+"""Run one pipeline stage in one process: validate, execute its notebook, render it.
+
+``linkage stage NAME`` is the command of every stage in ``dvc.yaml``.  For a
+notebook stage it
+
+1. loads and validates params.yaml (the same checks as ``linkage validate-params``);
+2. executes ``notebooks/<stem>.ipynb`` with papermill's Python API on the
+   ``linkage`` kernel, injecting every key of the stage's params section
+   (native types: lists stay lists), with the project root as working directory;
+3. removes what changes from run to run without the inputs changing (execution
+   timestamps and durations), so an unchanged stage writes the same bytes;
+4. renders the executed notebook to HTML without code (nbconvert's Python API).
+
+A command stage (``params``, ``acquire``) calls its stage module's ``run``
+directly.  A failing cell ends the stage with one paragraph naming the stage,
+the error and where the full traceback is, never a papermill traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from .errors import LinkageError
+from .params import Params, load_params
+from .paths import NOTEBOOKS, STAGES, Stage
+
+KERNEL_NAME = "linkage"
+"""The Jupyter kernel the notebooks run on (``linkage setup-kernel`` registers it)."""
+
+
+class StageError(LinkageError):
+    """A stage's notebook failed; the message names the cell's error and the executed notebook."""
+
+
+def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
+    """Run stage ``name`` from the project root; returns what the stage module returned (command stages)."""
+    from .stages import module
+
+    if name not in STAGES:
+        raise LinkageError(f"unknown stage {name!r}; the stages are {', '.join(STAGES)}")
+    params = load_params(params_file)
+    stage = STAGES[name]
+    if stage.notebook is None:
+        return module(name).run(params)
+    execute_notebook(stage, params, params_file)
+    return None
+
+
+def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "params.yaml") -> Path:
+    """Execute the stage's notebook with its section injected; write the executed copy and its HTML."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    logging.getLogger("papermill").setLevel(logging.ERROR)  # not the "unknown parameter" notes: the keys are injected below the parameters cell on purpose
+    section = getattr(params, stage.section).model_dump(mode="json")
+    source = NOTEBOOKS / f"{stage.notebook}.ipynb"
+    stage.executed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        nb = pm.execute_notebook(
+            str(source), str(stage.executed), parameters={"params_file": str(params_file), **section},
+            kernel_name=KERNEL_NAME, progress_bar=False, request_save_on_cell_execute=False, cwd=".",
+        )
+    except PapermillExecutionError as err:
+        raise StageError(
+            f"stage {stage.name} failed in {source} (cell {err.exec_count}): {err.ename}: {err.evalue.strip()} "
+            f"- the executed notebook with the full traceback is {stage.executed}."
+        ) from None
+    normalise(nb)
+    _write(nb, stage.executed)
+    render_html(nb, stage.html)
+    return stage.executed
+
+
+def normalise(nb: Any) -> Any:
+    """Drop run-specific metadata (timestamps, durations) so unchanged inputs give unchanged bytes."""
+    meta = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "exception"):
+        meta.pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def _write(nb: Any, path: Path) -> None:
+    import nbformat
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+
+
+def render_html(nb: Any, path: Path) -> Path:
+    """Render an executed notebook to HTML without code cells or prompts."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path

@@ -1,0 +1,41 @@
+"""Stage ``model``: panel models of patient experience on staff wellbeing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..files import read_json, read_table, write_json, write_table
+from ..models import ModelRun, fit_models
+from ..params import ModelParams, Params
+from ..paths import DEMO_TRUTH, STAGES
+from ..provenance import is_demo
+
+STAGE = STAGES["model"]
+
+
+def run(params: Params) -> ModelRun:
+    """Fit the models on the panel; write results, notes, headline metrics and coefficient plot data."""
+    run_ = fit_models(read_table(STAGE.path("panel")), params.model)
+    write_table(run_.results, STAGE.path("results"))
+    write_json(STAGE.path("headline"), headline_metrics(run_, params.model))
+    write_json(STAGE.path("notes"), {"convention": run_.convention, "warnings": run_.warnings,
+                                     "skipped": run_.skipped, "hausman": run_.hausman})
+    term = str(run_.headline.get("term", params.model.exposure))
+    coef = run_.results[run_.results["term"] == term]
+    coef = coef.assign(label=coef["model"] + " | " + coef["spec_name"].astype(str))
+    write_table(coef[["label", "model", "spec_name", "direction", "lag", "estimate", "ci_low", "ci_high",
+                      "p_value", "n_obs"]], STAGE.path("coefficients"))
+    return run_
+
+
+def headline_metrics(run_: ModelRun, m: ModelParams) -> dict[str, Any]:
+    """The headline estimate, with the planted truth and whether the interval covers it on the demo."""
+    headline = dict(run_.headline)
+    headline["synthetic_demo"] = is_demo()
+    if headline["synthetic_demo"]:
+        info = read_json(DEMO_TRUTH, missing={}).get("truth")
+        if info and info["exposure"] == m.exposure and info["dependent"] == m.dependent and m.lag == 0:
+            truth = float(info["true_effect"])
+            headline["true_effect"] = truth
+            headline["covers_true_effect"] = bool(headline["ci_low"] <= truth <= headline["ci_high"])
+    return headline
