@@ -66,6 +66,6 @@ def build_small_site(folder: Path, n_acute: int = 40) -> dict:
     out = run_pipeline_in(folder, {"source": "demo", "demo": demo})
     write_step_notebooks(folder / "reports")
     with contextlib.chdir(folder):
-        out["written"] = build_site(out["params"], ".", "reports")
+        out["site"] = build_site(out["params"], ".", "reports")
     out["reports"] = folder / "reports"
     return out

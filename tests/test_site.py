@@ -108,7 +108,7 @@ def test_values_under_the_disclosure_threshold_are_never_shown(small_site, tmp_p
 
 @pytest.mark.slow
 def test_results_against_the_expected_direction_carry_a_warning(small_site):
-    inputs = load_inputs(small_site["folder"], small_site["folder"] / "data/raw")
+    inputs = load_inputs(small_site["folder"])
     res = inputs.results.copy()
     lag = (res["spec_name"] == "forward_lag1") & (res["term"] == res["regressor"])
     res.loc[lag, ["estimate", "ci_low", "ci_high"]] = [0.02, 0.01, 0.03]  # more stress, better experience

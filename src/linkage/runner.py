@@ -69,12 +69,15 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
         ) from None
     normalise(nb)
     _write(nb, stage.executed)
-    render_html(nb, stage.html)
+    render_html(nb, stage, params)
     return stage.executed
 
 
 def normalise(nb: Any) -> Any:
-    """Drop run-specific metadata (timestamps, durations) so unchanged inputs give unchanged bytes."""
+    """Drop run-specific metadata (timestamps, durations) and random table ids, so unchanged inputs give unchanged bytes."""
+    from .site import stable_outputs
+
+    stable_outputs(nb)
     meta = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration", "exception"):
         meta.pop(key, None)
@@ -91,13 +94,8 @@ def _write(nb: Any, path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
-def render_html(nb: Any, path: Path) -> Path:
-    """Render an executed notebook to HTML without code cells or prompts."""
-    from nbconvert import HTMLExporter
+def render_html(nb: Any, stage: Stage, params: Params) -> Path:
+    """Render an executed notebook to its step report in the site's layout (no code, no CDN scripts, alt text)."""
+    from .site import render_step_page
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
-    return path
+    return render_step_page(nb, stage.notebook, params, ".", stage.html.parent)

@@ -8,11 +8,14 @@ without software metadata.
 
 Public functions
 ----------------
-build_site(params, root=".", out="reports") -> list[Path]
+build_site(params, root=".", out="reports") -> dict (``written``, ``answers``, ``figures``)
+render_step_page(nb, stem, params, root=".", out="reports") -> Path
+stable_outputs(nb) -> nb (pandas Styler ids made stable in an executed notebook)
 """
 
 from __future__ import annotations
 
-from .build import build_site
+from .build import build_site, render_step_page
+from .steps import stable_outputs
 
-__all__ = ["build_site"]
+__all__ = ["build_site", "render_step_page", "stable_outputs"]

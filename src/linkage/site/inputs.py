@@ -13,16 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-#: Files the site reads, relative to the project root (declared as the report stage's deps).
-INPUT_FILES: dict[str, str] = {
-    "panel": "data/processed/panel.parquet",
-    "results": "data/processed/model_results.csv",
-    "notes": "data/processed/model_notes.json",
-    "headline": "metrics/headline.json",
-    "linkage": "metrics/linkage.json",
-    "ingest_staff": "metrics/ingest_staff.json",
-    "ingest_patient": "metrics/ingest_patient.json",
-}
+from ..paths import MANIFEST, STAGES
+
+#: Files the site reads, relative to the project root: the report stage's declared deps.
+INPUT_FILES: dict[str, Path] = {role: STAGES["report"].path(role) for role in (
+    "panel", "results", "notes", "headline", "linkage", "ingest_staff", "ingest_patient")}
 
 
 @dataclass
@@ -85,15 +80,13 @@ def _json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def load_inputs(root: str | Path = ".", raw_dir: str | Path = "data/raw") -> SiteInputs:
+def load_inputs(root: str | Path = ".") -> SiteInputs:
     """Read the pipeline outputs under ``root``.
 
     Parameters
     ----------
     root
         Project root (the folder holding ``data/`` and ``metrics/``).
-    raw_dir
-        The raw data folder (``data.raw_dir``) holding ``manifest.json``.
 
     Returns
     -------
@@ -110,6 +103,6 @@ def load_inputs(root: str | Path = ".", raw_dir: str | Path = "data/raw") -> Sit
         notes=_json(root / INPUT_FILES["notes"]),
         linkage=_json(root / INPUT_FILES["linkage"]),
         ingest={k: _json(root / INPUT_FILES[f"ingest_{k}"]) for k in ("staff", "patient")},
-        manifest=_json(root / raw_dir / "manifest.json"),
+        manifest=_json(root / MANIFEST),
         catalogue=load_catalogue(),
     )

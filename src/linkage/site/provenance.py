@@ -10,12 +10,13 @@ version shown, so re-running an unchanged commit gives byte-identical pages.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..files import sha256_of
 
 #: Tracked paths whose changes make a run's source "modified".
 SOURCE_PATHS: tuple[str, ...] = ("src", "notebooks", "tools", "dvc.yaml", "pyproject.toml", "requirements.lock")
@@ -51,18 +52,11 @@ def source_version(root: str | Path = ".") -> dict[str, Any]:
     return {"commit": commit, "modified": bool(changed), "changed": changed}
 
 
-def sha256_file(path: Path) -> str:
-    """Full sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def input_files(manifest: dict[str, Any], raw_dir: str, catalogue_folder: Path | None) -> list[dict[str, Any]]:
+def input_files(manifest: dict[str, Any], catalogue_folder: Path | None) -> list[dict[str, Any]]:
     """Every input with its full sha256: the raw files (from the manifest) and the packaged reference data."""
-    rows = [{"path": f"{raw_dir}/{f['path']}", "bytes": int(f["bytes"]), "sha256": f["sha256"], "what": "raw data"}
+    from ..paths import RAW_DIR
+
+    rows = [{"path": f"{RAW_DIR.as_posix()}/{f['path']}", "bytes": int(f["bytes"]), "sha256": f["sha256"], "what": "raw data"}
             for f in sorted(manifest.get("files", []), key=lambda f: f["path"])]
     packaged = []
     if catalogue_folder is not None:
@@ -70,7 +64,7 @@ def input_files(manifest: dict[str, Any], raw_dir: str, catalogue_folder: Path |
         packaged += sorted((Path(catalogue_folder).parent / "orgdata").glob("*.csv"))
     for p in packaged:
         rel = p.as_posix().split("/src/", 1)[-1]
-        rows.append({"path": f"src/{rel}", "bytes": p.stat().st_size, "sha256": sha256_file(p), "what": "reference data (packaged)"})
+        rows.append({"path": f"src/{rel}", "bytes": p.stat().st_size, "sha256": sha256_of(p), "what": "reference data (packaged)"})
     return rows
 
 

@@ -52,28 +52,25 @@ def stable_ids(html: str) -> str:
     return _STYLER_ID.sub(repl, html)
 
 
-def normalise_notebook(path: str | Path) -> None:
-    """Make an executed notebook's outputs byte-stable in place (Styler ids; no execution timings)."""
-    import nbformat
-
-    path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+def stable_outputs(nb: Any) -> Any:
+    """Make an executed notebook's HTML outputs byte-stable (pandas Styler ids), in place; returns ``nb``."""
     for cell in nb.cells:
-        cell.get("metadata", {}).pop("execution", None)
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "text/html" in data:
-                data["text/html"] = stable_ids("".join(data["text/html"]))
-    nbformat.write(nb, path)
+                html = data["text/html"]
+                data["text/html"] = stable_ids(html if isinstance(html, str) else "".join(html))
+    return nb
 
 
-def notebook_body(ipynb: Path, alt: str) -> tuple[str, str]:
-    """``(first heading, body HTML)`` of an executed notebook, inputs hidden, scripts removed, alt text set."""
+def notebook_body(nb: Any, alt: str) -> tuple[str, str]:
+    """``(first heading, body HTML)`` of an executed notebook (node or path): inputs hidden, no scripts, alt text set."""
     import nbformat
     from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(ipynb, as_version=4)
+    if isinstance(nb, (str, Path)):
+        nb = nbformat.read(nb, as_version=4)
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, anchor_link_text="")
     exporter.log.setLevel("ERROR")  # missing alt text is filled in below, not a warning
@@ -94,23 +91,3 @@ def notebook_body(ipynb: Path, alt: str) -> tuple[str, str]:
     if h1 is not None:
         h1.decompose()
     return title, stable_ids(str(soup))
-
-
-def render_step(step: Step, ipynb: Path, out: Path, render: Any, alt: str) -> None:
-    """Write ``out`` (a step report page) from the executed notebook ``ipynb``.
-
-    Parameters
-    ----------
-    step : Step
-    ipynb : Path
-        The executed notebook (``reports/NN_name.ipynb``).
-    out : Path
-        The page to write (``reports/NN_name.html``).
-    render : callable
-        ``render(template_name, **context) -> str`` of the site (shared layout).
-    alt : str
-        Alt text for figures the notebook did not describe itself.
-    """
-    heading, body = notebook_body(ipynb, alt)
-    out.write_text(render("step.html.j2", page_title=step.title, heading=heading or step.title, step=step,
-                          body=body), encoding="utf-8")
