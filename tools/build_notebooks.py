@@ -145,20 +145,20 @@ def model_nb() -> nbf.NotebookNode:
     ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
 
 
-REPORT_SUMMARY = """
+REPORT_SUMMARY = r"""
 site = stage.run(P)
 a = site["answers"]
 display(Markdown(f"# {P.report.title}\n\n**{a.question}**\n\n" + "\n".join(f"- **{h}.** {t}" for h, t in a.points)))
 """
 
-REPORT_CHECKS = """
+REPORT_CHECKS = r"""
 display(Markdown("\n".join(f"- **{f.title}.** {f.sentence}" for f in a.findings)))
 if site["not_estimable"]:
     display(Markdown("**Not estimable with these data** (listed, not hidden):\n\n"
                      + "\n".join(f"- {item}" for item in site["not_estimable"])))
 """
 
-REPORT_FIGURES = """
+REPORT_FIGURES = r"""
 from IPython.display import Image
 
 for fig in site["figures"]:

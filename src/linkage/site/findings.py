@@ -94,7 +94,7 @@ def pairing_text(pairs: list[tuple[int, int, int]], x_kind: str, y_kind: str, la
         return f"It compares {xs} and {ys} surveyed in the same year ({year_list(p[1] for p in pairs)})."
     if len(pairs) <= 3:
         return "It pairs " + and_list(f"{s} {xs} with {t} {ys}" for s, t, _ in pairs) + "."
-    gap = f"{abs(lag)} year{'s' if abs(lag) != 1 else ''} {'later' if lag > 0 else 'earlier'}"
+    gap = f"{years_text(lag)} {'later' if lag > 0 else 'earlier'}"
     return f"It pairs each {xs[:-1] if xs.endswith('s') else xs} survey year from {pairs[0][0]} to {pairs[-1][0]} with {ys} {gap}."
 
 
@@ -225,6 +225,8 @@ def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
     est, lo, hi = (float(row[k]) * step for k in ("estimate", "ci_low", "ci_high"))
     clear = lo > 0 or hi < 0
     places = places_for(lo, hi)
+    while clear and places < 6 and float(fixed(min(abs(lo), abs(hi)), places).replace(",", "")) == 0:
+        places += 1  # a bound that excludes zero must not print as zero
     later = " in the same year" if lag == 0 else f" {years_text(lag)} {'later' if lag > 0 else 'earlier'}"
     yu = unit_words(inputs, y)
     text = (f"In years when {quoted(inputs, x)} was {nice(step, 1)} {unit_words(inputs, x, step)} higher than usual "
