@@ -125,3 +125,20 @@ def test_parameters_apply_to_the_data_source():
     rows = {r.key: r for r in parameter_rows(real)}
     assert "data.demo.true_effect" not in rows and rows["data.source"].changed
     assert rows["model.lag"].description and not rows["model.lag"].changed
+
+
+def test_executed_notebooks_are_made_byte_stable():
+    import nbformat
+
+    from linkage.site import stable_outputs
+
+    def run(addr: str, uid: str, cid: str):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("display_data", data={
+            "text/html": f'<table id="T_{uid}">', "text/plain": f"<pandas.io.formats.style.Styler at {addr}>"})])
+        cell.metadata["tags"] = ["injected-parameters"]
+        cell["id"] = cid
+        nb.cells = [cell]
+        return nbformat.writes(stable_outputs(nb))
+
+    assert run("0x7ff48e137050", "1a2b3", "426a1c55") == run("0x7f7c1a607a50", "ffff0", "cb7ce49b")

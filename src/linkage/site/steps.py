@@ -17,6 +17,8 @@ from typing import Any
 
 #: Pandas Styler ids (``T_1a2b3``): random per render unless normalised.
 _STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?=[_\" #.{])")
+#: Object addresses in plain-text reprs: ``<pandas...Styler at 0x7f3a...>``.
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,24 @@ def stable_ids(html: str) -> str:
 
 
 def stable_outputs(nb: Any) -> Any:
-    """Make an executed notebook's HTML outputs byte-stable (pandas Styler ids), in place; returns ``nb``."""
+    """Make an executed notebook byte-stable in place; returns ``nb``.
+
+    Three things change from run to run without the inputs changing: pandas
+    Styler's table ids in HTML outputs, object addresses in plain-text reprs
+    (``<... Styler at 0x7f...>``) and the random id papermill gives the cell it
+    injects the parameters into.
+    """
     for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "text/html" in data:
                 html = data["text/html"]
                 data["text/html"] = stable_ids(html if isinstance(html, str) else "".join(html))
+            if "text/plain" in data:
+                text = data["text/plain"]
+                data["text/plain"] = _ADDRESS.sub(">", text if isinstance(text, str) else "".join(text))
     return nb
 
 
