@@ -15,7 +15,6 @@ import io
 from pathlib import Path
 
 import yaml
-
 from conftest import REPO, run_pipeline_in
 
 

@@ -11,13 +11,21 @@ be an artefact of the design.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 from ..vocab import UNIT_TEXT
 from .inputs import SiteInputs, _base_measure
-from .words import and_list, fixed, interval, nice, places_for, signed, typical_step, year_list, years_text
+from .words import (
+    and_list,
+    interval,
+    interval_places,
+    nice,
+    signed,
+    typical_step,
+    year_list,
+    years_text,
+)
 
 KIND_PEOPLE = {"staff": "staff", "patient": "patients"}
 
@@ -224,9 +232,7 @@ def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
     step = typical_step(within_sd(inputs.panel, x))
     est, lo, hi = (float(row[k]) * step for k in ("estimate", "ci_low", "ci_high"))
     clear = lo > 0 or hi < 0
-    places = places_for(lo, hi)
-    while clear and places < 6 and float(fixed(min(abs(lo), abs(hi)), places).replace(",", "")) == 0:
-        places += 1  # a bound that excludes zero must not print as zero
+    places = interval_places(lo, hi)
     later = " in the same year" if lag == 0 else f" {years_text(lag)} {'later' if lag > 0 else 'earlier'}"
     yu = unit_words(inputs, y)
     text = (f"In years when {quoted(inputs, x)} was {nice(step, 1)} {unit_words(inputs, x, step)} higher than usual "

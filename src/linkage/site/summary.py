@@ -7,7 +7,7 @@ from typing import Any
 
 from .findings import Finding, all_findings, quoted, unit_words, within_sd
 from .inputs import SiteInputs
-from .words import and_list, fixed, interval, nice, places_for, signed, typical_step, year_list
+from .words import and_list, fixed, interval, interval_places, nice, signed, year_list, years_text
 
 TRUST_TYPE_TEXT = {
     "acute": "acute trusts",
@@ -49,8 +49,9 @@ def _found(inputs: SiteInputs, head: Finding) -> str:
         return (f"No clear link. Comparing each trust with itself over time, years with more or less "
                 f"{quoted(inputs, x)} were not clearly years with different {quoted(inputs, y)}.")
     direction = "lower" if head.per_step["estimate"] < 0 else "higher"
-    text = (f"Years in which a trust had higher {quoted(inputs, x)} than usual were years with {direction} "
-            f"{quoted(inputs, y)}.")
+    lag = int(inputs.headline.get("lag", 0))
+    then = "were years with" if lag == 0 else f"were followed {years_text(lag)} later by"
+    text = f"Years in which a trust had higher {quoted(inputs, x)} than usual {then} {direction} {quoted(inputs, y)}."
     if head.warning:
         text += f" Warning: {head.warning}."
     return text
@@ -69,7 +70,7 @@ def _others_clear(findings: list[Finding]) -> str:
 def _size(inputs: SiteInputs, head: Finding) -> str:
     x, y = inputs.headline["exposure"], inputs.headline["dependent"]
     ps = head.per_step
-    places = places_for(ps["ci_low"], ps["ci_high"])
+    places = interval_places(ps["ci_low"], ps["ci_high"])
     yu = unit_words(inputs, y)
     sd_y = within_sd(inputs.panel, y)
     text = (f"A rise of {nice(ps['step'], 1)} {unit_words(inputs, x, ps['step'])} in {quoted(inputs, x)} (about a "
@@ -84,7 +85,7 @@ def _size(inputs: SiteInputs, head: Finding) -> str:
 def _sure(inputs: SiteInputs, head: Finding) -> str:
     h = inputs.headline
     ps = head.per_step
-    places = places_for(ps["ci_low"], ps["ci_high"])
+    places = interval_places(ps["ci_low"], ps["ci_high"])
     yu = unit_words(inputs, h["dependent"])
     level = int(round(100 * (1 - float(h.get("alpha", 0.05)))))
     text = (f"The {level}% interval runs from {interval(ps['ci_low'], ps['ci_high'], places, yu)}"
@@ -116,7 +117,7 @@ def _between(inputs: SiteInputs, head: Finding) -> str:
     r = row.iloc[0]
     step = head.per_step["step"]
     lo, hi, est = (float(r[k]) * step for k in ("ci_low", "ci_high", "estimate"))
-    places = places_for(lo, hi)
+    places = interval_places(lo, hi)
     yu = unit_words(inputs, h["dependent"])
     agree = head.per_step["ci_low"] <= est <= head.per_step["ci_high"]
     return (f"Comparing different trusts with each other instead (the cross-sectional design of older studies), "
@@ -142,7 +143,7 @@ def answers(inputs: SiteInputs) -> Answers:
     found = all_findings(inputs)
     head = _headline(found)
     lag = int(h.get("lag", 0))
-    when = "in the same year" if lag == 0 else f"{lag} year{'s' if lag != 1 else ''} later"
+    when = "in the same year" if lag == 0 else f"{years_text(lag)} later"
     question = (f"When a trust's {quoted(inputs, h['exposure'])} is higher than usual for it, is "
                 f"{quoted(inputs, h['dependent'])} {when} different?")
     points: list[tuple[str, str]] = []

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..vocab import UNIT_TEXT
 from .inputs import SiteInputs
 from .summary import TRUST_TYPE_TEXT
-from ..vocab import UNIT_TEXT
 from .words import fixed, places_for
 
 SOURCE_TEXT = {"staff": "NHS Staff Survey", "patient": "CQC Adult Inpatient Survey"}

@@ -45,6 +45,14 @@ def places_for(lo: float, hi: float) -> int:
     return max(0, -math.floor(math.log10(width)))
 
 
+def interval_places(lo: float, hi: float) -> int:
+    """:func:`places_for`, plus as many places as needed for a bound of an interval excluding zero not to print as 0."""
+    places = places_for(lo, hi)
+    while (lo > 0 or hi < 0) and places < 6 and float(fixed(min(abs(lo), abs(hi)), places).replace(",", "")) == 0:
+        places += 1
+    return places
+
+
 def fixed(x: float, places: int) -> str:
     """``x`` rounded to ``places`` decimals (thousands separated, never ``-0``)."""
     text = f"{abs(x):,.{places}f}"
