@@ -151,6 +151,24 @@ def test_every_page_loads_cleanly_and_the_index_reaches_everything(browser, serv
     assert {p.with_suffix(".html").name for p in folder.glob("0*_*.ipynb")} <= reached
 
 
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "ci-artifacts" / "screenshots"
+
+
+def test_pages_are_screenshotted_for_review(browser, served_site):
+    """Full-page screenshots of the index, the summary and one trust page (ci-artifacts/screenshots/, demo site)."""
+    base, folder = served_site
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    trust = sorted((folder / "trusts").glob("*.html"))[0]
+    for name, rel in (("index", "index.html"), ("summary", "summary.html"), ("trust", f"trusts/{trust.name}")):
+        browser.get(urljoin(base, rel))
+        height = browser.execute_script("return document.documentElement.scrollHeight;")
+        browser.set_window_size(1280, min(int(height), 6000))
+        path = SCREENSHOTS / f"demo_{name}.png"
+        browser.save_screenshot(str(path))
+        assert path.stat().st_size > 10_000
+    browser.set_window_size(1280, 1000)
+
+
 def test_index_finds_a_trust_by_code_and_by_name(browser, served_site):
     from selenium.webdriver.common.by import By
 

@@ -92,8 +92,9 @@ def trend_svg(series: Series, trust: str, peer_text: str, uid: str, breaks: tupl
                          f'<line x1="{_f(cx - bw / 2)}" x2="{_f(cx + bw / 2)}" y1="{_f(y(p.peers["p50"]))}" '
                          f'y2="{_f(y(p.peers["p50"]))}" stroke="{GREY_DARK}" stroke-width="2"/>')
     shown = [p for p in series.points if p.value is not None]
+    cut = {year for year, comparable in breaks if not comparable}
     for a, b in zip(shown, shown[1:], strict=False):
-        if b.year - a.year == 1:
+        if b.year - a.year == 1 and b.year not in cut:  # no line across a gap year or a non-comparable break
             parts.append(f'<line x1="{_f(x(a.year))}" y1="{_f(y(a.value))}" x2="{_f(x(b.year))}" y2="{_f(y(b.value))}" '
                          f'stroke="{BLUE}" stroke-width="2"/>')
     for p in series.points:
