@@ -60,10 +60,12 @@ def show_provenance(params: Params, section: str | None = None) -> None:
     import pandas as pd
     from IPython.display import HTML, Markdown, display
 
-    from .site.provenance import input_files, parameter_rows, source_version
+    from .paths import STAGES
+    from .site.provenance import input_files, parameter_rows, source_version, stage_sources
 
     prov = provenance(params, section)
-    version = source_version(".")
+    stage = next((s.name for s in STAGES.values() if s.notebook and s.section == section), "report")
+    version = source_version(".", stage_sources(stage))
     banner = ("**SYNTHETIC DEMO DATA** - numbers below are simulated, not NHS results."
               if prov["synthetic_demo"] else f"Data source: **{prov['data_source']}** (published files).")
     state = "modified: tracked source files differ" if version["modified"] else "unmodified"

@@ -192,7 +192,8 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "trusts": REPORTS / "trusts",
             "coverage_figure": FIGURES / "summary_coverage.png",
         },
-        code=(f"{SRC}/report.py", f"{SRC}/figures.py", f"{SRC}/site", f"{SRC}/stages/report.py"),
+        # all the pipeline's code: the methods page shows every step's source version, so any code change re-renders it
+        code=(SRC, NOTEBOOKS.as_posix()),
         # the methods page lists every parameter that applies, so any change re-renders it
         params=("data", "staff", "patient", "link", "model"),
     ),

@@ -26,7 +26,7 @@ def versions() -> dict[str, str]:
 
 
 def git_commit() -> str:
-    """The source version: the last commit that changed the source, ``(modified)`` if tracked source differs.
+    """The source version: the last commit that changed the pipeline's code, ``(modified)`` if it differs.
 
     Files the pipeline rewrites (``dvc.lock``, ``params.yaml`` under experiments,
     metrics, plots, reports) neither change it nor mark it modified; see

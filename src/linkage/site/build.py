@@ -12,7 +12,14 @@ from ..vocab import UNIT_TEXT
 from .charts import coverage_figure, findings_figure
 from .findings import all_findings
 from .inputs import SiteInputs, _json, load_inputs
-from .provenance import SOURCE_PATHS, input_files, parameter_rows, source_version, versions
+from .provenance import (
+    input_files,
+    parameter_rows,
+    source_version,
+    stage_of_notebook,
+    stage_sources,
+    versions,
+)
 from .steps import STEPS, Step, notebook_body
 from .summary import caveats, summary_context
 from .svg import trend_svg
@@ -48,13 +55,16 @@ class Layout:
         Project root: the manifest says whether the data are the demo, git gives the source version.
     out : path
         The site folder pages are written into.
+    stage : str
+        The DVC stage writing the pages: its code paths define the source version shown.
     """
 
-    def __init__(self, root: str | Path = ".", out: str | Path = REPORTS) -> None:
+    def __init__(self, root: str | Path = ".", out: str | Path = REPORTS, stage: str = "report") -> None:
         self.root, self.out = Path(root), Path(out)
         self.env = _environment()
         source = _json(self.root / MANIFEST).get("source")
-        self.common = {"site_title": SITE_TITLE, "demo": source == "demo", "version": source_version(self.root),
+        version = source_version(self.root, stage_sources(stage))
+        self.common = {"site_title": SITE_TITLE, "demo": source == "demo", "version": version,
                        "data_text": DATA_TEXT.get(source, "Data source unknown"), "source_text": SOURCE_TEXT}
         self.written: list[Path] = []
 
@@ -78,7 +88,7 @@ def render_step_page(nb: Any, stem: str, params: Any, root: str | Path = ".", ou
     CDN scripts, the demo banner first, alt text on every figure.
     """
     step = next((s for s in STEPS if s.stem == stem), Step(stem, stem, ""))
-    layout = Layout(root, out)
+    layout = Layout(root, out, stage_of_notebook(stem) or "report")
     heading, body = notebook_body(nb, step_alt(params, stem))
     return layout.write(f"{stem}.html", "step.html.j2", page_title=step.title, heading=heading or step.title,
                         step=step, body=body)
@@ -159,8 +169,14 @@ def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:
     used = [m for m in inputs.catalogue.measures.values() if m.name in inputs.panel.columns]
     layout.write("methods.html", "methods.html.j2", page_title="Methods and provenance", methods=METHODS,
                  measures=used, files=input_files(inputs.manifest, inputs.catalogue.folder), params=rows,
-                 n_changed=sum(r.changed for r in rows), versions=versions(), source_paths=SOURCE_PATHS,
+                 n_changed=sum(r.changed for r in rows), versions=versions(), stage_versions=_stage_versions(layout.root),
                  data_source=layout.common["data_text"])
+
+
+def _stage_versions(root: Path) -> list[dict[str, Any]]:
+    from ..paths import STAGES
+
+    return [{"stage": name, **source_version(root, stage_sources(name))} for name in STAGES]
 
 
 def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *,

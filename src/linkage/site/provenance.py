@@ -1,11 +1,13 @@
 """What a reviewer needs to trust a run: source version, input hashes, parameters, versions.
 
-The source version is the last commit that changed the *source* (code,
-notebooks, pipeline definition, environment), flagged "modified" only when
-tracked source files differ from it. Files that the pipeline itself rewrites
-(``dvc.lock``, ``params.yaml`` under ``dvc exp run``, metrics, plots, reports)
-are not source: changing them neither marks the run modified nor changes the
-version shown, so re-running an unchanged commit gives byte-identical pages.
+The source version of a page is the last commit that changed the code the
+page was made by - exactly the code paths its DVC stage depends on (its
+notebook, its modules, the shared runner and layout) - flagged "modified" only
+when those tracked files differ from it. So the version changes exactly when
+DVC re-runs the stage, and files the pipeline itself rewrites (``dvc.lock``,
+``params.yaml`` under ``dvc exp run``, metrics, plots, reports) neither mark a
+run modified nor change the version: an unchanged commit, re-run or freshly
+cloned, gives byte-identical pages and the committed ``dvc.lock``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,21 @@ from typing import Any
 
 from ..files import sha256_of
 
-#: Tracked paths whose changes make a run's source "modified".
-SOURCE_PATHS: tuple[str, ...] = ("src", "notebooks", "tools", "dvc.yaml", "pyproject.toml", "requirements.lock")
+
+def stage_sources(name: str) -> tuple[str, ...]:
+    """The source paths DVC stage ``name`` depends on: its notebook, its code and, for notebook stages, the shared code."""
+    from ..paths import COMMON_CODE, NOTEBOOKS, STAGES
+
+    stage = STAGES[name]
+    notebook = (f"{NOTEBOOKS.as_posix()}/{stage.notebook}.ipynb",) if stage.notebook else ()
+    return tuple(dict.fromkeys(notebook + tuple(stage.code) + (COMMON_CODE if stage.notebook else ())))
+
+
+def stage_of_notebook(stem: str) -> str | None:
+    """The name of the stage whose notebook is ``stem``."""
+    from ..paths import STAGES
+
+    return next((s.name for s in STAGES.values() if s.notebook == stem), None)
 
 
 @dataclass
@@ -37,19 +52,21 @@ def _git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=20).stdout.strip()
 
 
-def source_version(root: str | Path = ".") -> dict[str, Any]:
-    """``commit`` (full sha of the last commit touching :data:`SOURCE_PATHS`), ``modified`` and ``changed`` files.
+def source_version(root: str | Path = ".", paths: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """``commit`` (full sha of the last commit touching ``paths``), ``modified`` and ``changed`` files.
 
+    ``paths`` defaults to the report stage's sources (all the pipeline's code).
     Returns ``{"commit": "unknown", ...}`` outside a git work tree (provenance never fails a run).
     """
     root = Path(root)
+    paths = paths or stage_sources("report")
     try:
-        commit = _git(root, "log", "-1", "--format=%H", "--", *SOURCE_PATHS) or _git(root, "rev-parse", "HEAD")
-        status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_PATHS)
+        commit = _git(root, "log", "-1", "--format=%H", "--", *paths) or _git(root, "rev-parse", "HEAD")
+        status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *paths)
     except (OSError, subprocess.SubprocessError):
-        return {"commit": "unknown", "modified": False, "changed": []}
+        return {"commit": "unknown", "modified": False, "changed": [], "paths": list(paths)}
     changed = sorted(line[3:] for line in status.splitlines() if line.strip())
-    return {"commit": commit, "modified": bool(changed), "changed": changed}
+    return {"commit": commit, "modified": bool(changed), "changed": changed, "paths": list(paths)}
 
 
 def input_files(manifest: dict[str, Any], catalogue_folder: Path | None) -> list[dict[str, Any]]:
