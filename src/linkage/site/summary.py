@@ -51,10 +51,7 @@ def _found(inputs: SiteInputs, head: Finding) -> str:
     direction = "lower" if head.per_step["estimate"] < 0 else "higher"
     lag = int(inputs.headline.get("lag", 0))
     then = "were years with" if lag == 0 else f"were followed {years_text(lag)} later by"
-    text = f"Years in which a trust had higher {quoted(inputs, x)} than usual {then} {direction} {quoted(inputs, y)}."
-    if head.warning:
-        text += f" Warning: {head.warning}."
-    return text
+    return f"Years in which a trust had higher {quoted(inputs, x)} than usual {then} {direction} {quoted(inputs, y)}."
 
 
 def _others_clear(findings: list[Finding]) -> str:
@@ -148,7 +145,8 @@ def answers(inputs: SiteInputs) -> Answers:
                 f"{quoted(inputs, h['dependent'])} {when} different?")
     points: list[tuple[str, str]] = []
     if head is not None:
-        points += [("What was found", _found(inputs, head) + _others_clear(found)), ("How big", _size(inputs, head)),
+        found_text = _found(inputs, head) + _others_clear(found) + (f" Warning: {head.warning}." if head.warning else "")
+        points += [("What was found", found_text), ("How big", _size(inputs, head)),
                    ("How sure", _sure(inputs, head))]
     points.append(("Which trusts and years", _coverage(inputs)))
     if head is not None and (between := _between(inputs, head)):
