@@ -39,6 +39,7 @@ from linkage.notebook import show_provenance, stage_params
 
 plt.style.use("seaborn-v0_8-whitegrid")
 pd.set_option("display.max_columns", 40, "display.width", 160)
+pd.set_option("display.float_format", "{{:.4g}}".format)  # 0.7462, not 7.462178e-01
 
 P = stage_params("{section}", globals(), params_file)
 from linkage.stages import {stage} as stage
