@@ -177,3 +177,11 @@ def demo_pipeline(tmp_path_factory) -> dict:
 def real_pipeline(tmp_path_factory, real_data_dir) -> dict:
     """The pipeline on the real published files (data.source = local)."""
     return run_pipeline_in(tmp_path_factory.mktemp("real_run"), {"source": "local", "local_dir": str(real_data_dir)})
+
+
+@pytest.fixture(scope="session")
+def small_site(tmp_path_factory) -> dict:
+    """A reduced demo run with its report site built in ``<folder>/reports`` (see tests/sitekit.py)."""
+    from sitekit import build_small_site
+
+    return build_small_site(tmp_path_factory.mktemp("site_run"))

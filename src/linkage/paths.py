@@ -176,6 +176,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
         section="report",
         notebook="05_report",
         deps={
+            "panel": PROCESSED / "panel.parquet",
             "results": PROCESSED / "model_results.csv",
             "notes": PROCESSED / "model_notes.json",
             "headline": METRICS / "headline.json",
@@ -184,8 +185,17 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "ingest_patient": METRICS / "ingest_patient.json",
             "raw": RAW_DIR,
         },
-        outs={},
-        code=(f"{SRC}/report.py", f"{SRC}/figures.py", f"{SRC}/stages/report.py"),
+        outs={
+            "index": REPORTS / "index.html",
+            "summary": REPORTS / "summary.html",
+            "methods": REPORTS / "methods.html",
+            "trusts": REPORTS / "trusts",
+            "coverage_figure": FIGURES / "summary_coverage.png",
+        },
+        # all the pipeline's code: the methods page shows every step's source version, so any code change re-renders it
+        code=(SRC, NOTEBOOKS.as_posix()),
+        # the methods page lists every parameter that applies, so any change re-renders it
+        params=("data", "staff", "patient", "link", "model"),
     ),
     Stage(
         name="multiverse",
@@ -202,5 +212,5 @@ STAGES: dict[str, Stage] = {s.name: s for s in _STAGE_LIST}
 """The pipeline's stages in run order."""
 
 COMMON_CODE: tuple[str, ...] = (f"{SRC}/vocab.py", f"{SRC}/paths.py", f"{SRC}/files.py", f"{SRC}/notebook.py",
-                                f"{SRC}/provenance.py", f"{SRC}/runner.py")
-"""Source every notebook stage depends on (parameters, paths, runner, provenance)."""
+                                f"{SRC}/provenance.py", f"{SRC}/runner.py", f"{SRC}/site")
+"""Source every notebook stage depends on (parameters, paths, runner, provenance, the site layout of its HTML)."""
