@@ -56,6 +56,19 @@ def write_step_notebooks(folder: Path) -> list[Path]:
     return paths
 
 
+def run_multiverse_stage(params):
+    """The multiverse stage and its curve figure, as its notebook runs them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from linkage.figures import save_figure, specification_curve
+    from linkage.stages import multiverse
+
+    run = multiverse.run(params)
+    save_figure(specification_curve(run.table, params.multiverse.alpha), multiverse.STAGE.figure)
+    return run
+
+
 def build_small_site(folder: Path, n_acute: int = 40) -> dict:
     """Run a reduced demo pipeline in ``folder`` and build its report site in ``folder/reports``."""
     from linkage.site import build_site
@@ -65,6 +78,7 @@ def build_small_site(folder: Path, n_acute: int = 40) -> dict:
     out = run_pipeline_in(folder, {"source": "demo", "demo": demo})
     write_step_notebooks(folder / "reports")
     with contextlib.chdir(folder):
+        out["multiverse"] = run_multiverse_stage(out["params"])
         out["site"] = build_site(out["params"], ".", "reports")
     out["reports"] = folder / "reports"
     return out

@@ -142,3 +142,17 @@ def test_executed_notebooks_are_made_byte_stable():
         return nbformat.writes(stable_outputs(nb))
 
     assert run("0x7ff48e137050", "1a2b3", "426a1c55") == run("0x7f7c1a607a50", "ffff0", "cb7ce49b")
+
+
+def test_summary_shows_the_specification_curve_in_words(small_site):
+    """The curve's share agreeing in sign and significance and the adjusted p-values, in a plain sentence."""
+    import json
+
+    html = (small_site["reports"] / "summary.html").read_text()
+    s = json.loads((small_site["folder"] / "metrics" / "multiverse.json").read_text())
+    assert f"We fitted {s['n_fitted']:,} reasonable ways of asking the question" in html
+    assert "Benjamini-Hochberg" in html and "Romano-Wolf" in html and "joint test" in html
+    assert f"{100 * s['share_significant_bh']:.0f}% of all specifications remain significant" in html
+    assert 'src="figures/06_multiverse.png" alt="Specification curve of' in html
+    assert (small_site["reports"] / "figures" / "06_multiverse.png").exists()
+    assert 'href="06_multiverse.html"' in html

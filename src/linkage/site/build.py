@@ -9,7 +9,7 @@ from typing import Any
 
 from ..paths import MANIFEST, REPORTS, STAGES
 from ..vocab import UNIT_TEXT
-from .charts import coverage_figure, findings_figure
+from .charts import Figure, coverage_figure, findings_figure
 from .findings import all_findings
 from .inputs import SiteInputs, _json, load_inputs
 from .provenance import (
@@ -112,6 +112,8 @@ def step_alt(params: Any, stem: str) -> str:
         "03_link": "Panel balance: one row per trust and one column per survey year, shaded by which surveys have a value.",
         "04_model": f"Dot chart of the estimated link between {x} and {y} under each model design, with intervals.",
         "05_report": f"Dot chart of the estimated links between {x} and {y}: same year, timing, reverse and placebo checks.",
+        "06_multiverse": "Specification curve: every fitted specification's estimate, ordered from lowest to highest "
+                         "with its interval, above a panel marking the choices each specification made.",
     }.get(stem, "Figure of this step's main result.")
 
 
@@ -124,10 +126,37 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     figs = [f for f in figs if f]
     layout.written += [layout.out / f.path for f in figs]
     rp = params.report
+    curve = curve_section(inputs)
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + rp.title, title=rp.title,
-                 audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True, **ctx)
+                 audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
+                 curve=curve, **ctx)
     ctx["figures"] = figs
     return ctx
+
+
+def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
+    """The specification curve on the summary: its sentence, and its figure from the multiverse stage."""
+    from ..multiverse import describe_curve
+
+    s = inputs.extra.get("multiverse") or {}
+    if not s.get("n_specs"):
+        return None
+    curve = inputs.extra.get("curve")
+    figure = None
+    if curve is not None and s.get("n_fitted"):
+        figure = Figure(
+            path=Path(curve).relative_to(REPORTS).as_posix(),
+            alt=(f"Specification curve of {s['n_fitted']:,} fitted specifications: each estimate, in standard "
+                 "deviations of the patient measure per standard deviation of the staff measure and oriented so "
+                 "that above zero means better staff wellbeing with better patient experience, ordered from lowest "
+                 "to highest with its interval; below, a panel marks the measures, design, timing, sample and "
+                 "weighting of each specification."),
+            caption=(f"Every reasonable specification ({s['n_fitted']:,} fitted of {s['n_specs']:,}), ordered by "
+                     "estimate (standardised: SD per SD, above zero = better staff wellbeing with better patient "
+                     "experience), with intervals. Source: NHS Staff Survey and CQC Adult Inpatient Survey, "
+                     "linked by trust and year; details in the step 6 report."),
+        )
+    return {"sentence": describe_curve(s), "figure": figure}
 
 
 def _breaks(inputs: SiteInputs, measure: str) -> tuple[tuple[int, bool], ...]:

@@ -17,7 +17,7 @@ from ..paths import MANIFEST, STAGES
 
 #: Files the site reads, relative to the project root: the report stage's declared deps.
 INPUT_FILES: dict[str, Path] = {role: STAGES["report"].path(role) for role in (
-    "panel", "results", "notes", "headline", "linkage", "ingest_staff", "ingest_patient")}
+    "panel", "results", "notes", "headline", "linkage", "ingest_staff", "ingest_patient", "multiverse", "curve")}
 
 
 @dataclass
@@ -105,4 +105,6 @@ def load_inputs(root: str | Path = ".") -> SiteInputs:
         ingest={k: _json(root / INPUT_FILES[f"ingest_{k}"]) for k in ("staff", "patient")},
         manifest=_json(root / MANIFEST),
         catalogue=load_catalogue(),
+        extra={"multiverse": _json(root / INPUT_FILES["multiverse"]),
+               "curve": INPUT_FILES["curve"] if (root / INPUT_FILES["curve"]).exists() else None},
     )

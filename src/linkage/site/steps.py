@@ -41,6 +41,9 @@ STEPS: tuple[Step, ...] = (
          "Every model design, timing check and diagnostic, with the tables researchers need."),
     Step("05_report", "Step 5: the summary notebook",
          "The notebook that computes the summary, with its parameters, data hashes and versions."),
+    Step("06_multiverse", "Step 6: every reasonable specification",
+         "The specification curve: every combination of measures, designs, timings, samples and weightings, with "
+         "p-values adjusted for testing them all and a wild bootstrap of the headline."),
 )
 
 
