@@ -31,6 +31,6 @@ if [[ -z "${SKIP_RUN:-}" ]]; then
   linkage validate-params
   dvc repro
   echo
-  echo "Done. Open reports/05_report.html (summary) or reports/0*_*.html (each step)."
-  dvc metrics show
+  echo "Done. Open reports/index.html: the summary, a page per trust, the step reports, methods."
+  dvc metrics show metrics/headline.json
 fi

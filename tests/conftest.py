@@ -194,3 +194,11 @@ def _no_project_measures_leak():
     from linkage.catalogue import set_project_measures
 
     set_project_measures(None)
+
+
+@pytest.fixture(scope="session")
+def small_site(tmp_path_factory) -> dict:
+    """A reduced demo run with its report site built in ``<folder>/reports`` (see tests/sitekit.py)."""
+    from sitekit import build_small_site
+
+    return build_small_site(tmp_path_factory.mktemp("site_run"))

@@ -45,8 +45,8 @@ def stage_block(stage: Stage) -> list[str]:
             lines += _uncached(outs)
         else:
             lines += _items(outs)
-        if stage.notebook:
-            lines += _uncached([str(stage.executed), str(stage.html), str(stage.figure)])
+        if stage.notebook:  # cached like any output: byte-identical reruns, brought back by dvc checkout / exp apply
+            lines += _items([str(stage.executed), str(stage.html), str(stage.figure)])
     if stage.metrics:
         lines += ["    metrics:", *_uncached([str(p) for p in stage.metrics.values()])]
     if stage.plots:

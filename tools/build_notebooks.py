@@ -39,6 +39,7 @@ from linkage.notebook import show_provenance, stage_params
 
 plt.style.use("seaborn-v0_8-whitegrid")
 pd.set_option("display.max_columns", 40, "display.width", 160)
+pd.set_option("display.float_format", "{{:.4g}}".format)  # 0.7462, not 7.462178e-01
 
 P = stage_params("{section}", globals(), params_file)
 from linkage.stages import {stage} as stage
@@ -145,17 +146,39 @@ def model_nb() -> nbf.NotebookNode:
     ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
 
 
+REPORT_SUMMARY = r"""
+site = stage.run(P)
+a = site["answers"]
+display(Markdown(f"# {P.report.title}\n\n**{a.question}**\n\n" + "\n".join(f"- **{h}.** {t}" for h, t in a.points)))
+"""
+
+REPORT_CHECKS = r"""
+display(Markdown("\n".join(f"- **{f.title}.** {f.sentence}" for f in a.findings)))
+if site["not_estimable"]:
+    display(Markdown("**Not estimable with these data** (listed, not hidden):\n\n"
+                     + "\n".join(f"- {item}" for item in site["not_estimable"])))
+"""
+
+REPORT_FIGURES = r"""
+from IPython.display import Image
+
+for fig in site["figures"]:
+    display(Image(filename=f"reports/{fig.path}"), metadata={"image/png": {"alt": fig.alt}})
+    display(Markdown(f"*{fig.caption}*"))
+"""
+
+
 def report_nb() -> nbf.NotebookNode:
     return nbf.v4.new_notebook(cells=[
         code(param_cell("report"), tags=["parameters"]),
-        code(setup("report", "report", "from linkage import report")),
-        code('rep = stage.run(P)\ndisplay(Markdown(rep.title_block))'),
-        md("## Key findings"),
-        code('display(Markdown(rep.findings))\nax = report.headline_figure(rep)\nsave_figure(ax.figure, stage.STAGE.figure)\nplt.show()'),
-        md("## How much data stands behind this"),
-        code('display(rep.coverage)'),
-        md("## Caveats"),
-        code('display(Markdown(rep.caveats))'),
+        code(setup("report", "report")),
+        md("The report site is built by this step: start at [the index](index.html), read [the summary](summary.html), "
+           "find a trust's own page from the index, and see [methods and provenance](methods.html)."),
+        code(REPORT_SUMMARY),
+        md("## Timing and direction checks"),
+        code(REPORT_CHECKS),
+        md("## Figures"),
+        code(REPORT_FIGURES),
         md("## For reviewers: every parameter, data hash and version"),
         code('show_provenance(P)'),
     ], metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})

@@ -41,10 +41,22 @@ def plot_comparison(run: Any, ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
+def of_interest(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows of each specification's regressor of interest (not controls or year effects).
+
+    That is the (shifted) measure the specification is about - ``L1.staff.stress``,
+    ``F1.staff.stress``, ``L1.patient.ip_overall`` - and Mundlak's contextual
+    ``mean(...)`` row of it.
+    """
+    if results.empty:
+        return results
+    reg = results["regressor"].astype(str)
+    term = results["term"].astype(str)
+    return results[(term == reg) | (term == "mean(" + reg + ")")]
+
+
 def direction_table(run: Any) -> pd.DataFrame:
     """Forward, reverse and placebo specifications side by side (headline family, term of interest)."""
-    from .report import of_interest
-
     res = run.results[run.results["model"] == run.headline["family"]]
     keep = ["spec", "direction", "lag", "term", "estimate", "ci_low", "ci_high", "p_value", "n_obs", "n_entities"]
     return of_interest(res)[keep].reset_index(drop=True)

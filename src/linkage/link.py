@@ -1131,7 +1131,7 @@ def link_metrics(
             for c, g in merged.groupby("org_code")
         },
         "weighting": {str(k): int(v) for k, v in pl["weighting"].value_counts().items()},
-        # flat alias read by linkage.report (trusts with both headline measures per year)
+        # flat alias (trusts with both headline measures per year)
         "trusts_both_by_year": _year_counts(both),
     }
 

@@ -10,7 +10,6 @@ params.yaml as it is, from the project root.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -51,25 +50,33 @@ def stage_params(section: str, namespace: dict[str, Any], params_file: str | Pat
 
 
 def show_provenance(params: Params, section: str | None = None) -> None:
-    """Display the provenance block in a notebook (Markdown + tables)."""
+    """Display the provenance block in a notebook: source version, parameters, input hashes, versions.
+
+    Parameters are those that apply to the data source used (no ``data.demo.*``
+    on real data), each with its description, the ones that differ from the
+    defaults marked; every input with its full sha256. Plain HTML tables
+    (no pandas Styler), so the executed notebook is byte-stable.
+    """
     import pandas as pd
-    from IPython.display import Markdown, display
+    from IPython.display import HTML, Markdown, display
+
+    from .paths import STAGES
+    from .site.provenance import input_files, parameter_rows, source_version, stage_sources
 
     prov = provenance(params, section)
+    stage = next((s.name for s in STAGES.values() if s.notebook and s.section == section), "report")
+    version = source_version(".", stage_sources(stage))
     banner = ("**SYNTHETIC DEMO DATA** - numbers below are simulated, not NHS results."
               if prov["synthetic_demo"] else f"Data source: **{prov['data_source']}** (published files).")
-    display(Markdown(f"{banner}  \nCode version: `{prov['git_commit']}`"))
-    rows = [(k, json.dumps(v)) for sec, vals in prov["params"].items() for k, v in _flatten(vals, sec)]
-    display(pd.DataFrame(rows, columns=["parameter", "value"]).style.hide(axis="index"))
-    display(pd.DataFrame(prov["versions"].items(), columns=["package", "version"]).style.hide(axis="index"))
-    if prov["files"]:
-        display(pd.DataFrame(prov["files"]).style.hide(axis="index"))
+    state = "modified: tracked source files differ" if version["modified"] else "unmodified"
+    display(Markdown(f"{banner}  \nSource version: `{version['commit']}` ({state})."))
+    rows = [r for r in parameter_rows(params) if section is None or r.key.startswith(section + ".")]
+    table = pd.DataFrame([{"parameter": r.key, "value": r.value,
+                           "changed from default": f"yes (default {r.default})" if r.changed else "",
+                           "description": r.description} for r in rows])
+    from .catalogue import load_catalogue
 
-
-def _flatten(d: Any, prefix: str) -> list[tuple[str, Any]]:
-    if isinstance(d, dict):
-        out: list[tuple[str, Any]] = []
-        for k, v in d.items():
-            out.extend(_flatten(v, f"{prefix}.{k}"))
-        return out
-    return [(prefix, d)]
+    files = pd.DataFrame(input_files({"files": prov["files"]}, load_catalogue().folder))
+    for frame in (table, pd.DataFrame(prov["versions"].items(), columns=["package", "version"]), files):
+        if len(frame):
+            display(HTML(frame.to_html(index=False, border=0)))

@@ -180,23 +180,6 @@ _STAGE_LIST: tuple[Stage, ...] = (
         code=(f"{SRC}/models", f"{SRC}/figures.py", f"{SRC}/stages/model.py"),
     ),
     Stage(
-        name="report",
-        section="report",
-        notebook="05_report",
-        deps={
-            "results": PROCESSED / "model_results.csv",
-            "notes": PROCESSED / "model_notes.json",
-            "headline": METRICS / "headline.json",
-            "linkage": METRICS / "linkage.json",
-            "ingest_staff": METRICS / "ingest_staff.json",
-            "ingest_patient": METRICS / "ingest_patient.json",
-            "raw": RAW_DIR,
-            "user_measures": USER_MEASURES,
-        },
-        outs={},
-        code=(f"{SRC}/report.py", f"{SRC}/figures.py", f"{SRC}/stages/report.py"),
-    ),
-    Stage(
         name="multiverse",
         section="multiverse",
         notebook="06_multiverse",
@@ -206,11 +189,41 @@ _STAGE_LIST: tuple[Stage, ...] = (
         metrics={"summary": METRICS / "multiverse.json"},
         code=(f"{SRC}/multiverse", f"{SRC}/figures.py", f"{SRC}/catalogue/measures.yaml", f"{SRC}/stages/multiverse.py"),
     ),
+    Stage(
+        name="report",
+        section="report",
+        notebook="05_report",
+        deps={
+            "panel": PROCESSED / "panel.parquet",
+            "results": PROCESSED / "model_results.csv",
+            "notes": PROCESSED / "model_notes.json",
+            "headline": METRICS / "headline.json",
+            "linkage": METRICS / "linkage.json",
+            "ingest_staff": METRICS / "ingest_staff.json",
+            "ingest_patient": METRICS / "ingest_patient.json",
+            "multiverse": METRICS / "multiverse.json",
+            "curve": FIGURES / "06_multiverse.png",
+            "raw": RAW_DIR,
+            "user_measures": USER_MEASURES,
+        },
+        outs={
+            "index": REPORTS / "index.html",
+            "summary": REPORTS / "summary.html",
+            "methods": REPORTS / "methods.html",
+            "trusts": REPORTS / "trusts",
+            "coverage_figure": FIGURES / "summary_coverage.png",
+        },
+        # all the pipeline's code: the methods page shows every step's source version, so any code change re-renders it
+        code=(SRC, NOTEBOOKS.as_posix()),
+        # the methods page lists every parameter that applies, so any change re-renders it
+        params=("data", "staff", "patient", "link", "model", "multiverse"),
+    ),
+
 )
 
 STAGES: dict[str, Stage] = {s.name: s for s in _STAGE_LIST}
 """The pipeline's stages in run order."""
 
 COMMON_CODE: tuple[str, ...] = (f"{SRC}/vocab.py", f"{SRC}/paths.py", f"{SRC}/files.py", f"{SRC}/notebook.py",
-                                f"{SRC}/provenance.py", f"{SRC}/runner.py")
-"""Source every notebook stage depends on (parameters, paths, runner, provenance)."""
+                                f"{SRC}/provenance.py", f"{SRC}/runner.py", f"{SRC}/site")
+"""Source every notebook stage depends on (parameters, paths, runner, provenance, the site layout of its HTML)."""

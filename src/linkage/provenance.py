@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,15 +26,18 @@ def versions() -> dict[str, str]:
 
 
 def git_commit() -> str:
-    """Current commit (with ``+dirty`` when tracked files differ from it), or ``unknown``."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=10).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
+    """The source version: the last commit that changed the pipeline's code, ``(modified)`` if it differs.
+
+    Files the pipeline rewrites (``dvc.lock``, ``params.yaml`` under experiments,
+    metrics, plots, reports) neither change it nor mark it modified; see
+    :func:`linkage.site.provenance.source_version`.
+    """
+    from .site.provenance import source_version
+
+    v = source_version(".")
+    if v["commit"] == "unknown":
         return "unknown"
+    return v["commit"][:12] + (" (modified)" if v["modified"] else "")
 
 
 def manifest(path: str | Path = MANIFEST) -> dict[str, Any]:

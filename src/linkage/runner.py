@@ -19,7 +19,6 @@ the error and where the full traceback is, never a papermill traceback.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +72,7 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
         km.shutdown_kernel(now=True)
     normalise(nb)
     _write(nb, stage.executed)
-    render_html(nb, stage.html)
+    render_html(nb, stage, params)
     return stage.executed
 
 
@@ -101,35 +100,17 @@ def start_kernel(stage: Stage) -> Any:
 
 
 def normalise(nb: Any) -> Any:
-    """Drop run-specific metadata (timestamps, durations) so unchanged inputs give unchanged bytes."""
+    """Drop run-specific metadata (timestamps, durations) and random table ids, so unchanged inputs give unchanged bytes."""
+    from .site import stable_outputs
+
+    stable_outputs(nb)
     meta = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration", "exception"):
         meta.pop(key, None)
-    styler_ids: dict[str, str] = {}
-
-    def stable(match: re.Match[str]) -> str:  # pandas Styler tables get a random id per render
-        return styler_ids.setdefault(match.group(0), f"T_t{len(styler_ids):03d}")
-
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.id = "injected-parameters"  # papermill draws a random id
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if "text/html" in data:
-                data["text/html"] = _STYLER_ID.sub(stable, _text(data["text/html"]))
-            if "text/plain" in data:  # object reprs carry their memory address
-                data["text/plain"] = _ADDRESS.sub(">", _text(data["text/plain"]))
     return nb
-
-
-def _text(value: str | list[str]) -> str:
-    return "".join(value) if isinstance(value, list) else value
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
-_STYLER_ID = re.compile(r"\bT_[0-9a-f]{5}(?![0-9a-f])")
 
 
 def _write(nb: Any, path: Path) -> None:
@@ -139,13 +120,8 @@ def _write(nb: Any, path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
-def render_html(nb: Any, path: Path) -> Path:
-    """Render an executed notebook to HTML without code cells or prompts."""
-    from nbconvert import HTMLExporter
+def render_html(nb: Any, stage: Stage, params: Params) -> Path:
+    """Render an executed notebook to its step report in the site's layout (no code, no CDN scripts, alt text)."""
+    from .site import render_step_page
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
-    return path
+    return render_step_page(nb, stage.notebook, params, ".", stage.html.parent)

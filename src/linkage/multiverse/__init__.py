@@ -22,10 +22,11 @@ from ._run import (
     run_multiverse,
 )
 from ._specs import SPEC_COLUMNS, enumerate_specs, merged_trusts
+from ._words import describe_curve
 
 __all__ = [
     "BOOT_COLUMNS", "RESULT_COLUMNS", "SPEC_COLUMNS", "MultiverseRun", "Scores", "benjamini_hochberg", "boot_t",
-    "curve_inference", "draw_weights", "enumerate_specs", "fit_specs", "headline_bootstrap", "headline_rows",
+    "curve_inference", "describe_curve", "draw_weights", "enumerate_specs", "fit_specs", "headline_bootstrap", "headline_rows",
     "joint_test", "merged_trusts", "null_t_draws", "romano_wolf", "run_multiverse", "spec_frame",
     "wild_cluster_bootstrap",
 ]

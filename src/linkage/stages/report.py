@@ -1,22 +1,21 @@
-"""Stage ``report``: the plain-language summary from the outputs of the earlier stages."""
+"""Stage ``report``: the report site (index, summary, trust pages, methods) from the earlier stages' outputs."""
 
 from __future__ import annotations
 
-from ..files import read_json, read_table
+from typing import Any
+
 from ..params import Params
-from ..paths import STAGES
-from ..report import Report, build
+from ..paths import REPORTS, STAGES
+from ..site import build_site
 
 STAGE = STAGES["report"]
 
 
-def run(params: Params) -> Report:
-    """Read the metrics and model results and assemble the report's text and tables."""
-    return build(
-        params.report,
-        headline=read_json(STAGE.path("headline")),
-        linkage=read_json(STAGE.path("linkage")),
-        ingest={k: read_json(STAGE.path(f"ingest_{k}")) for k in ("staff", "patient")},
-        results=read_table(STAGE.path("results")),
-        notes=read_json(STAGE.path("notes"), missing={}),
-    )
+def run(params: Params) -> dict[str, Any]:
+    """Build the site into ``reports/``; return the summary's answers and figures for the notebook to show.
+
+    The step reports (``reports/NN_name.html``) are written by each stage's
+    runner; this stage writes the pages declared in ``STAGE.outs`` and the
+    summary figure ``STAGE.figure``.
+    """
+    return build_site(params, ".", REPORTS, render_steps=False)

@@ -1,0 +1,247 @@
+"""Write every page of the report site, and the step reports in the same layout."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..paths import MANIFEST, REPORTS, STAGES
+from ..vocab import UNIT_TEXT
+from .charts import Figure, coverage_figure, findings_figure
+from .findings import all_findings
+from .inputs import SiteInputs, _json, load_inputs
+from .provenance import (
+    input_files,
+    parameter_rows,
+    source_version,
+    stage_of_notebook,
+    stage_sources,
+    versions,
+)
+from .steps import STEPS, Step, notebook_body
+from .summary import caveats, summary_context
+from .svg import trend_svg
+from .trusts import SOURCE_TEXT, trust_pages
+from .words import fixed
+
+SITE_TITLE = "Staff wellbeing and patient experience"
+DATA_TEXT = {"demo": "Synthetic demo data (not NHS results)", "local": "Published NHS Staff Survey and CQC Adult "
+             "Inpatient Survey files", "official": "Published NHS Staff Survey and CQC Adult Inpatient Survey files "
+             "(downloaded from the publishers)"}
+FINDINGS_FIGURE = STAGES["report"].figure.name
+COVERAGE_FIGURE = "summary_coverage.png"
+
+
+def _environment() -> Any:
+    import jinja2
+
+    folder = resources.files("linkage.site") / "templates"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.globals["fmt"] = lambda x, places: fixed(float(x), places)
+    env.globals["css"] = (folder / "site.css").read_text(encoding="utf-8")
+    env.tests["multi_year"] = lambda points: sum(p.value is not None for p in points) > 1
+    return env
+
+
+class Layout:
+    """The shared page layout: templates and what every page shows (demo banner, data source, source version).
+
+    Parameters
+    ----------
+    root : path
+        Project root: the manifest says whether the data are the demo, git gives the source version.
+    out : path
+        The site folder pages are written into.
+    stage : str
+        The DVC stage writing the pages: its code paths define the source version shown.
+    """
+
+    def __init__(self, root: str | Path = ".", out: str | Path = REPORTS, stage: str = "report") -> None:
+        self.root, self.out = Path(root), Path(out)
+        self.env = _environment()
+        source = _json(self.root / MANIFEST).get("source")
+        version = source_version(self.root, stage_sources(stage))
+        self.common = {"site_title": SITE_TITLE, "demo": source == "demo", "version": version,
+                       "data_text": DATA_TEXT.get(source, "Data source unknown"), "source_text": SOURCE_TEXT}
+        self.written: list[Path] = []
+
+    def render(self, template: str, root: str = "", **context: Any) -> str:
+        """Render ``template`` with the shared context (``root`` prefixes links from sub-folders)."""
+        return self.env.get_template(template).render(**self.common, root=root, **context)
+
+    def write(self, rel: str, template: str, **context: Any) -> Path:
+        """Render ``template`` into ``out/rel``."""
+        path = self.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.render(template, root="../" * rel.count("/"), **context), encoding="utf-8")
+        self.written.append(path)
+        return path
+
+
+def render_step_page(nb: Any, stem: str, params: Any, root: str | Path = ".", out: str | Path = REPORTS) -> Path:
+    """Write ``out/<stem>.html`` from an executed notebook (a node or a path), in the site's layout.
+
+    This is how every step report is rendered (the stage runner calls it): no
+    CDN scripts, the demo banner first, alt text on every figure.
+    """
+    step = next((s for s in STEPS if s.stem == stem), Step(stem, stem, ""))
+    layout = Layout(root, out, stage_of_notebook(stem) or "report")
+    heading, body = notebook_body(nb, step_alt(params, stem))
+    return layout.write(f"{stem}.html", "step.html.j2", page_title=step.title, heading=heading or step.title,
+                        step=step, body=body)
+
+
+def step_alt(params: Any, stem: str) -> str:
+    """What a step report's figures show, for figures that carry no alt text of their own."""
+    from ..catalogue import load_catalogue
+
+    cat = load_catalogue().measures
+
+    def label(name: str) -> str:
+        return cat[name].label if name in cat else name
+
+    staff = label(params.staff.measures[0]) if params.staff.measures else "the first staff measure"
+    patient = label(params.patient.measures[0]) if params.patient.measures else "the first patient measure"
+    x, y = label(params.model.exposure), label(params.model.dependent)
+    return {
+        "01_ingest_staff": f"Box plots of {staff} by survey year, one point per organisation (NHS Staff Survey).",
+        "02_ingest_patient": f"Box plots of {patient} by survey year, one point per trust (CQC Adult Inpatient Survey).",
+        "03_link": "Panel balance: one row per trust and one column per survey year, shaded by which surveys have a value.",
+        "04_model": f"Dot chart of the estimated link between {x} and {y} under each model design, with intervals.",
+        "05_report": f"Dot chart of the estimated links between {x} and {y}: same year, timing, reverse and placebo checks.",
+        "06_multiverse": "Specification curve: every fitted specification's estimate, ordered from lowest to highest "
+                         "with its interval, above a panel marking the choices each specification made.",
+    }.get(stem, "Figure of this step's main result.")
+
+
+def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
+    ctx = summary_context(inputs)
+    head = [f for f in all_findings(inputs) if f.group == "headline"]
+    figs = [findings_figure(inputs, head + list(ctx["answers"].findings), layout.out / "figures" / FINDINGS_FIGURE,
+                            f"figures/{FINDINGS_FIGURE}"),
+            coverage_figure(inputs, layout.out / "figures" / COVERAGE_FIGURE, f"figures/{COVERAGE_FIGURE}")]
+    figs = [f for f in figs if f]
+    layout.written += [layout.out / f.path for f in figs]
+    rp = params.report
+    curve = curve_section(inputs)
+    layout.write("summary.html", "summary.html.j2", page_title="Summary: " + rp.title, title=rp.title,
+                 audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
+                 curve=curve, **ctx)
+    ctx["figures"] = figs
+    return ctx
+
+
+def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
+    """The specification curve on the summary: its sentence, and its figure from the multiverse stage."""
+    from ..multiverse import describe_curve
+
+    s = inputs.extra.get("multiverse") or {}
+    if not s.get("n_specs"):
+        return None
+    curve = inputs.extra.get("curve")
+    figure = None
+    if curve is not None and s.get("n_fitted"):
+        figure = Figure(
+            path=Path(curve).relative_to(REPORTS).as_posix(),
+            alt=(f"Specification curve of {s['n_fitted']:,} fitted specifications: each estimate, in standard "
+                 "deviations of the patient measure per standard deviation of the staff measure and oriented so "
+                 "that above zero means better staff wellbeing with better patient experience, ordered from lowest "
+                 "to highest with its interval; below, a panel marks the measures, design, timing, sample and "
+                 "weighting of each specification."),
+            caption=(f"Every reasonable specification ({s['n_fitted']:,} fitted of {s['n_specs']:,}), ordered by "
+                     "estimate (standardised: SD per SD, above zero = better staff wellbeing with better patient "
+                     "experience), with intervals. Source: NHS Staff Survey and CQC Adult Inpatient Survey, "
+                     "linked by trust and year; details in the step 6 report."),
+        )
+    return {"sentence": describe_curve(s), "figure": figure}
+
+
+def _breaks(inputs: SiteInputs, measure: str) -> tuple[tuple[int, bool], ...]:
+    m = inputs.measure(measure)
+    return tuple((b.year, b.comparable_across) for b in m.series_breaks) if m else ()
+
+
+def _trusts(layout: Layout, inputs: SiteInputs, params: Any) -> list[Any]:
+    rp = params.report
+    folder = layout.out / "trusts"
+    if folder.exists():
+        shutil.rmtree(folder)
+    pages = trust_pages(inputs, params)
+    for t in pages:
+        charts = [trend_svg(s, t.name, t.peer_text, f"c{i}", _breaks(inputs, s.measure)) for i, s in enumerate(t.series)]
+        layout.write(f"trusts/{t.code}.html", "trust.html.j2", page_title=f"{t.name}: staff and patient survey results",
+                     t=t, charts=charts, level=int(round(100 * rp.interval_level)), unit_text=UNIT_TEXT,
+                     min_base={"staff": rp.min_base_staff, "patient": rp.min_base_patient})
+    return pages
+
+
+METHODS = (
+    "The panel links each NHS trust's Staff Survey results to its Adult Inpatient Survey results by survey year, "
+    "after mapping merged and renamed organisations to their successors (see the link step report).",
+    "The headline model compares each trust with itself in other years (trust fixed effects) and removes what all "
+    "trusts shared in a year (year fixed effects). Standard errors allow for repeated years of the same trust.",
+    "Timing checks: staff results from earlier years (lags), the reverse direction (patient results predicting "
+    "later staff results) and placebo leads (later staff results 'predicting' earlier patient results).",
+    "Results are expressed per typical year-to-year change within a trust, rounded to the precision their "
+    "interval allows. Intervals are not adjusted for looking at several measures.",
+    "Trust pages show each trust's published values with a sampling-error range from the number who answered "
+    "(binomial for percentages; an assumed respondent standard deviation for 0-10 scores, model.score_individual_sd), "
+    "next to the spread of trusts of the same type. Values under the publishers' disclosure thresholds are not shown.",
+)
+
+
+def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:
+    rows = parameter_rows(params)
+    used = [m for m in inputs.catalogue.measures.values() if m.name in inputs.panel.columns]
+    layout.write("methods.html", "methods.html.j2", page_title="Methods and provenance", methods=METHODS,
+                 measures=used, files=input_files(inputs.manifest, inputs.catalogue.folder), params=rows,
+                 n_changed=sum(r.changed for r in rows), versions=versions(), stage_versions=_stage_versions(layout.root),
+                 data_source=layout.common["data_text"])
+
+
+def _stage_versions(root: Path) -> list[dict[str, Any]]:
+    from ..paths import STAGES
+
+    return [{"stage": name, **source_version(root, stage_sources(name))} for name in STAGES]
+
+
+def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *,
+               render_steps: bool = True) -> dict[str, Any]:
+    """Build the report site from the pipeline outputs under ``root``.
+
+    Parameters
+    ----------
+    params : linkage.params.Params
+        The validated parameters of the run.
+    root : path
+        Project root holding ``data/`` and ``metrics/``.
+    out : path
+        The site folder (``reports/``).
+    render_steps : bool
+        Also render the step reports from executed notebooks found in ``out``
+        (``NN_name.ipynb``); the pipeline leaves this to each stage's runner.
+
+    Returns
+    -------
+    dict
+        ``written`` (every file written), ``answers`` (the summary's
+        :class:`~linkage.site.summary.Answers`), ``figures`` and the summary's
+        other context.
+    """
+    inputs = load_inputs(root)
+    layout = Layout(root, out)
+    ctx = _summary(layout, inputs, params)
+    pages = _trusts(layout, inputs, params)
+    _methods(layout, inputs, params)
+    if render_steps:
+        for s in STEPS:
+            if (layout.out / f"{s.stem}.ipynb").exists():
+                layout.written.append(render_step_page(layout.out / f"{s.stem}.ipynb", s.stem, params, root, out))
+    rp = params.report
+    layout.write("index.html", "index.html.j2", page_title=rp.title, title=rp.title,
+                 question=ctx["answers"].question, audience_note=rp.audience_note, steps=STEPS,
+                 trusts=sorted(pages, key=lambda t: (t.name.lower(), t.code)))
+    return {**ctx, "written": layout.written}

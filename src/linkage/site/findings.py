@@ -1,0 +1,273 @@
+"""Every model result of interest said as one plain sentence, with its caveats.
+
+A :class:`Finding` is one estimate (same year, a lag, the reverse direction, a
+placebo lead, another wellbeing measure) expressed per a typical within-trust
+change of the measure that comes first, in the units of the catalogue, with the
+survey years it pairs, the series breaks those years cross and, in the same
+sentence, a warning when the result runs against the expected direction or may
+be an artefact of the design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..vocab import UNIT_TEXT
+from .inputs import SiteInputs, _base_measure
+from .words import (
+    and_list,
+    interval,
+    interval_places,
+    nice,
+    signed,
+    typical_step,
+    year_list,
+    years_text,
+)
+
+KIND_PEOPLE = {"staff": "staff", "patient": "patients"}
+
+
+@dataclass
+class Finding:
+    """One result in words.
+
+    Attributes
+    ----------
+    key : str
+        The specification name in ``model_results.csv`` (``forward_lag1``, ...).
+    group : str
+        ``headline``, ``timing``, ``reverse``, ``placebo`` or ``other_measure``.
+    title : str
+        A short heading in plain words.
+    sentence : str
+        The result with its interval, data, pairing, breaks and any warning.
+    warning : str
+        The warning alone ('' if none); it is also part of ``sentence``.
+    clear : bool
+        Whether the interval excludes no difference.
+    per_step : dict
+        ``step`` (typical change of the first measure) and the estimate and
+        interval per that step, in the second measure's units.
+    """
+
+    key: str
+    group: str
+    title: str
+    sentence: str
+    warning: str = ""
+    clear: bool = False
+    per_step: dict[str, float] = field(default_factory=dict)
+
+
+def unit_words(inputs: SiteInputs, measure: str, n: float = 2) -> str:
+    """The unit of ``measure`` in words, plural unless ``n`` is 1 (``percentage points``, ``points``)."""
+    m = inputs.measure(measure)
+    unit = UNIT_TEXT.get(m.unit, "unit") if m else "unit"
+    return unit if abs(n) == 1 else unit + "s"
+
+
+def quoted(inputs: SiteInputs, measure: str) -> str:
+    """The catalogue label of ``measure`` in quotes, as used inside sentences."""
+    return f"“{inputs.label(measure)}”"
+
+
+def pairs_for(panel: pd.DataFrame, y: str, x: str, lag: int) -> list[tuple[int, int, int]]:
+    """Survey years a specification pairs: ``(x year, y year, trusts with both)``.
+
+    ``x`` is read at year ``t - lag`` and ``y`` at year ``t`` (a negative lag is a lead).
+    """
+    if y not in panel or x not in panel:
+        return []
+    wide_y = panel.pivot_table(index="org_code", columns="year", values=y)
+    wide_x = panel.pivot_table(index="org_code", columns="year", values=x)
+    out = []
+    for t in sorted(wide_y.columns):
+        s = t - lag
+        if s in wide_x.columns:
+            n = int((wide_y[t].notna() & wide_x[s].reindex(wide_y.index).notna()).sum())
+            if n:
+                out.append((int(s), int(t), n))
+    return out
+
+
+def pairing_text(pairs: list[tuple[int, int, int]], x_kind: str, y_kind: str, lag: int) -> str:
+    """Which survey years are paired, in words."""
+    xs, ys = KIND_PEOPLE.get(x_kind, x_kind), KIND_PEOPLE.get(y_kind, y_kind)
+    if not pairs:
+        return "No survey years could be paired."
+    if lag == 0:
+        return f"It compares {xs} and {ys} surveyed in the same year ({year_list(p[1] for p in pairs)})."
+    if len(pairs) <= 3:
+        return "It pairs " + and_list(f"{s} {xs} with {t} {ys}" for s, t, _ in pairs) + "."
+    gap = f"{years_text(lag)} {'later' if lag > 0 else 'earlier'}"
+    return f"It pairs each {xs[:-1] if xs.endswith('s') else xs} survey year from {pairs[0][0]} to {pairs[-1][0]} with {ys} {gap}."
+
+
+def breaks_text(inputs: SiteInputs, measure: str, years: list[int]) -> list[str]:
+    """Series breaks of ``measure`` that the ``years`` used cross or start at, each as a clause."""
+    m = inputs.measure(measure)
+    if m is None or not years:
+        return []
+    lo, hi = min(years), max(years)
+    out = []
+    for b in m.series_breaks:
+        note = b.note.rstrip(".")
+        if lo < b.year <= hi:
+            comparable = "the catalogue treats the values as comparable across it" if b.comparable_across \
+                else "values either side are not directly comparable"
+            out.append(f"it crosses the {b.year} break in {quoted(inputs, measure)} ({note}; {comparable})")
+        elif b.year == lo and not b.comparable_across and "introduced" not in note.lower():
+            out.append(f"its first {quoted(inputs, measure)} year, {b.year}, is the first after a break in that series ({note})")
+    return out
+
+
+def within_sd(panel: pd.DataFrame, measure: str) -> float:
+    """Standard deviation of ``measure`` within trusts over the panel's years (trust means removed)."""
+    if measure not in panel:
+        return float("nan")
+    v = panel[["org_code", measure]].dropna()
+    v = v[v.groupby("org_code")[measure].transform("size") > 1]
+    if v.empty:
+        return float("nan")
+    return float((v[measure] - v.groupby("org_code")[measure].transform("mean")).std())
+
+
+def expected_sign(inputs: SiteInputs, x: str, y: str) -> int:
+    """+1 if better ``x`` is expected with better ``y``, -1 if with worse, 0 if unknown."""
+    mx, my = inputs.measure(x), inputs.measure(y)
+    if mx is None or my is None or mx.higher_is_better is None or my.higher_is_better is None:
+        return 0
+    return 1 if mx.higher_is_better == my.higher_is_better else -1
+
+
+def _title(row: pd.Series, inputs: SiteInputs, group: str) -> str:
+    lag = int(row["lag"])
+    adj = str(row["spec_name"]).endswith("_adj")
+    hold = ", same-year value held fixed" if adj else ""
+    if group == "other_measure":
+        return f"{inputs.label(row['regressor'])}, same design"
+    if group == "placebo":
+        return f"Placebo check: staff surveyed {years_text(lag)} after patients{hold}"
+    if group == "reverse":
+        when = "in the same year" if lag == 0 else f"{years_text(lag)} before staff"
+        return f"Reverse direction: patients surveyed {when}{hold}"
+    if lag == 0:
+        return "Staff and patients surveyed in the same year"
+    return f"Staff surveyed {years_text(lag)} before patients{hold}"
+
+
+def classify(row: pd.Series, head_spec: str) -> str:
+    """The group of a result row (see :class:`Finding`)."""
+    if str(row["spec_name"]).startswith("exposure_"):
+        return "other_measure"
+    if row["direction"] in ("reverse", "placebo"):
+        return str(row["direction"])
+    return "headline" if row["spec_name"] == head_spec else "timing"
+
+
+def _skipped_reason(inputs: SiteInputs, spec_label: str) -> str:
+    for item in inputs.notes.get("skipped") or []:
+        if spec_label in str(item):
+            reason = str(item).rsplit(": ", 1)[-1]
+            return reason.split(";")[0].replace("([", "(").replace("])", ")")
+    return ""
+
+
+def _adjusted_row(inputs: SiteInputs, row: pd.Series) -> pd.Series | None:
+    res = inputs.results
+    sub = res[(res["spec_name"] == f"{row['spec_name']}_adj") & (res["model"] == row["model"])
+              & (res["term"] == row["regressor"])]
+    return sub.iloc[0] if len(sub) else None
+
+
+def design_warning(inputs: SiteInputs, row: pd.Series, group: str, clear: bool, level: int) -> str:
+    """The warning that belongs in the same sentence as a result ('' if none).
+
+    Three cases: a result against the expected direction; a placebo lead that
+    is not null; an unadjusted lag or lead in a short panel with trust effects,
+    which can carry part of any same-year association (its adjusted version
+    missing or no longer clear).
+    """
+    x, y = _base_measure(str(row["regressor"])), str(row["dependent"])
+    sign = expected_sign(inputs, x, y)
+    est = float(row["estimate"])
+    parts = []
+    if clear and group == "placebo":
+        parts.append("a placebo check should show no link, and this one does: that points to shared trends or an "
+                     "artefact of the design, and weakens any reading of the timing results as one measure coming first")
+    elif clear and sign and (est > 0) != (sign > 0):
+        better = "better" if sign > 0 else "worse"
+        parts.append(f"this runs against the expected direction (higher {quoted(inputs, x)} was expected to go with "
+                     f"{better} {quoted(inputs, y)}), so read it as chance or an artefact, not as a real benefit")
+    if clear and int(row["lag"]) != 0 and not str(row["spec_name"]).endswith("_adj"):
+        adj = _adjusted_row(inputs, row)
+        if adj is None:
+            reason = _skipped_reason(inputs, f"{row['spec']} + ") or "it was not fitted"
+            parts.append("the check that also holds the same-year value fixed could not be estimated "
+                         f"({reason}); with trust effects and few years per trust an unadjusted lag or lead can "
+                         "carry part of a same-year association, so this is not evidence that one comes first")
+        elif float(adj["ci_low"]) <= 0 <= float(adj["ci_high"]):
+            parts.append("when the same-year value is also held fixed the link is no longer clear, so it may "
+                         "carry part of a same-year association")
+    return "; ".join(parts)
+
+
+def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
+    """One result row as a :class:`Finding`.
+
+    Parameters
+    ----------
+    inputs : SiteInputs
+    row : pandas.Series
+        A row of ``model_results.csv`` whose term is its specification's regressor.
+    group : str
+        From :func:`classify`.
+    """
+    x, y = _base_measure(str(row["regressor"])), str(row["dependent"])
+    lag = int(row["lag"])
+    level = int(round(100 * (1 - float(row["alpha"]))))
+    step = typical_step(within_sd(inputs.panel, x))
+    est, lo, hi = (float(row[k]) * step for k in ("estimate", "ci_low", "ci_high"))
+    clear = lo > 0 or hi < 0
+    places = interval_places(lo, hi)
+    later = " in the same year" if lag == 0 else f" {years_text(lag)} {'later' if lag > 0 else 'earlier'}"
+    yu = unit_words(inputs, y)
+    text = (f"In years when {quoted(inputs, x)} was {nice(step, 1)} {unit_words(inputs, x, step)} higher than usual "
+            f"for the trust, {quoted(inputs, y)}{later} was {signed(est, places, yu)} ({level}% interval: "
+            f"{interval(lo, hi, places, yu)}; {int(row['n_entities'])} trusts, {int(row['n_obs'])} trust-years). ")
+    text += ("The interval excludes no difference. " if clear
+             else "The interval includes no difference: the data cannot tell a link from none. ")
+    kx, ky = (inputs.measure(x).kind if inputs.measure(x) else "staff"), (inputs.measure(y).kind if inputs.measure(y) else "patient")
+    pairs = pairs_for(inputs.panel, y, x, lag)
+    text += pairing_text(pairs, kx, ky, lag)
+    breaks = breaks_text(inputs, x, [p[0] for p in pairs]) + breaks_text(inputs, y, [p[1] for p in pairs])
+    if breaks:
+        text = text.rstrip(".") + "; " + "; ".join(breaks) + "."
+    warning = design_warning(inputs, row, group, clear, level)
+    if warning:
+        text += f" Warning: {warning}."
+    return Finding(key=str(row["spec_name"]), group=group, title=_title(row, inputs, group), sentence=text,
+                   warning=warning, clear=clear,
+                   per_step={"step": step, "estimate": est, "ci_low": lo, "ci_high": hi})
+
+
+def rows_of_interest(inputs: SiteInputs) -> pd.DataFrame:
+    """Results of the headline family whose term is the specification's regressor, in a reading order."""
+    res = inputs.results
+    fam = inputs.headline.get("family")
+    sub = res[(res["model"] == fam) & (res["term"].astype(str) == res["regressor"].astype(str))].copy()
+    order = {"forward": 0, "reverse": 1, "placebo": 2}
+    sub["_o"] = sub["direction"].map(order).fillna(3) + sub["spec_name"].astype(str).str.startswith("exposure_") * 10
+    sub["_l"] = sub["lag"].abs()
+    return sub.sort_values(["_o", "_l", "spec_name"], kind="stable").drop(columns=["_o", "_l"])
+
+
+def all_findings(inputs: SiteInputs) -> list[Finding]:
+    """Every same-year, timing, reverse, placebo and other-measure result, in reading order."""
+    res = inputs.results
+    head = res[res["headline"].astype(str).str.lower() == "true"]
+    head_spec = str(head["spec_name"].iloc[0]) if len(head) else ""
+    return [describe(inputs, r, classify(r, head_spec)) for _, r in rows_of_interest(inputs).iterrows()]

@@ -1,0 +1,117 @@
+"""Small, deterministic inline SVG charts for the trust pages (no JavaScript, no external files)."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from .trusts import Series
+from .words import fixed
+
+BLUE, DARK, GREY_LIGHT, GREY_MID, GREY_DARK = "#005EB8", "#003087", "#E8EDEE", "#AEB7BD", "#425563"
+W, H = 560, 230
+LEFT, RIGHT, TOP, BOTTOM = 58, 16, 14, 34
+
+
+def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
+    """About ``n`` round tick values covering ``[lo, hi]``."""
+    raw = (hi - lo) / n if hi > lo else 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    step = min((m * power for m in (1, 2, 2.5, 5, 10)), key=lambda v: abs(v - raw))
+    start = math.ceil(lo / step) * step
+    out, v = [], start
+    while v <= hi + 1e-9:
+        out.append(round(v, 10))
+        v += step
+    return out
+
+
+def _f(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def _range(series: Series) -> tuple[float, float]:
+    vals = []
+    for p in series.points:
+        vals += [v for v in (p.value, p.low, p.high) if v is not None]
+        vals += [p.peers[k] for k in ("p10", "p90") if k in p.peers]
+    lo, hi = min(vals), max(vals)
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
+    return lo - pad, hi + pad
+
+
+def trend_svg(series: Series, trust: str, peer_text: str, uid: str, breaks: tuple = ()) -> str:
+    """A trust's values by year (dots with sampling-error bars) over its peers' spread (grey boxes).
+
+    Parameters
+    ----------
+    series : Series
+        The measure's points (values already disclosure-checked).
+    trust, peer_text : str
+        Names used in the chart's title and description.
+    uid : str
+        A document-unique id prefix for the title and description elements.
+    breaks : sequence of (year, comparable_across)
+        Series breaks of the measure, drawn as dashed lines before their year.
+    """
+    years = [p.year for p in series.points]
+    y0, y1 = min(years), max(years)
+    lo, hi = _range(series)
+    pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
+    slot = pw / (y1 - y0 + 1)
+
+    def x(year: int) -> float:
+        return LEFT + (year - y0 + 0.5) * slot
+
+    def y(v: float) -> float:
+        return TOP + ph * (hi - v) / (hi - lo)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
+             f'aria-labelledby="{uid}-t {uid}-d" class="chart">',
+             f'<title id="{uid}-t">{escape(series.label)}: {escape(trust)} by survey year against {escape(peer_text)}</title>',
+             f'<desc id="{uid}-d">{escape(describe(series, peer_text))}</desc>']
+    for t in _ticks(lo, hi):
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{_f(y(t))}" y2="{_f(y(t))}" stroke="{GREY_LIGHT}"/>'
+                     f'<text x="{LEFT - 6}" y="{_f(y(t) + 4)}" text-anchor="end" class="tick">{fixed(t, 1 if series.unit == "percent" else 1)}</text>')
+    for yr in range(y0, y1 + 1):
+        parts.append(f'<text x="{_f(x(yr))}" y="{H - 12}" text-anchor="middle" class="tick">{yr}</text>')
+    for year, comparable in breaks:
+        if y0 < year <= y1:
+            bx = _f(x(year) - slot / 2)
+            parts.append(f'<line x1="{bx}" x2="{bx}" y1="{TOP}" y2="{TOP + ph}" stroke="{GREY_DARK}" stroke-dasharray="5 4"/>'
+                         f'<text x="{_f(x(year) - slot / 2 + 4)}" y="{TOP + 12}" class="tick">'
+                         f'{"survey change" if comparable else "series break"}</text>')
+    bw = min(34.0, slot * 0.45)
+    for p in series.points:
+        if p.peers:
+            cx = x(p.year)
+            parts.append(f'<rect x="{_f(cx - bw / 2)}" y="{_f(y(p.peers["p90"]))}" width="{_f(bw)}" '
+                         f'height="{_f(y(p.peers["p10"]) - y(p.peers["p90"]))}" fill="{GREY_LIGHT}"/>'
+                         f'<rect x="{_f(cx - bw / 2)}" y="{_f(y(p.peers["p75"]))}" width="{_f(bw)}" '
+                         f'height="{_f(y(p.peers["p25"]) - y(p.peers["p75"]))}" fill="{GREY_MID}"/>'
+                         f'<line x1="{_f(cx - bw / 2)}" x2="{_f(cx + bw / 2)}" y1="{_f(y(p.peers["p50"]))}" '
+                         f'y2="{_f(y(p.peers["p50"]))}" stroke="{GREY_DARK}" stroke-width="2"/>')
+    shown = [p for p in series.points if p.value is not None]
+    cut = {year for year, comparable in breaks if not comparable}
+    for a, b in zip(shown, shown[1:], strict=False):
+        if b.year - a.year == 1 and b.year not in cut:  # no line across a gap year or a non-comparable break
+            parts.append(f'<line x1="{_f(x(a.year))}" y1="{_f(y(a.value))}" x2="{_f(x(b.year))}" y2="{_f(y(b.value))}" '
+                         f'stroke="{BLUE}" stroke-width="2"/>')
+    for p in series.points:
+        if p.value is None:
+            parts.append(f'<text x="{_f(x(p.year))}" y="{_f(TOP + ph / 2)}" text-anchor="middle" class="tick">not shown</text>')
+            continue
+        if p.low is not None:
+            parts.append(f'<line x1="{_f(x(p.year))}" x2="{_f(x(p.year))}" y1="{_f(y(p.high))}" y2="{_f(y(p.low))}" '
+                         f'stroke="{DARK}" stroke-width="2"/>')
+        parts.append(f'<circle cx="{_f(x(p.year))}" cy="{_f(y(p.value))}" r="5" fill="{BLUE}" stroke="#fff" stroke-width="1.5"/>')
+    parts.append(f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + ph}" stroke="{GREY_DARK}"/></svg>')
+    return "".join(parts)
+
+
+def describe(series: Series, peer_text: str) -> str:
+    """The chart's content in words (its accessible description)."""
+    vals = "; ".join(f"{p.year}: {fixed(p.value, series.places)}" if p.value is not None
+                     else f"{p.year}: not shown (too few responses)" for p in series.points)
+    return (f"Values by survey year - {vals}. A dashed line marks a change in the survey. Grey boxes show the middle half and the middle 80% of "
+            f"{peer_text} each year, with a line at the middle value.")

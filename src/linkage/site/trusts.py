@@ -1,0 +1,202 @@
+"""One page per trust: its staff and patient measures over the years against its peers.
+
+Peers are the trusts of the same type in the panel (the benchmark group the
+publishers use: acute, acute specialist). Values whose base is under the
+publisher's disclosure threshold are dropped before anything is computed, so
+they can appear neither on the trust's own page nor in its peers' spread.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..vocab import UNIT_TEXT
+from .inputs import SiteInputs
+from .summary import TRUST_TYPE_TEXT
+from .words import fixed, places_for
+
+SOURCE_TEXT = {"staff": "NHS Staff Survey", "patient": "CQC Adult Inpatient Survey"}
+
+
+@dataclass
+class Point:
+    """One year of one measure for one trust (a shown value) and its peers' spread."""
+
+    year: int
+    value: float | None
+    low: float | None
+    high: float | None
+    base: float | None
+    suppressed: bool
+    peers: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Series:
+    """A trust's measure over the years, with what changed since the previous survey."""
+
+    measure: str
+    label: str
+    kind: str
+    unit: str
+    places: int
+    points: list[Point]
+    change: str
+    position: str
+
+
+@dataclass
+class TrustPage:
+    """Everything on ``trusts/<code>.html``."""
+
+    code: str
+    name: str
+    trust_type: str
+    peer_text: str
+    n_peers: int
+    series: list[Series]
+
+
+def page_measures(inputs: SiteInputs) -> list[str]:
+    """Measures shown on trust pages: every non-count catalogue measure in the panel, staff first."""
+    cat = inputs.catalogue.measures
+    names = [m for m in cat if m in inputs.panel.columns and cat[m].unit != "count"]
+    return sorted(names, key=lambda m: (cat[m].kind != "staff", list(cat).index(m)))
+
+
+def shown_values(inputs: SiteInputs, measure: str, min_base: dict[str, int]) -> pd.DataFrame:
+    """``org_code, year, trust_type, value, base, suppressed`` for one measure; suppressed values set to NaN."""
+    kind = inputs.measure(measure).kind
+    base_col = f"{measure}__n"
+    df = inputs.panel[["org_code", "year", "trust_type", measure]].rename(columns={measure: "value"})
+    df["base"] = inputs.panel[base_col] if base_col in inputs.panel else np.nan
+    df = df[df["value"].notna()].copy()
+    df["suppressed"] = df["base"].notna() & (df["base"] < min_base[kind])
+    df.loc[df["suppressed"], "value"] = np.nan
+    return df
+
+
+def sampling_se(value: float, base: float, unit: str, score_sd: float) -> float | None:
+    """Standard error of a trust value from its base n (percent: binomial; 0-10 score: assumed respondent SD)."""
+    if base is None or not math.isfinite(base) or base <= 0:
+        return None
+    if unit == "percent":
+        p = min(max(value / 100.0, 0.0), 1.0)
+        return 100.0 * math.sqrt(p * (1 - p) / base)
+    if unit == "score10":
+        return score_sd / math.sqrt(base)
+    return None
+
+
+def peer_spread(values: pd.Series) -> dict[str, float]:
+    """The 10th, 25th, 50th, 75th and 90th percentiles of peers' shown values, and their count."""
+    v = values.dropna()
+    if len(v) < 5:
+        return {}
+    q = v.quantile([0.1, 0.25, 0.5, 0.75, 0.9]).to_numpy()
+    return {"p10": q[0], "p25": q[1], "p50": q[2], "p75": q[3], "p90": q[4], "n": float(len(v))}
+
+
+def change_text(inputs: SiteInputs, measure: str, points: list[Point], z: float, places: int, unit_word: str) -> str:
+    """What changed between the trust's two latest shown values, judged against sampling noise and series breaks."""
+    shown = [p for p in points if p.value is not None]
+    if len(shown) < 2:
+        return "Only one survey year is shown, so there is no earlier value to compare with."
+    prev, last = shown[-2], shown[-1]
+    m = inputs.measure(measure)
+    for b in m.series_breaks:
+        if prev.year < b.year <= last.year and not b.comparable_across:
+            return (f"{last.year} cannot be compared with {prev.year}: {b.note.rstrip('.')}.")
+    diff = last.value - prev.value
+    since = f"since {prev.year}" if last.year - prev.year == 1 else f"since {prev.year} (the previous year shown)"
+    if float(fixed(abs(diff), places).replace(",", "")) == 0:
+        return f"In {last.year}, about the same as {since.removeprefix('since ')}."
+    se = [(p.high - p.low) / (2 * z) for p in (prev, last) if p.low is not None and p.high is not None]
+    noise = ""
+    if len(se) == 2:
+        beyond = abs(diff) > z * math.hypot(*se)
+        noise = (" - more than sampling noise alone would explain" if beyond
+                 else " - within what sampling noise alone could explain")
+    better = "" if m.higher_is_better is None else (
+        " (better)" if (diff > 0) == bool(m.higher_is_better) else " (worse)")
+    amount = fixed(abs(diff), places)
+    unit_word += "" if float(amount) == 1 else "s"
+    text = f"{'Up' if diff > 0 else 'Down'} {amount} {unit_word} {since}{better}{noise}."
+    if prev.peers and last.peers:
+        text += (f" Over the same years the peers' middle value went from {fixed(prev.peers['p50'], places)} to "
+                 f"{fixed(last.peers['p50'], places)}.")
+    return text
+
+
+def position_text(last: Point | None, peer_text: str) -> str:
+    """Where the latest value sits in the peers' spread, in words (no rank)."""
+    if last is None or last.value is None or not last.peers:
+        return ""
+    pr = last.peers
+    if last.value < pr["p25"]:
+        where = "below the middle half of"
+    elif last.value > pr["p75"]:
+        where = "above the middle half of"
+    else:
+        where = "within the middle half of"
+    return f"In {last.year} the trust's value was {where} {peer_text} ({int(pr['n'])} trusts with a published value)."
+
+
+def _measure_frames(inputs: SiteInputs, params: Any) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """Per measure: its shown values and the peers' spread by (trust type, year)."""
+    rp = params.report
+    min_base = {"staff": rp.min_base_staff, "patient": rp.min_base_patient}
+    out = {}
+    for measure in page_measures(inputs):
+        df = shown_values(inputs, measure, min_base)
+        spread = {key: peer_spread(g["value"]) for key, g in df.groupby(["trust_type", "year"])}
+        out[measure] = (df, spread)
+    return out
+
+
+def _series(inputs: SiteInputs, params: Any, measure: str, rows: pd.DataFrame, spread: dict,
+            trust_type: str, peer_text: str) -> Series | None:
+    m = inputs.measure(measure)
+    z = float(stats.norm.ppf(0.5 + params.report.interval_level / 2))
+    points = []
+    for r in rows.sort_values("year").itertuples():
+        value = None if pd.isna(r.value) else float(r.value)
+        base = None if pd.isna(r.base) else float(r.base)
+        se = sampling_se(value, base, m.unit, params.model.score_individual_sd) if value is not None else None
+        points.append(Point(int(r.year), value, None if se is None else value - z * se,
+                            None if se is None else value + z * se, base, bool(r.suppressed),
+                            spread.get((trust_type, r.year), {})))
+    if not any(p.value is not None for p in points):
+        return None
+    widths = [p.high - p.low for p in points if p.low is not None]
+    places = places_for(0, float(np.median(widths))) + 1 if widths else (1 if m.unit == "percent" else 2)
+    unit_word = UNIT_TEXT.get(m.unit, "unit")
+    last = next((p for p in reversed(points) if p.value is not None), None)
+    return Series(measure, m.label, m.kind, m.unit, places, points,
+                  change_text(inputs, measure, points, z, places, unit_word), position_text(last, peer_text))
+
+
+def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
+    """One :class:`TrustPage` per trust in the panel, in code order."""
+    frames = _measure_frames(inputs, params)
+    panel = inputs.panel.sort_values(["org_code", "year"])
+    n_by_type = panel.groupby("trust_type")["org_code"].nunique().to_dict()
+    pages = []
+    for code, g in panel.groupby("org_code", sort=True):
+        ttype = str(g["trust_type"].iloc[-1])
+        peer_text = TRUST_TYPE_TEXT.get(ttype, f"{ttype} trusts")
+        series = []
+        for measure, (df, spread) in frames.items():
+            rows = df[df["org_code"] == code]
+            s = _series(inputs, params, measure, rows, spread, ttype, peer_text) if len(rows) else None
+            if s is not None:
+                series.append(s)
+        pages.append(TrustPage(str(code), str(g["org_name"].dropna().iloc[-1]) if g["org_name"].notna().any() else str(code),
+                               ttype, peer_text, int(n_by_type.get(ttype, 0)), series))
+    return pages
