@@ -27,7 +27,7 @@ from .words import (
     years_text,
 )
 
-KIND_PEOPLE = {"staff": "staff", "patient": "patients"}
+KIND_PEOPLE = {"staff": "staff", "patient": "patients", "outcome": "trust outcomes"}
 
 
 @dataclass

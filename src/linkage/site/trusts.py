@@ -21,7 +21,8 @@ from .inputs import SiteInputs
 from .summary import TRUST_TYPE_TEXT
 from .words import fixed, places_for
 
-SOURCE_TEXT = {"staff": "NHS Staff Survey", "patient": "CQC Adult Inpatient Survey"}
+SOURCE_TEXT = {"staff": "NHS Staff Survey", "patient": "CQC Adult Inpatient Survey",
+               "outcome": "the project's own outcome data (data.measures_file)"}
 
 
 @dataclass
@@ -72,7 +73,7 @@ def page_measures(inputs: SiteInputs) -> list[str]:
 
 def shown_values(inputs: SiteInputs, measure: str, min_base: dict[str, int]) -> pd.DataFrame:
     """``org_code, year, trust_type, value, base, suppressed`` for one measure; suppressed values set to NaN."""
-    kind = inputs.measure(measure).kind
+    kind = inputs.measure(measure).side  # outcome measures take the patient side's minimum base
     base_col = f"{measure}__n"
     df = inputs.panel[["org_code", "year", "trust_type", measure]].rename(columns={measure: "value"})
     df["base"] = inputs.panel[base_col] if base_col in inputs.panel else np.nan
