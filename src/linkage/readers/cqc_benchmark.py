@@ -221,6 +221,40 @@ def _read_history(col: Collector, table: tuple, layout: dict[str, Any], catalogu
                       base_raw=r[base_j] if base_j is not None and base_j < len(r) else None, marks=marks)
 
 
+def _history_table(wb: Workbook, layout: dict[str, Any], sheet: str, name_year: int) -> tuple:
+    """A historical sheet's table, its SurveyYear cells checked against the year in the sheet's name."""
+    spec = layout["columns"]
+    hi, cols, rows = _sheet_table(wb, sheet, layout)
+    ycol = spec.get("history_year")
+    years = set()
+    if ycol in cols:
+        for r in rows[hi + 1 :]:
+            v, why = parse_number(r[cols[ycol]] if cols[ycol] < len(r) else None, set())
+            if why is None:
+                years.add(int(v))
+    if years and years != {name_year}:
+        raise InputFileError(
+            f"SurveyYear values {sorted(years)} do not match the sheet name's year {name_year}",
+            file=wb.path.name, sheet=sheet, column=ycol,
+        )
+    return sheet, name_year, hi, cols, rows
+
+
+def _respondents_by_question(wb: Workbook, layout: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    """``(org_code, column) -> cell`` of the per-question respondents sheet, if the layout has one."""
+    per_q: dict[tuple[str, str], Any] = {}
+    rsheet = layout.get("respondents_sheet")
+    if rsheet and rsheet in wb.sheet_names:
+        rhi, rcols, rrows = _sheet_table(wb, rsheet, layout)
+        rc = rcols[layout["columns"]["org_code"]]
+        for r in rrows[rhi + 1 :]:
+            oc = cell_text(r[rc] if rc < len(r) else None).upper()
+            for cname, j in rcols.items():
+                if j < len(r):
+                    per_q[(oc, cname)] = r[j]
+    return per_q
+
+
 def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResult:
     """Read a CQC inpatient benchmark file: the survey year and its historical sheets.
 
@@ -240,23 +274,7 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
     hist_sheets = _history_sheets(wb, layout)
     col = Collector(file)
 
-    # history years (from SurveyYear cells, checked against the sheet name)
-    hist_tables = []
-    for sheet, name_year in hist_sheets:
-        hi, cols, rows = _sheet_table(wb, sheet, layout)
-        ycol = spec.get("history_year")
-        years = set()
-        if ycol in cols:
-            for r in rows[hi + 1 :]:
-                v, why = parse_number(r[cols[ycol]] if cols[ycol] < len(r) else None, set())
-                if why is None:
-                    years.add(int(v))
-        if years and years != {name_year}:
-            raise InputFileError(
-                f"SurveyYear values {sorted(years)} do not match the sheet name's year {name_year}",
-                file=file, sheet=sheet, column=ycol,
-            )
-        hist_tables.append((sheet, name_year, hi, cols, rows))
+    hist_tables = [_history_table(wb, layout, sheet, name_year) for sheet, name_year in hist_sheets]
     year = file_year(wb, layout, [y for _, y in hist_sheets])
 
     # ---- the survey year's own sheet
@@ -266,17 +284,7 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
         require_column(cols, spec[key], what=key, file=file, sheet=main, row=hi + 1)
     code_j, resp_j = cols[spec["org_code"]], cols[spec["respondents"]]
     name_j = cols.get(spec.get("org_name", ""))
-    # per-question respondents
-    per_q: dict[tuple[str, str], Any] = {}
-    rsheet = layout.get("respondents_sheet")
-    if rsheet and rsheet in wb.sheet_names:
-        rhi, rcols, rrows = _sheet_table(wb, rsheet, layout)
-        rc = rcols[spec["org_code"]]
-        for r in rrows[rhi + 1 :]:
-            oc = cell_text(r[rc] if rc < len(r) else None).upper()
-            for cname, j in rcols.items():
-                if j < len(r):
-                    per_q[(oc, cname)] = r[j]
+    per_q = _respondents_by_question(wb, layout)
     vpat = re.compile(layout["main_value_pattern"])
     targets = []
     for cname, j in cols.items():
