@@ -181,8 +181,6 @@ def _trusts(layout: Layout, inputs: SiteInputs, params: Any) -> list[Any]:
 METHODS = (
     "The panel links each NHS trust's Staff Survey results to its Adult Inpatient Survey results by survey year, "
     "after mapping merged and renamed organisations to their successors (see the link step report).",
-    "The headline model compares each trust with itself in other years (trust fixed effects) and removes what all "
-    "trusts shared in a year (year fixed effects). Standard errors allow for repeated years of the same trust.",
     "Timing checks: staff results from earlier years (lags), the reverse direction (patient results predicting "
     "later staff results) and placebo leads (later staff results 'predicting' earlier patient results).",
     "Results are expressed per typical year-to-year change within a trust, rounded to the precision their "
@@ -190,13 +188,40 @@ METHODS = (
     "Trust pages show each trust's published values with a sampling-error range from the number who answered "
     "(binomial for percentages; an assumed respondent standard deviation for 0-10 scores, model.score_individual_sd), "
     "next to the spread of trusts of the same type. Values under the publishers' disclosure thresholds are not shown.",
+    "The specification curve (step 6) fits every combination of staff and patient measures, designs, timings, "
+    "samples and weightings the parameters allow, and adjusts its p-values for the number of tests "
+    "(Benjamini-Hochberg; Romano-Wolf by wild cluster bootstrap over trusts).",
 )
+
+_DESIGN = {
+    "twoway_fe": "compares each trust with itself in other years (trust fixed effects) and removes what all trusts "
+                 "shared in a year (year fixed effects)",
+    "entity_fe": "compares each trust with itself in other years (trust fixed effects)",
+    "first_difference": "compares each trust's change from one year to the next with other trusts' changes",
+    "mundlak": "separates differences within each trust over time from differences between trusts (Mundlak)",
+    "random_effects": "pools differences within and between trusts, weighted by how much each varies (random effects)",
+    "pooled": "compares all trust-years with each other (pooled), so fixed differences between trusts are not removed",
+    "between": "compares trusts' averages with each other (between), so fixed differences between trusts are not removed",
+}
+
+
+def methods_text(inputs: SiteInputs) -> list[str]:
+    """The methods paragraphs, with the headline design said as it was fitted."""
+    from ..vocab import COV_PLAIN, FAMILY_TEXT
+
+    h = inputs.headline
+    family = str(h.get("family", ""))
+    design = _DESIGN.get(family, f"is {FAMILY_TEXT.get(family, family)}")
+    years = " and year effects" if h.get("time_effects") and family not in ("twoway_fe", "entity_fe", "between") else ""
+    cov = COV_PLAIN.get(str(h.get("cov_type")), str(h.get("cov_type", "")))
+    headline = f"The headline model {design}{years}; {cov}, small-sample convention {h.get('small_sample', 'cr1')}."
+    return [METHODS[0], headline, *METHODS[1:]]
 
 
 def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:
     rows = parameter_rows(params)
     used = [m for m in inputs.catalogue.measures.values() if m.name in inputs.panel.columns]
-    layout.write("methods.html", "methods.html.j2", page_title="Methods and provenance", methods=METHODS,
+    layout.write("methods.html", "methods.html.j2", page_title="Methods and provenance", methods=methods_text(inputs),
                  measures=used, files=input_files(inputs.manifest, inputs.catalogue.folder), params=rows,
                  n_changed=sum(r.changed for r in rows), versions=versions(), stage_versions=_stage_versions(layout.root),
                  data_source=layout.common["data_text"])
