@@ -1,4 +1,4 @@
-"""Figures and display tables shared by the notebooks (matplotlib; seaborn for one box plot)."""
+"""Figures and display tables shared by the notebooks (matplotlib)."""
 
 from __future__ import annotations
 
@@ -108,15 +108,17 @@ def link_summary(metrics: dict) -> str:
 
 def measure_by_year(tidy: pd.DataFrame, measure: str, ax: plt.Axes | None = None) -> plt.Axes:
     """Box plot of one measure by survey year (one point per organisation), labelled from the catalogue."""
-    import seaborn as sns
-
     from .catalogue import load_catalogue
 
     m = load_catalogue().measures.get(measure)
     label = m.label if m else measure
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
-    sns.boxplot(data=tidy[tidy["measure"] == measure], x="year", y="value", ax=ax, color="#7fa7c9")
+    rows = tidy[(tidy["measure"] == measure) & tidy["value"].notna()]
+    years = sorted(rows["year"].unique())
+    ax.boxplot([rows.loc[rows["year"] == y, "value"].to_numpy() for y in years], tick_labels=[str(y) for y in years],
+               patch_artist=True, boxprops={"facecolor": "#7fa7c9"}, medianprops={"color": "#003087"},
+               flierprops={"markersize": 3})
     ax.set(ylabel=label, xlabel="Survey year", title=f"{label} by survey year (one point per organisation)")
     return ax
 

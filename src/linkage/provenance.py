@@ -1,4 +1,7 @@
-"""What every report echoes for reviewers: data source, input hashes, versions, commit, parameters."""
+"""What every report echoes for reviewers: data source, input hashes, versions, parameters.
+
+The source version (commit, and whether tracked source differs) is :func:`linkage.site.provenance.source_version`.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ from typing import Any
 from .files import read_json
 from .paths import MANIFEST
 
-PACKAGES = ("linkage", "pandas", "numpy", "linearmodels", "statsmodels", "scipy", "pydantic",
-            "python-calamine", "papermill", "dvc", "seaborn", "matplotlib", "pyarrow")
+PACKAGES: tuple[str, ...] = ("linkage", "pandas", "numpy", "linearmodels", "statsmodels", "scipy", "pydantic",
+                             "python-calamine", "papermill", "nbconvert", "jinja2", "dvc", "matplotlib", "pyarrow")
+"""Packages whose versions shape the results or the pages."""
 
 
 def versions() -> dict[str, str]:
@@ -23,21 +27,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-def git_commit() -> str:
-    """The source version: the last commit that changed the pipeline's code, ``(modified)`` if it differs.
-
-    Files the pipeline rewrites (``dvc.lock``, ``params.yaml`` under experiments,
-    metrics, plots, reports) neither change it nor mark it modified; see
-    :func:`linkage.site.provenance.source_version`.
-    """
-    from .site.provenance import source_version
-
-    v = source_version(".")
-    if v["commit"] == "unknown":
-        return "unknown"
-    return v["commit"][:12] + (" (modified)" if v["modified"] else "")
 
 
 def manifest(path: str | Path = MANIFEST) -> dict[str, Any]:
@@ -57,7 +46,6 @@ def provenance(params: Any, section: str | None = None) -> dict[str, Any]:
     return {
         "data_source": man.get("source"),
         "synthetic_demo": man.get("source") == "demo",
-        "git_commit": git_commit(),
         "versions": versions(),
         "params": dumped if section is None else {section: dumped[section]},
         "files": man.get("files", []),

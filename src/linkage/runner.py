@@ -51,8 +51,12 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
 def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "params.yaml") -> Path:
     """Execute the stage's notebook with its section injected; write the executed copy and its HTML."""
     km = start_kernel(stage)  # starts, and imports what the notebook needs, while papermill loads here
+    _skip_iri_grammar()
+    import nbconvert  # noqa: F401 - loaded now, while the kernel boots, rather than after the run
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from . import site  # noqa: F401 - the step page renderer, likewise
 
     logging.getLogger("papermill").setLevel(logging.ERROR)  # not the "unknown parameter" notes: the keys are injected below the parameters cell on purpose
     section = getattr(params, stage.section).model_dump(mode="json")
@@ -76,6 +80,21 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
     return stage.executed
 
 
+def _skip_iri_grammar() -> None:
+    """Keep jsonschema from compiling an IRI grammar that notebook validation never uses.
+
+    nbformat (imported by papermill) imports jsonschema, whose format checkers
+    import ``rfc3987_syntax`` when it is installed (jupyter-events pulls it in);
+    that module builds a parser at import, about a second per stage.  The
+    notebook schema has no IRI formats, so the runner marks the module as absent,
+    which jsonschema handles as an optional dependency.
+    """
+    import sys
+
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def start_kernel(stage: Stage) -> Any:
     """Start the notebook's kernel and have it import the stage's modules, without waiting.
 
@@ -89,7 +108,7 @@ def start_kernel(stage: Stage) -> Any:
     km = KernelManager(kernel_name=KERNEL_NAME)
     km.start_kernel(cwd=".")
     kc = km.client()
-    kc.start_channels()
+    kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)  # only to send the request
     kc.execute(
         "import matplotlib.pyplot, pandas, IPython.display\n"
         f"import linkage.notebook, linkage.figures, linkage.stages.{stage.name}",

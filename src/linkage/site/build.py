@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import MANIFEST, REPORTS, STAGES
+from ..provenance import versions
 from ..vocab import UNIT_TEXT
 from .charts import Figure, coverage_figure, findings_figure
 from .findings import all_findings
@@ -18,7 +19,6 @@ from .provenance import (
     source_version,
     stage_of_notebook,
     stage_sources,
-    versions,
 )
 from .steps import STEPS, Step, notebook_body
 from .summary import caveats, summary_context

@@ -119,20 +119,3 @@ def parameter_rows(params: Any) -> list[ParamRow]:
     return rows
 
 
-#: Packages whose versions shape the results or the pages.
-PACKAGES: tuple[str, ...] = ("linkage", "pandas", "numpy", "linearmodels", "statsmodels", "scipy", "pydantic",
-                             "python-calamine", "papermill", "nbconvert", "jinja2", "dvc", "matplotlib", "pyarrow")
-
-
-def versions() -> dict[str, str]:
-    """Python and the installed versions of :data:`PACKAGES`."""
-    import platform
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for pkg in PACKAGES:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
