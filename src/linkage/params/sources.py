@@ -7,7 +7,18 @@ from pydantic import Field, field_validator
 from ._base import Section
 
 
-class StaffParams(Section):
+class _IngestSection(Section):
+    """What the two ingest sections share: at least one measure to keep."""
+
+    @field_validator("measures", check_fields=False)
+    @classmethod
+    def _not_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one measure is required")
+        return v
+
+
+class StaffParams(_IngestSection):
     measures: list[str] = Field(
         default_factory=lambda: [
             "staff.stress", "staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action",
@@ -21,15 +32,8 @@ class StaffParams(Section):
         description="Staff Survey years to keep; empty keeps every year found.",
     )
 
-    @field_validator("measures")
-    @classmethod
-    def _not_empty(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("at least one measure is required")
-        return v
 
-
-class PatientParams(Section):
+class PatientParams(_IngestSection):
     measures: list[str] = Field(
         default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity", "patient.ip_respondents"],
         description="Patient experience measures, and other trust-year outcomes (role outcome, e.g. outcome.hsmr from data.measures_file), to keep (names from the measure catalogue).",
@@ -38,10 +42,3 @@ class PatientParams(Section):
         default_factory=list,
         description="Patient survey years to keep; empty keeps every year found.",
     )
-
-    @field_validator("measures")
-    @classmethod
-    def _not_empty(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("at least one measure is required")
-        return v
