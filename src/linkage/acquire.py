@@ -28,8 +28,9 @@ from typing import Any
 from .errors import LinkageError
 from .files import sha256_of
 from .params import DataParams
+from .paths import MANIFEST as MANIFEST_PATH
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_PATH.name
 #: Files under a local folder that are documentation, not data.
 _SKIP_SUFFIXES = {".md", ".txt", ".rst", ".html", ".pdf"}
 

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .params import DemoParams
+from .paths import DEMO_TRUTH
 
 SYNTHETIC = "SYNTHETIC DEMO"
 MERGER_DATE = "2021-04-01"
@@ -559,5 +560,5 @@ def write_demo_files(out_dir: str | Path, spec: DemoParams | Any = None) -> dict
                   "mergers": orgs.dropna(subset=["successor"])[["org_code", "successor"]].to_dict("records")},
         "files": [str(p.relative_to(out)) for p in files],
     }
-    (out / "demo_truth.json").write_text(json.dumps(manifest, indent=2, default=str))
+    (out / DEMO_TRUTH.name).write_text(json.dumps(manifest, indent=2, default=str))
     return manifest
