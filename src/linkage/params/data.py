@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -11,17 +13,18 @@ from ._base import Section
 
 #: Largest number of synthetic organisations of each group the demo can code uniquely.
 DEMO_MAX_ORGS = 400
+DemoYear = Annotated[int, Field(ge=2010, le=2030)]
 
 
 class DemoParams(Section):
     seed: int = Field(20241121, ge=0, le=2**32 - 1, description="Random seed of the synthetic demo data (0 to 2^32-1); same seed, same files.")
     n_acute: int = Field(130, ge=10, le=DEMO_MAX_ORGS, description="Number of synthetic acute and acute specialist trusts.")
     n_non_acute: int = Field(25, ge=0, le=200, description="Number of synthetic non-acute organisations (mental health, community, ambulance, CCG-like).")
-    staff_years: list[int] = Field(
+    staff_years: list[DemoYear] = Field(
         default_factory=lambda: [2017, 2018, 2019, 2020, 2021, 2022, 2023],
         description="Staff Survey years written as 2019-layout organisation workbooks (2010-2030).",
     )
-    patient_years: list[int] = Field(
+    patient_years: list[DemoYear] = Field(
         default_factory=lambda: [2018, 2019, 2020, 2021, 2022, 2023],
         description="Inpatient Survey years written as 2022-layout benchmark files (each with two historical sheets; 2010-2030).",
     )
@@ -74,6 +77,18 @@ class DataParams(Section):
         "",
         description="Optional base URL of a mirror holding the official files at <mirror_url>/<dest> (e.g. an internal file server); empty uses each file's own URL.",
     )
+    download_timeout: float = Field(
+        900.0,
+        gt=0,
+        le=86_400,
+        description="Most seconds one official download may take in all (connection, every read and the checksum); a slower file is abandoned as incomplete and nothing of it is kept.",
+    )
+    download_stall: float = Field(
+        30.0,
+        gt=0,
+        le=3_600,
+        description="Most seconds an official download may go without receiving a byte (also the connection timeout); a stalled file is abandoned and nothing of it is kept.",
+    )
     mappings_dir: str = Field(
         "mappings",
         min_length=1,
@@ -85,6 +100,14 @@ class DataParams(Section):
         description="The project's own measures YAML (role staff/patient/outcome, scale, label, direction, first comparable year; docs/mappings.md), added to the packaged catalogue for every stage. A DVC dependency of every stage that reads measures.",
     )
     demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")
+
+    @field_validator("mirror_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if v and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"not an http(s) URL (given: {v!r}); expected '' or e.g. https://files.example.org/nhs")
+        return v
 
     def project_mappings(self) -> str | None:
         """``mappings_dir`` to use: None when it is the default and absent (e.g. outside the project folder).
