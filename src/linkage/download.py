@@ -28,7 +28,6 @@ import hashlib
 import http.client
 import logging
 import os
-import socket
 import tempfile
 import time
 import urllib.error
@@ -161,7 +160,7 @@ def _read_some(resp: Any, src: SourceFile, url: str, received: int, expected: in
     """The next bytes of the body as soon as any arrive (not a full buffer), or b"" at its end."""
     try:
         return resp.read1(1 << 16)
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise IncompleteDownload(
             f"{src.id}: {url} stalled: no data for data.download_stall={stall:g} s after "
             f"{_bytes(received, expected)}; nothing was kept"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from ..vocab import DataSource
-from ._base import Section
+from ._base import KeyProblem, Section
 
 #: Largest number of synthetic organisations of each group the demo can code uniquely.
 DEMO_MAX_ORGS = 400
@@ -48,7 +48,7 @@ class DemoParams(Section):
     @model_validator(mode="after")
     def _mergers_fit(self) -> DemoParams:
         if 2 * self.n_mergers > self.n_acute // 2:
-            raise ValueError(
+            raise KeyProblem("n_mergers",
                 f"n_mergers={self.n_mergers} needs {2 * self.n_mergers} acute trusts to merge, more than half of "
                 f"n_acute={self.n_acute}; use at most {self.n_acute // 4} mergers or more trusts"
             )

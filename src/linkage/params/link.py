@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from ..vocab import TrustType
-from ._base import Section, Year, refuse_repeats
+from ._base import KeyProblem, Section, Year, refuse_repeats
 
 #: Earliest reference date accepted (before any survey year the workbench reads).
 EARLIEST_REFERENCE = date(2000, 1, 1)
@@ -124,6 +124,9 @@ class LinkParams(Section):
     def _month_day(cls, v: dict[str, str]) -> dict[str, str]:
         for k, md in v.items():
             if not re.fullmatch(r"\d{2}-\d{2}", md):
-                raise ValueError(f"survey_dates.{k} must be MM-DD, got {md!r}")
-            date(2000, int(md[:2]), int(md[3:]))
+                raise KeyProblem(k, f"must be MM-DD, got {md!r}")
+            try:
+                date(2000, int(md[:2]), int(md[3:]))
+            except ValueError as err:
+                raise KeyProblem(k, f"{md!r} is not a day of the year ({err})") from None
         return v
