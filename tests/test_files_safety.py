@@ -54,7 +54,7 @@ def _extract(tmp_path: Path) -> Path:
     measures = "Stress,Burned_out,Emotionally_exhausting,Enough_staff".split(",")
     head = ["ODS code", "Organisation name", "Year", "Benchmarking group",
             *[f"{m}_{k}" for m in measures for k in ("rate", "base")], "Respondents"]
-    rows = [["RX1", '=HYPERLINK("http://evil","x")', "2022", "Acute", *["41.0", "500"] * 4, "500"],
+    rows = [["RX1", '=HYPERLINK("http://evil")', "2022", "Acute", *["41.0", "500"] * 4, "500"],
             ["@RX2", "+Trust", "2022", "Acute", "=1+1", "400", *["40.0", "400"] * 3, "400"]]
     f.write_text("\n".join(",".join(r) for r in [head, *rows]) + "\n")
     return f
