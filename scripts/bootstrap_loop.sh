@@ -17,7 +17,7 @@ PY="$ROOT/.venv/bin/python"
 [[ -x "$PY" ]] || { echo "run scripts/bootstrap.sh here first (the background kernels use .venv)" >&2; exit 1; }
 
 # background load: start a stock (TCP) kernel, run one statement, stop it; again and again
-"$PY" - <<'PY' &
+"$PY" - >/dev/null 2>&1 <<'PY' &  # their own TCP warnings are not ours
 import time
 from jupyter_client.manager import KernelManager
 while True:
