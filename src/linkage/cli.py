@@ -75,9 +75,9 @@ def _project_files(args: argparse.Namespace) -> tuple[str | None, str | None]:
     """``(mappings_dir, measures_file)``: the flags, else those of ``--params`` when that file exists."""
     mdir, measures = args.mappings_dir, args.measures
     if (mdir is None or measures is None) and Path(args.params).is_file():
-        from .params import DataParams, read_raw
+        from .params import read_raw, validate_params
 
-        data = DataParams.model_validate(read_raw(args.params).get("data") or {})
+        data = validate_params({"data": read_raw(args.params).get("data") or {}}, source=str(args.params)).data
         mdir = mdir if mdir is not None else data.project_mappings()
         measures = measures if measures is not None else data.project_measures()
     return mdir, measures
