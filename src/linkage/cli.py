@@ -97,7 +97,7 @@ def quarantine_summary(quarantine, names=None) -> list[str]:
     return lines
 
 
-@command("read", "read one published file into the tidy contract (org_code, year, measure, value, base_n, source_file, source_code) plus scale, values in the pipeline's canonical units")(_read_args)
+@command("read", "read one published file into the tidy contract (org_code, year, measure, value, base_n, source_file, source_code), values in the pipeline's canonical units")(_read_args)
 def _read(args: argparse.Namespace) -> int:
     from .catalogue import harmonise, load_catalogue
     from .contract import TIDY_COLUMNS
@@ -106,9 +106,9 @@ def _read(args: argparse.Namespace) -> int:
     mdir, measures = _project_files(args)
     cat = load_catalogue(measures_file=measures)
     result = read_file(args.file, mapping=args.mapping, mapping_dir=mdir, catalogue=cat, names=args.ods_dir)
-    # the pipeline's canonical units (what ingest stores), with the unit of each row said in `scale`
-    tidy = harmonise(result.tidy, cat)[[*TIDY_COLUMNS, "scale"]] if len(result.tidy) else \
-        result.tidy.reindex(columns=[*TIDY_COLUMNS, "scale"])
+    # values in the pipeline's canonical units (what ingest stores: 45.65 percent, not the published 0.4565)
+    canonical = harmonise(result.tidy, cat) if len(result.tidy) else result.tidy.reindex(columns=[*TIDY_COLUMNS, "scale"])
+    tidy = canonical[TIDY_COLUMNS]
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -124,8 +124,8 @@ def _read(args: argparse.Namespace) -> int:
         f"{len(result.quarantine):,} cells quarantined" + (f" -> {args.out}" if args.out else ""),
         file=sys.stderr,
     )
-    units = ", ".join(f"{m} {u}" for m, u in tidy.drop_duplicates("measure")[["measure", "scale"]].itertuples(index=False))
-    print(f"values are in the pipeline's canonical units (column scale): {units or 'none'}", file=sys.stderr)
+    units = ", ".join(f"{m} {u}" for m, u in canonical.drop_duplicates("measure")[["measure", "scale"]].itertuples(index=False))
+    print(f"values are in the pipeline's canonical units (as stored by ingest): {units or 'none'}", file=sys.stderr)
     for line in quarantine_summary(result.quarantine, result.names):
         print(line, file=sys.stderr)
     for item in getattr(result, "unrecognised", None) or []:  # files no reader or mapping recognised
