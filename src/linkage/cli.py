@@ -40,9 +40,14 @@ def _params_arg(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- params
 @command("validate-params", "validate params.yaml against the schema and exit non-zero naming bad keys")(_params_arg)
 def _validate_params(args: argparse.Namespace) -> int:
+    from .errors import ParamsError
     from .params import load_params
+    from .params.userpath import check_user_paths
 
-    load_params(args.params)
+    params = load_params(args.params)
+    problems = check_user_paths(params)  # the paths it names, as the params stage checks them
+    if problems:
+        raise ParamsError(f"{args.params}: {len(problems)} invalid parameter(s)\n" + "\n".join(problems))
     print(f"{args.params}: OK")
     return 0
 
