@@ -31,8 +31,7 @@ def test_every_path_like_field_is_marked():
     marked = {k for k, _ in path_fields(Params)}
     from linkage.params import describe
 
-    pathlike = {k for k, t, _, _ in describe() if t == "str" and (
-        k.endswith(("_dir", "_file", "overrides", "aliases")))}
+    pathlike = {k for k, t, _, _ in describe() if t != "section" and k.endswith(("_dir", "_file", "overrides", "aliases"))}
     assert pathlike <= marked, sorted(pathlike - marked)
     assert {"data.local_dir", "data.mappings_dir", "data.measures_file", "data.registry_dir",
             "data.name_aliases", "link.overrides", "link.type_overrides"} <= marked
