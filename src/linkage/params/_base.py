@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .roundtrip import restore_fields
 
 #: Calendar years a survey year may take (the Staff Survey began in 2003).
 YEAR_MIN, YEAR_MAX = 2000, 2100
@@ -56,6 +58,13 @@ class Section(BaseModel):
       (``lags: [0, 1]``) and mappings YAML mappings (``split_assign: {RW6: RM3}``),
       so ``dvc exp run -S 'model.lags=[0,1,2]'`` works as DVC documents it.
     * Instances are immutable: a stage cannot change the choices it was given.
+    * An allowed string value that YAML 1.1 reads as a bool, null or number (``no`` after
+      ``dvc exp run -S`` drops its quotes) is mapped back to that string (:mod:`.roundtrip`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _undo_yaml11_coercions(cls, data: Any) -> Any:
+        return restore_fields(cls, data)

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from ..vocab import TrustType
 from ._base import KeyProblem, Section, Year, refuse_repeats
+from .userpath import UserPath
 
 #: Earliest reference date accepted (before any survey year the workbench reads).
 EARLIEST_REFERENCE = date(2000, 1, 1)
@@ -85,13 +86,13 @@ class LinkParams(Section):
         "patient.ip_overall",
         description="Patient measure used for the headline linkage counts in metrics/linkage.json.",
     )
-    overrides: str = Field(
+    overrides: Annotated[str, UserPath("file", ("link",), unset=("default", ""), suffixes=(".csv",))] = Field(
         "default",
-        description="Successions overrides CSV: 'default' = src/linkage/orgdata/ods_overrides.csv; '' = none; or a path.",
+        description="Successions overrides CSV: 'default' = the packaged src/linkage/orgdata/ods_overrides.csv; '' = none; or a path to your own file, whose rows are ADDED to the packaged ones (a row with the same old_code, new_code and action replaces the packaged one). Tracked by DVC for the link stage.",
     )
-    type_overrides: str = Field(
+    type_overrides: Annotated[str, UserPath("file", ("link",), unset=("default", ""), suffixes=(".csv",))] = Field(
         "default",
-        description="Trust type overrides CSV: 'default' = src/linkage/orgdata/type_overrides.csv; '' = none; or a path.",
+        description="Trust type overrides CSV: 'default' = the packaged src/linkage/orgdata/type_overrides.csv; '' = none; or a path to your own file, whose rows are ADDED to the packaged ones (a row for the same trust_code replaces the packaged one). Tracked by DVC for the link stage.",
     )
 
     @field_validator("reference_date", mode="before")

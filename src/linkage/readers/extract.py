@@ -420,6 +420,10 @@ def _row_org(col: Collector, r: list[Any], rown: int, k: _Keys, mapping: Mapping
             return None
         return code
     hit = k.names.match(get(k.name_j))
+    if hit.status == "blank":  # no name is not an unmatched name (and not a row of the name audit)
+        col.quarantine_cell(sheet=sheet, row=rown, org_code=None, year=None, column=kc.org_name, raw="",
+                            reason="blank_org_name: row has no organisation name")
+        return None
     audit.append({"source_file": col.file, "row": rown, "name": hit.name, "status": hit.status,
                   "org_code": hit.org_code, "candidates": hit.candidates_text()})
     if hit.status != "matched":
