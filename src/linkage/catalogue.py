@@ -187,11 +187,36 @@ class Catalogue:
         for rule in self.org_code_kinds:
             if re.search(rule["pattern"], code):
                 return rule["kind"]
-        text = "" if benchmark_group is None or pd.isna(benchmark_group) else str(benchmark_group)
+        return self._group_kind("" if benchmark_group is None or pd.isna(benchmark_group) else str(benchmark_group))
+
+    def _group_kind(self, text: str) -> str:
+        """The kind named by the first group rule matching ``text`` (``other`` if none)."""
         for rule in self.org_kinds:
             if re.search(rule["pattern"], text, flags=re.IGNORECASE):
                 return rule["kind"]
         return "other"
+
+    def org_kinds_for(self, benchmark_groups: Any, org_codes: Any) -> Any:
+        """:meth:`org_kind` of many organisations at once (an object array, same order).
+
+        Code rules run as one vectorised regex search per rule; group rules
+        once per distinct group text.
+        """
+        import numpy as np
+
+        codes = pd.Series(org_codes, dtype=object).map(lambda c: "" if c is None or pd.isna(c) else str(c))
+        groups = pd.Series(benchmark_groups, dtype=object).map(
+            lambda g: "" if g is None or pd.isna(g) else str(g))
+        out = np.full(len(codes), None, dtype=object)
+        todo = np.ones(len(codes), dtype=bool)
+        for rule in self.org_code_kinds:
+            hit = codes.str.contains(rule["pattern"], regex=True).to_numpy(dtype=bool) & todo
+            out[hit] = rule["kind"]
+            todo &= ~hit
+        if todo.any():
+            by_text = {g: self._group_kind(g) for g in groups[todo].unique()}
+            out[todo] = groups[todo].map(by_text).to_numpy(dtype=object)
+        return out
 
     def rollup_target(self, org_code: str) -> str | None:
         """The code that sub-code ``org_code`` rolls up into, if any."""

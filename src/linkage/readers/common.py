@@ -321,6 +321,11 @@ def require_column(
 
 
 # --------------------------------------------------------------------------- cells
+#: Marks for "no value" written by statistics software and spreadsheets (R and pandas ``NA``, Excel ``#N/A``,
+#: Stata and SAS ``.``, SQL ``NULL``).  A cell holding one is audited as ``missing``, which is not the
+#: publisher's suppression (``*``, ``-``, ``[c]``...) of a value too small or too disclosive to publish.
+MISSING_MARKS = frozenset({"NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "NULL", "null", "."})
+
 def parse_number(v: Any, marks: set[str], scale: str | None = None) -> tuple[float | None, str | None]:
     """Parse a cell to a float, or return why not.
 
@@ -332,8 +337,9 @@ def parse_number(v: Any, marks: set[str], scale: str | None = None) -> tuple[flo
 
     Returns
     -------
-    (value, None) for a number; (None, reason) for a blank, a suppression
-    mark or anything non-numeric.
+    (value, None) for a number; (None, reason) for a blank, a missing-value
+    mark (:data:`MISSING_MARKS`, reason ``missing``), a suppression mark or
+    anything non-numeric.
     """
     if v is None:
         return None, "blank: no value published"
@@ -351,6 +357,8 @@ def parse_number(v: Any, marks: set[str], scale: str | None = None) -> tuple[flo
     s = v.strip()
     if s == "":
         return None, "blank: no value published"
+    if s in MISSING_MARKS:
+        return None, f"missing: mark {s!r}"
     if s in marks or s.lower() in marks:
         return None, f"suppressed: mark {s!r}"
     t = s.replace(",", "")
