@@ -226,7 +226,7 @@ def demo_folder(tmp: Path) -> Path:
     """A demo raw-data folder written by this checkout's ``linkage.demo`` (default demo parameters)."""
     dest = tmp / "demo"
     code = ("import sys; from linkage.demo import write_demo_files; from linkage.params import load_params; "
-            f"write_demo_files(sys.argv[1], load_params({str(REPO / "params.yaml")!r}).data.demo)")
+            f"write_demo_files(sys.argv[1], load_params({str(REPO / 'params.yaml')!r}).data.demo)")
     subprocess.run([sys.executable, "-c", code, str(dest)], check=True, env={**os.environ,
                                                                              "PYTHONPATH": str(REPO / "src")})
     return dest

@@ -204,9 +204,13 @@ class Catalogue:
         """
         import numpy as np
 
-        codes = pd.Series(org_codes, dtype=object).map(lambda c: "" if c is None or pd.isna(c) else str(c))
-        groups = pd.Series(benchmark_groups, dtype=object).map(
-            lambda g: "" if g is None or pd.isna(g) else str(g))
+        def text(values: Any) -> pd.Series:
+            s = pd.Series(values, dtype=object)
+            if pd.api.types.infer_dtype(s, skipna=False) == "string":
+                return s
+            return s.map(lambda v: "" if v is None or pd.isna(v) else str(v))
+
+        codes, groups = text(org_codes), text(benchmark_groups)
         out = np.full(len(codes), None, dtype=object)
         todo = np.ones(len(codes), dtype=bool)
         for rule in self.org_code_kinds:
@@ -216,6 +220,20 @@ class Catalogue:
         if todo.any():
             by_text = {g: self._group_kind(g) for g in groups[todo].unique()}
             out[todo] = groups[todo].map(by_text).to_numpy(dtype=object)
+        return out
+
+    def rollup_targets(self, org_codes: Any) -> pd.Series:
+        """:meth:`rollup_target` of many codes at once (a Series of targets or None, same index)."""
+        codes = pd.Series(org_codes).astype(object)
+        out = pd.Series(None, index=codes.index, dtype=object)
+        if not self.rollups or codes.empty:
+            return out
+        text = codes.map(str)
+        todo = pd.Series(True, index=codes.index)
+        for rule in self.rollups:
+            hit = text.str.fullmatch(rule["pattern"]).fillna(False).astype(bool) & todo
+            out[hit] = rule["into"]
+            todo &= ~hit
         return out
 
     def rollup_target(self, org_code: str) -> str | None:

@@ -22,21 +22,33 @@ from ..vocab import SCALE_RANGES
 from .common import _SUMMARY_CODE, _SUMMARY_NAME, MISSING_MARKS, cell_text, parse_number
 
 #: Text that Python's ``float`` reads exactly as numpy's object->float cast does (a plain decimal number).
-_PLAIN_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-
 BLANK = "blank: no value published"
 
 
+def _all_str(arr: np.ndarray) -> bool:
+    """Whether every cell is text (checked in C: the usual case for a CSV column)."""
+    return len(arr) > 0 and pd.api.types.infer_dtype(arr, skipna=False) == "string"
+
+
 def _is_str(arr: np.ndarray) -> np.ndarray:
+    if _all_str(arr):
+        return np.ones(len(arr), dtype=bool)
     return np.fromiter((type(v) is str for v in arr), dtype=bool, count=len(arr))
+
+
+def _strip(arr: np.ndarray) -> np.ndarray:
+    """``str.strip`` of text cells (Python's own, so its idea of whitespace)."""
+    return np.array([v.strip() for v in arr] + [None], dtype=object)[:-1]
 
 
 def texts(arr: np.ndarray) -> np.ndarray:
     """:func:`~linkage.readers.common.cell_text` of every cell (an object array of str)."""
+    if _all_str(arr):
+        return _strip(arr)
     out = np.empty(len(arr), dtype=object)
     is_str = _is_str(arr)
     if is_str.any():
-        out[is_str] = pd.Series(arr[is_str], dtype=object).str.strip().to_numpy(dtype=object)
+        out[is_str] = _strip(arr[is_str])
     for i in np.flatnonzero(~is_str):
         out[i] = cell_text(arr[i])
     return out
@@ -54,6 +66,9 @@ def parse_numbers(arr: np.ndarray, marks: set[str], scale: str | None = None) ->
     n = len(arr)
     values = np.full(n, np.nan)
     reasons = np.full(n, None, dtype=object)
+    if _all_str(arr):
+        _parse_text(arr, np.arange(n), marks, scale, values, reasons)
+        return values, reasons
     kind = np.fromiter((0 if v is None else 1 if type(v) is str else 2 if type(v) is float
                         else 4 if type(v) is int else 3 for v in arr), dtype=np.int8, count=n)
     reasons[kind == 0] = BLANK
@@ -80,27 +95,44 @@ def _one(v: Any, marks: set[str], scale: str | None) -> tuple[float, str | None]
     return (np.nan if f is None else f), why
 
 
+def _numeric_marks(marks: set[str]) -> bool:
+    """Whether some mark reads as a number (then no cell may be taken as a number before the marks are checked)."""
+    for m in marks | MISSING_MARKS:
+        try:
+            f = float(m)
+        except ValueError:
+            continue
+        if np.isfinite(f):
+            return True
+    return False
+
+
+#: Text that is one plain decimal number with ASCII spaces around it (RE2 syntax, run by pyarrow).
+_PLAIN_CELL = r"^[ \t]*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[ \t]*$"
+
+
 def _parse_text(arr: np.ndarray, idx: np.ndarray, marks: set[str], scale: str | None,
                 values: np.ndarray, reasons: np.ndarray) -> None:
-    """Text cells ``arr[idx]``: blanks and marks by set look-up, plain numbers by one cast, the rest one by one."""
-    s = pd.Series(arr[idx], dtype=object).str.strip()
-    blank = (s == "").to_numpy()
-    missing = s.isin(MISSING_MARKS).to_numpy() & ~blank
-    mark = (s.isin(marks) | s.str.lower().isin(marks)).to_numpy() & ~blank & ~missing
-    reasons[idx[blank]] = BLANK
-    for i, t in zip(idx[missing], s[missing], strict=True):
-        reasons[i] = f"missing: mark {t!r}"
-    for i, t in zip(idx[mark], s[mark], strict=True):
-        reasons[i] = f"suppressed: mark {t!r}"
-    rest = ~blank & ~mark & ~missing
-    plain = rest & s.str.fullmatch(_PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
-    if plain.any():
-        f = s[plain].to_numpy(dtype=object).astype(np.float64)  # float() per cell, in C
-        bad = ~np.isfinite(f)
-        values[idx[plain][~bad]] = f[~bad]
-        for i in idx[plain][bad]:
-            values[i], reasons[i] = _one(arr[i], marks, scale)
-    for i in idx[rest & ~plain]:  # thousands separators, percent signs, words: the reference function
+    """Text cells ``arr[idx]``: plain numbers by one cast, every other cell by the reference function.
+
+    A plain number (digits, one point, an exponent, ASCII spaces around) is
+    never blank, a mark (unless a mark itself is a number: then every cell
+    goes the reference way) or a thousands-separated or percent value, so
+    ``float`` of it is what :func:`parse_number` returns.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = arr[idx]
+    if _numeric_marks(marks):
+        plain = np.zeros(len(idx), dtype=bool)
+    else:
+        plain = pc.match_substring_regex(pa.array(cells, type=pa.string()), _PLAIN_CELL).to_numpy(
+            zero_copy_only=False)
+    f = cells[plain].astype(np.float64) if plain.any() else np.empty(0)
+    bad = ~np.isfinite(f)
+    values[idx[plain][~bad]] = f[~bad]
+    for i in np.concatenate([idx[plain][bad], idx[~plain]]):
         values[i], reasons[i] = _one(arr[i], marks, scale)
 
 
@@ -118,21 +150,32 @@ def range_problems(values: np.ndarray, ok: np.ndarray, scale: str) -> np.ndarray
 _NHS_BODY = re.compile(r"\bNHS\b|\btrust\b", re.IGNORECASE)
 
 
+def _candidates(texts_: np.ndarray, prefix: str) -> np.ndarray:
+    """Cells that may match a case-insensitive regex starting ``prefix``: an RE2 pre-screen, non-ASCII always kept."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    a = pa.array(texts_, type=pa.string())
+    hit = pc.or_(pc.match_substring_regex(a, f"^(?:{prefix})", ignore_case=True), pc.invert(pc.string_is_ascii(a)))
+    return hit.to_numpy(zero_copy_only=False)
+
+
 def summary_labels(code_texts: np.ndarray | None, name_texts: np.ndarray | None, n: int) -> np.ndarray:
     """:func:`~linkage.readers.common.summary_row_label` of every row, from the cells' texts (None: not a summary)."""
+    from .common import _SUMMARY_WORDS
+
     out = np.full(n, None, dtype=object)
-    if code_texts is not None:
-        c = pd.Series(code_texts, dtype=object)
-        hit = ((c != "") & c.str.match(_SUMMARY_CODE).fillna(False)).to_numpy(dtype=bool)
-        out[hit] = code_texts[hit]
-    else:
-        hit = np.zeros(n, dtype=bool)
-    if name_texts is not None:
-        s = pd.Series(name_texts, dtype=object)
-        named = ((s != "") & s.str.match(_SUMMARY_NAME).fillna(False)
-                 & ~s.str.contains(_NHS_BODY).fillna(False)).to_numpy(dtype=bool)
-        take = named & ~hit
-        out[take] = name_texts[take]
+    hit = np.zeros(n, dtype=bool)
+    if code_texts is not None and n:
+        for i in np.flatnonzero(_candidates(code_texts, _SUMMARY_WORDS)):
+            c = code_texts[i]
+            if c and _SUMMARY_CODE.match(c):
+                out[i], hit[i] = c, True
+    if name_texts is not None and n:
+        for i in np.flatnonzero(_candidates(name_texts, "median|mean|average|national|england|total|overall|all|grand")):
+            t = name_texts[i]
+            if not hit[i] and t and _SUMMARY_NAME.match(t) and not _NHS_BODY.search(t):
+                out[i] = t
     return out
 
 
@@ -156,8 +199,18 @@ def normalise_decimal_commas(data: dict[Any, np.ndarray], positions: list[Any], 
         InputFileError,
     )
 
-    stripped = {}
     comma = point = None
+    for order, j in enumerate(positions):  # a decimal comma needs a digit before a comma: screen in C first
+        arr = data[j]
+        cand = np.flatnonzero(_comma_candidates(arr))
+        for i in cand:
+            if _UNAMBIGUOUS_COMMA.match(arr[i].strip()):
+                if comma is None or (int(i), order) < comma[:2]:
+                    comma = (int(i), order, arr[i].strip())
+                break
+    if comma is None:
+        return False
+    stripped = {}
     for order, j in enumerate(positions):
         arr = data[j]
         is_str = _is_str(arr)
@@ -166,22 +219,17 @@ def normalise_decimal_commas(data: dict[Any, np.ndarray], positions: list[Any], 
         idx = np.flatnonzero(is_str)
         s = pd.Series(arr[idx], dtype=object).str.strip()
         stripped[j] = (idx, s)
-        for name, pat in (("comma", _UNAMBIGUOUS_COMMA), ("point", _UNAMBIGUOUS_POINT)):
-            hit = np.flatnonzero(s.str.match(pat).fillna(False).to_numpy(dtype=bool))
-            if len(hit):
-                cand = (int(idx[hit[0]]), order, s.iloc[hit[0]])
-                if name == "comma" and (comma is None or cand[:2] < comma[:2]):
-                    comma = cand
-                if name == "point" and (point is None or cand[:2] < point[:2]):
-                    point = cand
+        hit = np.flatnonzero(s.str.match(_UNAMBIGUOUS_POINT).fillna(False).to_numpy(dtype=bool))
+        if len(hit):
+            cand = (int(idx[hit[0]]), order, s.iloc[hit[0]])
+            if point is None or cand[:2] < point[:2]:
+                point = cand
     if comma and point:
         raise InputFileError(
             f"mixes decimal commas ({comma[2]!r}, data row {comma[0] + 1}) and decimal points "
             f"({point[2]!r}, data row {point[0] + 1}); re-export it with one number format",
             file=file, sheet=sheet,
         )
-    if comma is None:
-        return False
     for j, (idx, s) in stripped.items():
         conv = (s.str.match(_DECIMAL_COMMA).fillna(False) | s.str.match(_DOTTED_THOUSANDS).fillna(False)).to_numpy(
             dtype=bool)
@@ -190,6 +238,21 @@ def normalise_decimal_commas(data: dict[Any, np.ndarray], positions: list[Any], 
             data[j] = data[j].copy()
             data[j][idx[conv]] = new.to_numpy(dtype=object)
     return True
+
+
+def _comma_candidates(arr: np.ndarray) -> np.ndarray:
+    """Text cells that may be a decimal-comma number: a comma after a leading digit (or any non-ASCII text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    is_str = _is_str(arr)
+    out = np.zeros(len(arr), dtype=bool)
+    if not is_str.any():
+        return out
+    a = pa.array(arr[is_str], type=pa.string())
+    hit = pc.or_(pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,"), pc.invert(pc.string_is_ascii(a)))
+    out[is_str] = hit.to_numpy(zero_copy_only=False)
+    return out
 
 
 def compute(op: str, inputs: list[np.ndarray], marks: set[str]) -> np.ndarray:

@@ -739,14 +739,14 @@ def roll_up(
     """
     if tidy.empty and orgs.empty:
         return tidy, empty_rollups(), orgs, empty_quarantine()
-    target = tidy["org_code"].astype(object).map(lambda c: catalogue.rollup_target(str(c)))
+    target = catalogue.rollup_targets(tidy["org_code"])
     if not target.notna().any():
         return tidy, empty_rollups(), orgs, empty_quarantine()
     subs = tidy[target.notna()].copy()
     subs["into"] = target[target.notna()].astype("string")
     keep = tidy[target.isna()]
     present = set(zip(keep["org_code"], keep["year"], keep["measure"], strict=True))
-    org_target = orgs["org_code"].astype(object).map(lambda c: catalogue.rollup_target(str(c)))
+    org_target = catalogue.rollup_targets(orgs["org_code"])
     listed = orgs[org_target.notna()].assign(into=org_target[org_target.notna()])
     parts_by = listed.groupby(["into", "year"])["org_code"].apply(lambda s: sorted(set(s))).to_dict()
 
