@@ -84,6 +84,12 @@ class DataParams(Section):
         min_length=1,
         description="The project's own measures YAML (role staff/patient/outcome, scale, label, direction, first comparable year; docs/mappings.md), added to the packaged catalogue for every stage. A DVC dependency of every stage that reads measures.",
     )
+    max_uncompressed_mb: float = Field(
+        1000.0,
+        gt=0,
+        le=100_000,
+        description="Largest size in MB that an .xlsx or .ods workbook (a zip archive) may declare for its unpacked contents; a larger one (a 'zip bomb') is refused before parsing, naming the file. Real survey workbooks unpack to 5-20 MB.",
+    )
     demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")
 
     def project_mappings(self) -> str | None:
