@@ -231,8 +231,8 @@ def _refuse_encrypted(path: Path) -> None:
     elif _xls_has_filepass(data):
         what = "a password-protected Excel 97-2003 (.xls) workbook"
     if what:
-        raise InputFileError(f"is {what}; it cannot be read: remove the password (File > Info > Protect Workbook > "
-                             "Encrypt with Password, clear it) and save again", file=path)
+        raise InputFileError(f"is {what}; it cannot be read: remove the password and save again (in Excel: "
+                             "File > Info > Protect Workbook > Encrypt with Password, clear the box)", file=path)
 
 
 def sniff(path: Path) -> str:
