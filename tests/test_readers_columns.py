@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 
 from linkage.errors import InputFileError
-from linkage.readers import read_file, read_folder
 from linkage.readers import columns as C
-from linkage.readers import common, extract, tables
+from linkage.readers import common, extract, read_file, read_folder, tables
 
 AWKWARD = [
     None, "", " ", "  41.5 ", "41.5", "-3", "+2.25", ".5", "5.", "1e3", "1E-2", "1_000", "inf", "-inf", "nan",
