@@ -39,7 +39,7 @@ ORG_COLUMNS = ["org_code", "year", "org_name", "benchmark_group", "org_kind", "s
 FILE_COLUMNS = ["file", "layout", "kind", "status", "detail"]
 
 #: Bumped when reader logic changes in a way that invalidates cached results.
-READER_REVISION = "2"
+READER_REVISION = "3"
 
 
 
