@@ -139,6 +139,7 @@ class CsvTable(Table):
     line_ends: list[int] = field(default_factory=list)
     _data: Any = None
     _bytes: Any = None
+    _src: Any = None
 
     @classmethod
     def open(cls, path: Path) -> CsvTable:
@@ -163,42 +164,53 @@ class CsvTable(Table):
         table._bytes = (raw, text)
         return table
 
-    def _load(self) -> Any:
-        """The rows below the header: a pyarrow Table of text columns, or the reference rows when needed."""
-        if self._data is not None:
+    def _load(self, include: list[int] | None = None) -> Any:
+        """The rows below the header: a pyarrow Table of the ``include`` text columns (None: all), or the
+        reference rows (a list) when pyarrow cannot read the file exactly as ``csv`` does."""
+        if isinstance(self._data, list):
             return self._data
-        raw, text = self._bytes
-        self._bytes = None
-        table = None
-        if text.count("\r") == text.count("\r\n"):  # csv refuses a lone carriage return; pyarrow would not
-            data = _data_bytes(raw, text, self.line_ends[self.header_at] if self.rows else 0)
+        if self._data is not None and (include is None and self._data[0] is None
+                                       or include is not None and (self._data[0] is None
+                                                                   or set(include) <= self._data[0])):
+            return self._data[1]
+        if self._bytes is not None:
+            raw, text = self._bytes
+            self._bytes = None
+            self._src = None
+            if "\r" not in text or text.count("\r") == text.count("\r\n"):  # csv refuses a lone CR; pyarrow not
+                self._src = _data_bytes(raw, text, self.line_ends[self.header_at] if self.rows else 0)
             del raw, text
-            table = _arrow_csv(data, self.delimiter, len(self.rows[self.header_at]) if self.rows else 0)
+        table = None
+        if self._src is not None:
+            width = len(self.rows[self.header_at]) if self.rows else 0
+            table = _arrow_csv(*self._src, self.delimiter, width, include)
         if table is None:
             log.debug("%s: read with the csv module (the fast parser could not read it exactly)", self.path)
-            everything = _csv_rows(self.path)
-            self._data = everything[self.header_at + 1:]
-        else:
-            self._data = table
-        return self._data
+            self._src = None
+            self._data = _csv_rows(self.path)[self.header_at + 1:]
+            return self._data
+        self._data = (None if include is None else set(include), table)
+        return table
 
     def data_rows(self) -> list[list[Any]]:
         data = self._load()
         return data if isinstance(data, list) else [list(r.values()) for r in data.to_pylist()]
 
     def columns(self, positions: list[int]) -> tuple[dict[int, np.ndarray], int]:
-        data = self._load()
+        data = self._load(positions)
         if isinstance(data, list):
             return Table.columns(self, positions)
         out = {}
         for j in positions:
-            if j < data.num_columns:
-                out[j] = data.column(j).to_numpy(zero_copy_only=False).astype(object, copy=False)
+            if f"c{j}" in data.column_names:
+                out[j] = data.column(f"c{j}").to_numpy(zero_copy_only=False).astype(object, copy=False)
             else:
                 out[j] = np.full(data.num_rows, None, dtype=object)
         return out, data.num_rows
 
     def blank(self, index: np.ndarray) -> np.ndarray:
+        if not len(index):
+            return np.zeros(0, dtype=bool)
         data = self._load()
         if isinstance(data, list):
             return Table.blank(self, index)
@@ -220,8 +232,9 @@ def _decode(raw: bytes, path: Path) -> tuple[bytes | None, str]:
     return None, decode_text(path)
 
 
-def _data_bytes(raw: bytes | None, text: str, lines: int) -> Any:
-    """UTF-8 bytes of ``text`` after its first ``lines`` physical lines (a view of the file's bytes when ASCII)."""
+def _data_bytes(raw: bytes | None, text: str, lines: int) -> tuple[Any, bool]:
+    """UTF-8 bytes of ``text`` after its first ``lines`` physical lines (a view of the file's bytes when ASCII),
+    and whether they hold a quote character."""
     pos = 0
     for _ in range(lines):
         nxt = text.find("\n", pos)
@@ -230,13 +243,16 @@ def _data_bytes(raw: bytes | None, text: str, lines: int) -> Any:
             break
         pos = nxt + 1
     if raw is not None:
-        return memoryview(raw)[pos:]  # ASCII: characters are bytes
-    return text[pos:].encode("utf-8")
+        return memoryview(raw)[pos:], raw.find(b'"', pos) >= 0  # ASCII: characters are bytes
+    data = text[pos:].encode("utf-8")
+    return data, data.find(b'"') >= 0
 
 
-def _arrow_csv(data: Any, delimiter: str, width: int) -> Any:
-    """``data`` parsed by pyarrow into ``width`` text columns, or None when it would not match the ``csv`` module."""
+def _arrow_csv(data: Any, quoted: bool, delimiter: str, width: int, include: list[int] | None = None) -> Any:
+    """``data`` parsed by pyarrow into ``width`` text columns (only ``include`` converted), or None when the
+    result would not be the ``csv`` module's (rows of another width, a parse error, an over-long cell)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
     buf = pa.py_buffer(data)
@@ -249,22 +265,21 @@ def _arrow_csv(data: Any, delimiter: str, width: int) -> Any:
         return "skip"
 
     names = [f"c{j}" for j in range(width)]
+    keep = names if include is None else [f"c{j}" for j in include if j < width]
     try:
         table = pacsv.read_csv(
             pa.BufferReader(buf),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24, use_threads=False),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
-                                              escape_char=False, newlines_in_values=True, ignore_empty_lines=True,
+                                              escape_char=False, newlines_in_values=quoted, ignore_empty_lines=True,
                                               invalid_row_handler=handler),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in keep}, include_columns=keep,
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if odd:
         return None
-    import pyarrow.compute as pc
-
     limit = csv.field_size_limit()
     for col in table.columns:
         if len(col) and (pc.max(pc.binary_length(col)).as_py() or 0) > limit:
