@@ -214,7 +214,12 @@ class Catalogue:
         out = np.full(len(codes), None, dtype=object)
         todo = np.ones(len(codes), dtype=bool)
         for rule in self.org_code_kinds:
-            hit = codes.str.contains(rule["pattern"], regex=True).to_numpy(dtype=bool) & todo
+            pat = rule["pattern"]
+            if re.escape(pat) == pat:  # a plain text: a substring test
+                hit = np.fromiter((pat in c for c in codes), dtype=bool, count=len(codes)) & todo
+            else:
+                rx = re.compile(pat)
+                hit = np.fromiter((rx.search(c) is not None for c in codes), dtype=bool, count=len(codes)) & todo
             out[hit] = rule["kind"]
             todo &= ~hit
         if todo.any():
@@ -223,18 +228,17 @@ class Catalogue:
         return out
 
     def rollup_targets(self, org_codes: Any) -> pd.Series:
-        """:meth:`rollup_target` of many codes at once (a Series of targets or None, same index)."""
+        """:meth:`rollup_target` of many codes at once (a Series of targets or None, same index), each distinct
+        code looked up once."""
         codes = pd.Series(org_codes).astype(object)
-        out = pd.Series(None, index=codes.index, dtype=object)
         if not self.rollups or codes.empty:
-            return out
-        text = codes.map(str)
-        todo = pd.Series(True, index=codes.index)
-        for rule in self.rollups:
-            hit = text.str.fullmatch(rule["pattern"]).fillna(False).astype(bool) & todo
-            out[hit] = rule["into"]
-            todo &= ~hit
-        return out
+            return pd.Series([None] * len(codes), index=codes.index, dtype=object)
+        text = codes.map(str) if pd.api.types.infer_dtype(codes, skipna=False) != "string" else codes
+        uniq = pd.unique(text.to_numpy(dtype=object))
+        found = {c: t for c in uniq if (t := self.rollup_target(c)) is not None}
+        if not found:
+            return pd.Series([None] * len(codes), index=codes.index, dtype=object)
+        return text.map(found).astype(object).where(text.isin(list(found)), None)
 
     def rollup_target(self, org_code: str) -> str | None:
         """The code that sub-code ``org_code`` rolls up into, if any."""

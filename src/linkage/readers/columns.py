@@ -25,6 +25,28 @@ from .common import _SUMMARY_CODE, _SUMMARY_NAME, MISSING_MARKS, cell_text, pars
 BLANK = "blank: no value published"
 
 
+#: Arrow copies of text columns the CSV parser produced, by ``id`` of their numpy twin (dropped with it).
+_ARROW: dict[int, tuple[Any, Any]] = {}
+
+
+def remember_arrow(arr: np.ndarray, arrow: Any) -> None:
+    """Note that ``arrow`` (a pyarrow string array) holds the same cells as ``arr``, to skip converting it again."""
+    import weakref
+
+    key = id(arr)
+    _ARROW[key] = (weakref.ref(arr, lambda _r, k=key: _ARROW.pop(k, None)), arrow)
+
+
+def _to_arrow(arr: np.ndarray) -> Any:
+    """``arr`` (text cells only) as a pyarrow string array."""
+    import pyarrow as pa
+
+    hit = _ARROW.get(id(arr))
+    if hit is not None and hit[0]() is arr:
+        return hit[1]
+    return pa.array(arr, type=pa.string())
+
+
 def _all_str(arr: np.ndarray) -> bool:
     """Whether every cell is text (checked in C: the usual case for a CSV column)."""
     return len(arr) > 0 and pd.api.types.infer_dtype(arr, skipna=False) == "string"
@@ -123,12 +145,13 @@ def _parse_text(arr: np.ndarray, idx: np.ndarray, marks: set[str], scale: str | 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cells = arr[idx]
+    whole = len(idx) == len(arr)
+    cells = arr if whole else arr[idx]
     if _numeric_marks(marks):
         plain = np.zeros(len(idx), dtype=bool)
     else:
-        plain = pc.match_substring_regex(pa.array(cells, type=pa.string()), _PLAIN_CELL).to_numpy(
-            zero_copy_only=False)
+        text = _to_arrow(arr) if whole else pa.array(cells, type=pa.string())
+        plain = pc.match_substring_regex(text, _PLAIN_CELL).to_numpy(zero_copy_only=False)
     f = cells[plain].astype(np.float64) if plain.any() else np.empty(0)
     bad = ~np.isfinite(f)
     values[idx[plain][~bad]] = f[~bad]
@@ -152,10 +175,9 @@ _NHS_BODY = re.compile(r"\bNHS\b|\btrust\b", re.IGNORECASE)
 
 def _candidates(texts_: np.ndarray, prefix: str) -> np.ndarray:
     """Cells that may match a case-insensitive regex starting ``prefix``: an RE2 pre-screen, non-ASCII always kept."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    a = pa.array(texts_, type=pa.string())
+    a = _to_arrow(texts_)
     hit = pc.or_(pc.match_substring_regex(a, f"^(?:{prefix})", ignore_case=True), pc.invert(pc.string_is_ascii(a)))
     return hit.to_numpy(zero_copy_only=False)
 
@@ -249,7 +271,7 @@ def _comma_candidates(arr: np.ndarray) -> np.ndarray:
     out = np.zeros(len(arr), dtype=bool)
     if not is_str.any():
         return out
-    a = pa.array(arr[is_str], type=pa.string())
+    a = _to_arrow(arr) if is_str.all() else pa.array(arr[is_str], type=pa.string())
     hit = pc.or_(pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,"), pc.invert(pc.string_is_ascii(a)))
     out[is_str] = hit.to_numpy(zero_copy_only=False)
     return out

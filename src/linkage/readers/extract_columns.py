@@ -105,6 +105,11 @@ class _Out:
         return pd.DataFrame({c: v[order] for c, v in data.items()})
 
 
+def n_rows(data: dict) -> int:
+    """Number of data rows of the columns ``data``."""
+    return len(next(iter(data.values()))) if data else 0
+
+
 def _raw_strings(raw: np.ndarray) -> np.ndarray:
     """``None if v is None else str(v)`` for every cell."""
     out = np.empty(len(raw), dtype=object)
@@ -251,14 +256,19 @@ def _orgs(out: _Out, data: dict, idx: np.ndarray, codes: np.ndarray, years: np.n
 
 def _values(out: _Out, data: dict, idx: np.ndarray, rown: np.ndarray, codes: np.ndarray, years: np.ndarray,
             targets: list, marks: set[str]) -> pd.DataFrame | None:
-    """Parse every measure cell of the kept rows: tidy rows, and quarantine rows with the reason."""
+    """Parse every measure cell of the kept rows: tidy rows (row by row, measures in the mapping's order),
+    and quarantine rows with the reason."""
     if not len(idx):
         return None
-    parts = []
     for _m, scale, cname, _j, _b in targets:
         out.touch(cname, scale)
-    for sub, (measure, scale, cname, j, base_j) in enumerate(targets):
-        raw = data[j][idx]
+    whole = len(idx) == n_rows(data)
+    m = len(targets)
+    values2 = np.full((len(idx), m), np.nan)
+    base2 = np.full((len(idx), m), np.nan)
+    ok2 = np.zeros((len(idx), m), dtype=bool)
+    for sub, (_measure, scale, cname, j, base_j) in enumerate(targets):
+        raw = data[j] if whole else data[j][idx]
         values, reasons = C.parse_numbers(raw, marks, scale)
         parsed = pd.isna(reasons)
         rng = C.range_problems(values, parsed, scale)
@@ -271,19 +281,25 @@ def _values(out: _Out, data: dict, idx: np.ndarray, rown: np.ndarray, codes: np.
         raws = np.full(len(idx), "", dtype=object)
         raws[bad] = [("" if v is None else v) for v in raw_s]
         out.note(cname, idx, sub, ok, values, rown[idx], raws, reasons)
-        if ok.any():
-            base = C.parse_numbers(data[base_j][idx[ok]], marks)[0] if base_j is not None else np.nan
-            parts.append((idx[ok], sub, pd.DataFrame({
-                "org_code": codes[idx[ok]], "year": years[idx[ok]], "measure": measure, "value": values[ok],
-                "base_n": base, "source_file": out.file, "source_code": cname, "scale": scale,
-                "source_sheet": out.sheet,
-            })))
-    if not parts:
+        values2[:, sub], ok2[:, sub] = values, ok
+        if base_j is not None and ok.any():
+            if ok.all():
+                base2[:, sub] = C.parse_numbers(data[base_j] if whole else data[base_j][idx], marks)[0]
+            else:
+                base2[ok, sub] = C.parse_numbers(data[base_j][idx[ok]], marks)[0]
+    keep = ok2.ravel()
+    if not keep.any():
         return None
-    tidy = pd.concat([p[2] for p in parts], ignore_index=True)
-    order = np.lexsort((np.concatenate([np.full(len(p[0]), p[1]) for p in parts]),
-                        np.concatenate([p[0] for p in parts])))
-    return tidy.iloc[order].reset_index(drop=True)
+
+    def each(values: list) -> np.ndarray:
+        return np.tile(np.array(values, dtype=object), len(idx))[keep]
+
+    return pd.DataFrame({
+        "org_code": np.repeat(codes[idx], m)[keep], "year": np.repeat(years[idx], m)[keep],
+        "measure": each([t[0] for t in targets]), "value": values2.ravel()[keep], "base_n": base2.ravel()[keep],
+        "source_file": out.file, "source_code": each([t[2] for t in targets]), "scale": each([t[1] for t in targets]),
+        "source_sheet": out.sheet,
+    })
 
 
 def read_rows(table: Any, data: dict, n: int, k: _Keys, cols: list, mapping: Mapping, catalogue: Catalogue,

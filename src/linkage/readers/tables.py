@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError
+from .columns import remember_arrow
 from .common import Workbook, cell_text, decode_text
 
 log = logging.getLogger("linkage.readers")
@@ -203,7 +204,9 @@ class CsvTable(Table):
         out = {}
         for j in positions:
             if f"c{j}" in data.column_names:
-                out[j] = data.column(f"c{j}").to_numpy(zero_copy_only=False).astype(object, copy=False)
+                col = data.column(f"c{j}").combine_chunks()
+                out[j] = col.to_numpy(zero_copy_only=False).astype(object, copy=False)
+                remember_arrow(out[j], col)
             else:
                 out[j] = np.full(data.num_rows, None, dtype=object)
         return out, data.num_rows
