@@ -32,7 +32,9 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..catalogue import Catalogue
-    from .extract import Mapping, _Keys
+
+# The mapping and its key positions (extract.Mapping, extract._Keys) are passed in; not imported (extract imports us).
+Mapping = _Keys = Any
 
 QUARANTINE_KEYS = ["source_sheet", "row", "org_code", "year", "column", "raw_value", "reason"]
 
