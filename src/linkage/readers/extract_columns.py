@@ -152,6 +152,10 @@ def _org_codes(out: _Out, data: dict, n: int, rown: np.ndarray, k: _Keys, mappin
         v = raw_names[i]
         text = "" if v is None else str(v).strip()
         hit = cache.get(text) or cache.setdefault(text, k.names.match(v))
+        if hit.status == "blank":  # no name is not an unmatched name (and not a row of the name audit)
+            out.quarantine(np.array([i]), 0, row=rown[i:i + 1], org_code=None, year=None, column=kc.org_name,
+                           raw_value="", reason="blank_org_name: row has no organisation name")
+            continue
         audit.append({"source_file": out.file, "row": int(rown[i]), "name": hit.name, "status": hit.status,
                       "org_code": hit.org_code, "candidates": hit.candidates_text()})
         if hit.status != "matched":
