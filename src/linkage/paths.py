@@ -134,6 +134,7 @@ def _ingest(kind: str, number: int) -> Stage:
             "audit": INTERIM / f"{kind}_audit.csv",
         },
         metrics={"metrics": METRICS / f"ingest_{kind}.json"},
+        params=("data.max_uncompressed_mb",),
     )
 
 

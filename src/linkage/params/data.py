@@ -102,6 +102,12 @@ class DataParams(Section):
         min_length=1,
         description="The project's own measures YAML (role staff/patient/outcome, scale, label, direction, first comparable year; docs/mappings.md), added to the packaged catalogue for every stage. A DVC dependency of every stage that reads measures.",
     )
+    max_uncompressed_mb: float = Field(
+        1000.0,
+        gt=0,
+        le=100_000,
+        description="Largest size in MB that an .xlsx or .ods workbook (a zip archive) may declare for its unpacked contents; a larger one (a 'zip bomb') is refused before parsing, naming the file. Real survey workbooks unpack to 5-20 MB.",
+    )
     registry_dir: Annotated[str, UserPath("dir", ("acquire",), unset=("",))] = Field(
         "",
         description="Folder of the organisation registry (ODS etr.csv, trust_successions*.csv, trust_types*.csv, optionally trusts_*regions*.csv), copied by acquire into data/raw/ods. Empty: what the source provides - the demo's own, <local_dir>/ods for 'local', <download_dir>/ods for 'official' - so a study folder needs only the study's files when this names a registry elsewhere (e.g. ../shared/data/real/ods).",
