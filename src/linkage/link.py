@@ -466,9 +466,15 @@ def exclude_closed(
 
     A row is closed when its survey date is after the target's close date,
     or, with ``closed_rule: exclude``, when the target closed on or before
-    the reference date.
+    the reference date.  With ``successors: as_published`` the file's own
+    labels rule: a study that publishes a value under a code for a year is
+    kept even when the registry dates that code's succession earlier (the
+    succession dates of the ODS history are not closures of the published
+    series, and a study's year may be a financial year).
     """
     closed = np.zeros(len(rows), dtype=bool)
+    if params.successors == "as_published" and params.closed_rule == "keep":
+        return
     detail = np.array([""] * len(rows), dtype=object)
     for i in np.flatnonzero(fates.is_open):
         cd = registry.close_date(target[i])
