@@ -45,10 +45,11 @@ def write_outputs(run: MultiverseRun, out: str | Path, bootstrap_out: str | Path
     """Write the specification table (``.parquet`` or ``.csv``), the bootstrap table and the joint test."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    table = run.all_specs()
     if out.suffix == ".csv":
-        run.table.to_csv(out, index=False)
+        table.to_csv(out, index=False)
     else:
-        run.table.to_parquet(out, index=False)
+        table.to_parquet(out, index=False)
     if bootstrap_out:
         Path(bootstrap_out).parent.mkdir(parents=True, exist_ok=True)
         run.bootstrap.to_csv(bootstrap_out, index=False)

@@ -54,6 +54,18 @@ class MultiverseParams(Section):
         default_factory=lambda: ["clustered_entity"],
         description="Covariances: clustered_entity (by trust), robust (heteroskedasticity only), unadjusted (classical).",
     )
+    inferential_families: list[MultiverseFamily] = Field(
+        default_factory=lambda: ["twoway_fe", "first_difference", "mundlak"],
+        description="Pre-specified inferential curve: the families whose specifications count as evidence (default the within-trust designs; pooled, random_effects and entity_fe stay in the curve as exploratory). Families not in families are simply not fitted.",
+    )
+    inferential_lags: list[int] = Field(
+        default_factory=lambda: [0, 1],
+        description="Timings k (staff at t - k, k >= 0) of the inferential curve; the same families at negative lags are placebo leads, reported as falsification checks. Lags not in lags are simply not fitted.",
+    )
+    falsification_reverse: bool = Field(
+        True,
+        description="Also fit reverse models (patient measure at t - k predicting the staff measure at t, for the positive inferential lags, inferential families and every sample, weighting and covariance), reported as falsification checks only, never as evidence.",
+    )
     time_effects: bool = Field(
         True,
         description="Year effects in every family except entity_fe (absorbed in twoway_fe; dummies in pooled, random_effects, mundlak; differenced dummies in first_difference).",
@@ -97,8 +109,14 @@ class MultiverseParams(Section):
                 raise ValueError(f"{key} is empty; list at least one choice")
             if len(set(values)) != len(values):
                 raise ValueError(f"{key} repeats a choice: {list(values)}")
-        if any(abs(k) > 5 for k in self.lags):
-            raise ValueError(f"lags must be between -5 and 5, got {self.lags}")
+        if any(abs(k) > 5 for k in self.lags) or any(k > 5 for k in self.inferential_lags):
+            raise ValueError(f"lags and inferential_lags must be between -5 and 5, got {self.lags} and {self.inferential_lags}")
+        for key in ("inferential_families", "inferential_lags"):
+            values = getattr(self, key)
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{key} must be a non-empty list of distinct choices, got {list(values)}")
+        if any(k < 0 for k in self.inferential_lags):
+            raise ValueError(f"inferential_lags must be >= 0 (negative lags are placebo leads), got {self.inferential_lags}")
         if self.bootstrap_specs and (not self.bootstrap_weights or not self.bootstrap_kinds):
             raise ValueError("bootstrap_weights and bootstrap_kinds must be non-empty when bootstrap_specs > 0")
         return self
