@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..vocab import (
     BOOT_KINDS,
@@ -101,6 +101,15 @@ class MultiverseParams(Section):
     )
     chunks: int = Field(8, ge=1, le=1000, description="Number of work chunks (groups of specifications sharing data) sent to the dask cluster when scheduler is set.")
 
+    @field_validator("inferential_families", "inferential_lags")
+    @classmethod
+    def _distinct(cls, values: list, info):
+        if not values or len(set(values)) != len(values):
+            raise ValueError(f"list at least one choice, each once; got {list(values)}")
+        if info.field_name == "inferential_lags" and any(k < 0 or k > 5 for k in values):
+            raise ValueError(f"lags between 0 and 5 (negative lags are placebo leads, not evidence); got {list(values)}")
+        return values
+
     @model_validator(mode="after")
     def _consistent(self) -> MultiverseParams:
         for key in ("staff_measures", "patient_measures", "families", "lags", "samples", "weights", "cov_types"):
@@ -109,14 +118,8 @@ class MultiverseParams(Section):
                 raise ValueError(f"{key} is empty; list at least one choice")
             if len(set(values)) != len(values):
                 raise ValueError(f"{key} repeats a choice: {list(values)}")
-        if any(abs(k) > 5 for k in self.lags) or any(k > 5 for k in self.inferential_lags):
-            raise ValueError(f"lags and inferential_lags must be between -5 and 5, got {self.lags} and {self.inferential_lags}")
-        for key in ("inferential_families", "inferential_lags"):
-            values = getattr(self, key)
-            if not values or len(set(values)) != len(values):
-                raise ValueError(f"{key} must be a non-empty list of distinct choices, got {list(values)}")
-        if any(k < 0 for k in self.inferential_lags):
-            raise ValueError(f"inferential_lags must be >= 0 (negative lags are placebo leads), got {self.inferential_lags}")
+        if any(abs(k) > 5 for k in self.lags):
+            raise ValueError(f"lags must be between -5 and 5, got {self.lags}")
         if self.bootstrap_specs and (not self.bootstrap_weights or not self.bootstrap_kinds):
             raise ValueError("bootstrap_weights and bootstrap_kinds must be non-empty when bootstrap_specs > 0")
         return self
