@@ -6,7 +6,7 @@ from typing import Any
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    return "under 1%" if 0 < x < 0.005 else f"{100 * x:.0f}%"
 
 
 def _p_text(p: float, draws: int) -> str:
@@ -46,12 +46,14 @@ def describe_inferential(s: dict[str, Any]) -> str:
             "which compare each trust with itself over time")
     if not c.get("n_distinct"):
         return head + f"; none of its {c.get('n_specs', 0):,} specifications could be fitted on this panel."
-    dup = (f" ({c['n_duplicates']:,} more give exactly the same estimate as another and are counted once)"
-           if c.get("n_duplicates") else "")
+    dup = (f" After counting identical specifications once ({c['n_duplicates']:,} give exactly the same estimate as "
+           "another),") if c.get("n_duplicates") else ""
     pos = c["share_significant_positive"]
     neg = c["share_significant_negative"]
+    verdict = ("more than chance alone would give" if c["joint_p"] < alpha
+               else "not clearly more than chance alone would give")
     return (
-        f"{head}. Of its {c['n_distinct']:,} distinct specifications{dup}, {_counts(c, alpha)}. On the same base, "
+        f"{head}.{dup} {_counts(c, alpha)}: {verdict}. On the same base, "
         f"{_pct(pos)} are significant with better staff wellbeing going with better patient experience and "
         f"{_pct(neg)} with worse; after adjusting for the number of tests, {_pct(c['share_significant_bh'])} remain "
         f"significant controlling the false discovery rate (Benjamini-Hochberg) and "
