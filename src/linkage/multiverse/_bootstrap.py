@@ -95,6 +95,27 @@ def draw_scores(v: np.ndarray, s: np.ndarray, h: np.ndarray, sxx: np.ndarray, qs
     return d, u
 
 
+def _meat(v: np.ndarray, s: np.ndarray, h: np.ndarray, sxx: np.ndarray, qs: np.ndarray,
+          qx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Deviations and clustered meat sum_g u_g^2 of :func:`draw_scores`, without forming the (S, B, G) scores.
+
+    With z = V qs (the draws' projection on the nuisance basis), u_g = v_g s_g - qx_g . z - h_g d,
+    so sum_g u_g^2 expands into products of (B, S) and (B, S, K) arrays only:
+    V^2 s^2 - 2 z . V(s qx) + z' (qx'qx) z - 2 d V(s h) + 2 d z . (h'qx) + d^2 h'h.
+    """
+    n_g, n_s, k = qs.shape
+    d = (v @ s) / sxx
+    meat = (v**2) @ (s**2) - 2.0 * d * (v @ (s * h)) + d**2 * (h**2).sum(0)
+    if k:
+        z = (v @ qs.reshape(n_g, n_s * k)).reshape(len(v), n_s, k)
+        vsq = (v @ (s[:, :, None] * qx).reshape(n_g, n_s * k)).reshape(len(v), n_s, k)
+        gram = np.einsum("gsk,gsl->skl", qx, qx)
+        hq = np.einsum("gs,gsk->sk", h, qx)
+        meat += (-2.0 * (z * vsq).sum(2) + np.einsum("bsk,skl,bsl->bs", z, gram, z)
+                 + 2.0 * d * (z * hq[None]).sum(2))
+    return d, meat
+
+
 def _no_basis(s: np.ndarray) -> np.ndarray:
     return np.zeros(s.shape + (0,))
 
@@ -128,9 +149,9 @@ def boot_t(v: np.ndarray, s: np.ndarray, h: np.ndarray, sxx: np.ndarray, factor:
     qx = _no_basis(s) if qx is None else qx
     d = np.empty((len(v), s.shape[1]))
     meat = np.empty_like(d)
-    for c in _chunks(s.shape[1], len(v), s.shape[0]):
-        d[:, c], u = draw_scores(v, s[:, c], h[:, c], sxx[c], qs[:, c], qx[:, c])
-        meat[:, c] = (u**2).sum(2).T
+    k = max(1, qs.shape[2])
+    for c in _chunks(s.shape[1], len(v), k, 8e6):
+        d[:, c], meat[:, c] = _meat(v, s[:, c], h[:, c], sxx[c], qs[:, c], qx[:, c])
     se = np.sqrt(np.maximum(meat, 0.0) * factor) / sxx
     with np.errstate(divide="ignore", invalid="ignore"):
         return d, d / se
