@@ -152,7 +152,9 @@ def test_summary_shows_the_specification_curve_in_words(small_site):
     s = json.loads((small_site["folder"] / "metrics" / "multiverse.json").read_text())
     assert f"We fitted {s['n_fitted']:,} reasonable ways of asking the question" in html
     assert "Benjamini-Hochberg" in html and "Romano-Wolf" in html and "joint test" in html
-    assert f"{100 * s['share_significant_bh']:.0f}% of all specifications remain significant" in html
+    inf = s["inferential"]  # the pre-specified curve's adjusted share, on its distinct specifications
+    assert f"{inf['n_significant']:,} of {inf['n_distinct']:,}" in html
+    assert f"{100 * inf['share_significant_bh']:.0f}% remain significant controlling the false discovery rate" in html
     assert 'src="figures/06_multiverse.png" alt="Specification curve of' in html
     assert (small_site["reports"] / "figures" / "06_multiverse.png").exists()
     assert 'href="06_multiverse.html"' in html

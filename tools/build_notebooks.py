@@ -210,10 +210,29 @@ def multiverse_nb() -> nbf.NotebookNode:
            "which choice drives the estimate. Red triangles are the headline specifications bootstrapped below."),
         code('fig = figures.specification_curve(run.table, P.multiverse.alpha)\n'
              'save_figure(fig, stage.STAGE.figure)\nplt.show()'),
+        md("## The pre-specified inferential curve and its falsification checks\n\n"
+           "Only the designs declared in `multiverse.inferential_families` at `inferential_lags` (by default the "
+           "within-trust designs at the same year and one year before) count as evidence. Placebo leads (staff "
+           "surveyed after patients) and reverse models (patient experience earlier, staff later) are checks and "
+           "should find nothing; pooled and random-effects designs are exploratory. Identical specifications are "
+           "counted once. Every share in a row is over that row's distinct fitted specifications, significance in "
+           "either direction; the joint test (Simonsohn, Simmons and Nelson 2020) asks how often that many would "
+           "be significant if there were no association at all."),
+        code('rows = {"inferential": run.curves["inferential"], **{f"falsification: {k}": v for k, v in '
+             'run.curves["falsification"].items()}, "exploratory (not evidence)": run.curves["exploratory"]}\n'
+             'cols = ["n_specs", "n_fitted", "n_distinct", "n_duplicates", "n_significant", "null_mean_significant", '
+             '"share_significant", "share_significant_bh", "share_significant_romano_wolf", '
+             '"median_estimate_within_std", "joint_p"]\n'
+             'display(pd.DataFrame(rows).T.reindex(columns=cols))\n'
+             'dups = run.table[run.table["duplicate_of"].notna()]\n'
+             'display(Markdown(f"{len(dups):,} forward specifications repeat another one\'s estimate exactly '
+             '(column `duplicate_of`); e.g.:"))\n'
+             'display(dups[["spec_id", "duplicate_of", "family", "sample", "dependent", "exposure", "lag", '
+             '"estimate"]].head(8))'),
         md("## Adjusted p-values\n\nWith thousands of tests some are significant by chance. Benjamini-Hochberg "
            "controls the expected share of false discoveries; Romano-Wolf the chance of even one (both over all "
-           "fitted specifications). The joint test (Simonsohn, Simmons and Nelson 2020) asks how often a curve "
-           "with this many significant results would arise if there were no association at all."),
+           "fitted forward specifications here; within each role in the table above). The joint test of the whole "
+           "curve mixes exploratory designs and placebo leads in, so it is shown for completeness, not as evidence."),
         code('ok = run.table[run.table["status"] == "ok"]\na = P.multiverse.alpha\n'
              'share = ok.assign(raw=ok["p_value"] < a, bh=ok["p_bh"] < a, romano_wolf=ok["p_romano_wolf"] < a)\n'
              'display(share.groupby("family")[["raw", "bh", "romano_wolf"]].mean().style.format("{:.0%}")'
