@@ -11,7 +11,7 @@ from ..paths import MANIFEST, REPORTS, STAGES
 from ..provenance import versions
 from ..vocab import UNIT_TEXT
 from .charts import Figure, coverage_figure, findings_figure
-from .design import Design, design_of, site_title, source_of, sources_read
+from .design import Design, design_of, report_title, site_title, source_of, sources_read
 from .findings import all_findings
 from .inputs import SiteInputs, _json, load_inputs
 from .provenance import (
@@ -140,11 +140,18 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     layout.written += [layout.out / f.path for f in figs]
     rp = params.report
     curve = curve_section(inputs)
-    layout.write("summary.html", "summary.html.j2", page_title="Summary: " + rp.title, title=rp.title,
+    title = _title(inputs, rp)
+    layout.write("summary.html", "summary.html.j2", page_title="Summary: " + title, title=title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
                  curve=curve, **ctx)
     ctx["figures"] = figs
     return ctx
+
+
+def _title(inputs: SiteInputs, rp: Any) -> str:
+    """The report's title: ``report.title``, its default question asked of the outcome actually modelled."""
+    default = type(rp).model_fields["title"].default
+    return report_title(rp.title, default, inputs.headline, inputs.catalogue)
 
 
 def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
@@ -353,7 +360,8 @@ def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *
             if (layout.out / f"{s.stem}.ipynb").exists():
                 layout.written.append(render_step_page(layout.out / f"{s.stem}.ipynb", s.stem, params, root, out))
     rp = params.report
-    layout.write("index.html", "index.html.j2", page_title=rp.title, title=rp.title,
+    title = _title(inputs, rp)
+    layout.write("index.html", "index.html.j2", page_title=title, title=title,
                  question=ctx["answers"].question, audience_note=rp.audience_note, steps=STEPS,
                  trusts=sorted(pages, key=lambda t: (t.name.lower(), t.code)))
     return {**ctx, "written": layout.written}

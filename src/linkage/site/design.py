@@ -31,6 +31,9 @@ TRUST_TYPE_TEXT = {
 #: Who answered a survey measure of each role (an outcome such as a mortality ratio has no respondents).
 ROLE_PEOPLE = {"staff": "staff", "patient": "patients"}
 
+#: The source of a measure declared in the project's own measures file (``data.measures_file``).
+OWN_DATA = "the project's own data files"
+
 #: Publisher of the packaged layouts, by the start of the layout id.
 PUBLISHERS = (("nss", "NHS Staff Survey"), ("cqc_inpatient", "CQC Adult Inpatient Survey"))
 
@@ -219,7 +222,7 @@ def source_of(catalogue: Any, measure: Any) -> str:
     names = list(dict.fromkeys(names))
     if names:
         return and_list(names)
-    return "the project's own data (a measure declared in its measures file, data.measures_file)"
+    return OWN_DATA
 
 
 def site_title(headline: dict[str, Any], catalogue: Any) -> str:
@@ -231,6 +234,17 @@ def site_title(headline: dict[str, Any], catalogue: Any) -> str:
     if y.role == "patient":
         return "Staff wellbeing and patient experience"
     return f"Staff wellbeing and {lower_first(short_label(y.label))}"
+
+
+def report_title(title: str, default: str, headline: dict[str, Any], catalogue: Any) -> str:
+    """``report.title``, or, when it is the default question and the outcome is not patient experience, that
+    question asked of the outcome actually modelled."""
+    if title != default or not headline.get("dependent"):
+        return title
+    y = measure_words(catalogue, str(headline["dependent"]))
+    if y.role == "patient":
+        return title
+    return title.replace("patient experience", f"the {lower_first(short_label(y.label))}")
 
 
 def sources_read(headline: dict[str, Any], catalogue: Any) -> str:

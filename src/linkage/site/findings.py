@@ -286,12 +286,12 @@ def higher_than(inputs: SiteInputs, family: str) -> tuple[str, str]:
 
 
 def direction_words(inputs: SiteInputs, y: str, est: float, places: int) -> str:
-    """``' (worse: for this measure higher is better)'`` after a rounded non-zero change of ``y``, else ''."""
+    """``' (worse, since for this measure higher is better)'`` after a rounded non-zero change of ``y``, else ''."""
     m = inputs.measure(y)
     if m is None or m.higher_is_better is None or float(fixed(abs(est), places).replace(",", "")) == 0:
         return ""
     better = "better" if (est > 0) == bool(m.higher_is_better) else "worse"
-    return f" ({better}: for this measure {'higher' if m.higher_is_better else 'lower'} is better)"
+    return f" ({better}, since for this measure {'higher' if m.higher_is_better else 'lower'} is better)"
 
 
 def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:

@@ -56,9 +56,7 @@ def _found(inputs: SiteInputs, head: Finding) -> str:
     if not head.clear:
         return f"No clear link. {_comparing(d)}, higher or lower {x} did not clearly go with different {y}."
     est = head.per_step["estimate"]
-    direction = "lower" if est < 0 else "higher"
-    if d.outcome.higher_is_better is not None:
-        direction += f" ({d.outcome.better(est > 0)}, since for this measure {d.outcome.direction_text})"
+    direction = ("lower" if est < 0 else "higher") + direction_words(inputs, d.outcome.name, est, 6)
     lag = int(inputs.headline.get("lag", 0))
     if d.within:
         subject = f"Years in which a trust had higher {x} than usual"
@@ -221,8 +219,10 @@ def cannot_show(inputs: SiteInputs) -> str:
               "move both" if d.within else
               "lasting differences between trusts (their case mix, places and histories) and things that change "
               "over time can both move the two measures, and this design does not take lasting differences out")
-    staff = f"the staff who answered the {d.exposure.source}" if d.exposure.people == "staff" else \
-        f"those behind {x}"
+    if d.exposure.people == "staff" and "NHS Staff Survey" in d.exposure.source:
+        staff = "the staff who answered the NHS Staff Survey"
+    else:
+        staff = f"the staff whose answers make up {x}" if d.exposure.people == "staff" else f"those behind {x}"
     if d.outcome.people == "patients":
         whom = f"the ones who cared for the patients who answered the {d.outcome.source}"
     else:
@@ -346,8 +346,9 @@ def _timing(d: Design) -> str:
     if "NHS Staff Survey" in d.exposure.source and "CQC Adult Inpatient Survey" in d.outcome.source:
         return ("Survey timing: Staff Survey fieldwork runs from September to December; the Inpatient Survey samples "
                 "patients discharged in November. 'The same year' therefore means roughly the same months.")
-    return (f"Timing: 'the same year' means the same year value in the files read ({d.exposure.source}; "
-            f"{d.outcome.source}); check that the two measures cover comparable periods.")
+    sources = and_list(dict.fromkeys((d.exposure.source, d.outcome.source)))
+    return (f"Timing: 'the same year' means the same year value in the files read ({sources}); check that the two "
+            "measures cover comparable periods.")
 
 
 def caveats(inputs: SiteInputs) -> list[str]:
