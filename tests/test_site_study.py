@@ -83,6 +83,7 @@ def test_study_methods_say_the_model_fitted(study_site):
     assert "The headline model (pooled OLS) compares all trust-years with each other (pooled)" in text
     assert "classical standard errors, with the n/(n-K) degrees-of-freedom correction" in text
     assert "ratio units; lower is better" in text
+    assert "kept under the code it was published with" in text and "to their successors" not in text
 
 
 def test_study_trust_page_names_its_sources(study_site):

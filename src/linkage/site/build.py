@@ -72,7 +72,7 @@ class Layout:
         read = sources_read(headline, catalogue)
         data_text = DATA_TEXT.get(source, "Data source unknown") + (f": {read}" if read and source != "demo" else "")
         self.common = {"site_title": site_title(headline, catalogue), "demo": source == "demo", "version": version,
-                       "data_text": data_text, "source_text": source_text(catalogue)}
+                       "data_text": data_text, "source_text": source_text(catalogue, source == "demo")}
         self.written: list[Path] = []
 
     def render(self, template: str, root: str = "", **context: Any) -> str:
@@ -295,8 +295,11 @@ def methods_text(inputs: SiteInputs) -> list[str]:
     """The methods paragraphs, with the headline model said as it was fitted."""
     d = design_of(inputs)
     x, y = d.exposure, d.outcome
-    link = (f"The panel links each trust's {x.quoted} ({x.source}) to its {y.quoted} ({y.source}) by year, after "
-            "mapping merged and renamed organisations to their successors (see the link step report).")
+    as_published = getattr(getattr(inputs.params, "link", None), "successors", "current") == "as_published"
+    orgs = ("with every organisation kept under the code it was published with (no successor mapping, no merging)"
+            if as_published else "after mapping merged and renamed organisations to their successors")
+    link = (f"The panel links each trust's {x.quoted} ({x.source}) to its {y.quoted} ({y.source}) by year, {orgs} "
+            "(see the link step report).")
     headline = (f"The headline model ({model_label(d)}) {d.comparison()}; {d.weights_text(inputs.label)}; the sample "
                 f"is {d.sample_text() or 'as linked'}; {standard_errors(d)}. {y.quoted} is on its own scale "
                 f"({y.unit_words()}; {y.direction_text}).")

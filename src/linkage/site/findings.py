@@ -53,6 +53,9 @@ class Finding:
     per_step : dict
         ``step`` (typical change of the first measure) and the estimate and
         interval per that step, in the second measure's units.
+    is_check : bool
+        False for the same-year model with the measures swapped: it is the
+        same partial association as the same-year result, not a further check.
     """
 
     key: str
@@ -62,6 +65,7 @@ class Finding:
     warning: str = ""
     clear: bool = False
     per_step: dict[str, float] = field(default_factory=dict)
+    is_check: bool = True
 
 
 def unit_words(inputs: SiteInputs, measure: str, n: float = 2) -> str:
@@ -339,7 +343,8 @@ def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
         text += f" Warning: {warning}."
     return Finding(key=str(row["spec_name"]), group=group, title=_title(row, inputs, group, span), sentence=text,
                    warning=warning, clear=clear,
-                   per_step={"step": step, "estimate": est, "ci_low": lo, "ci_high": hi})
+                   per_step={"step": step, "estimate": est, "ci_low": lo, "ci_high": hi},
+                   is_check=not (group == "reverse" and lag == 0))
 
 
 def rows_of_interest(inputs: SiteInputs) -> pd.DataFrame:

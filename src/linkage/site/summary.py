@@ -73,7 +73,7 @@ def _others_clear(findings: list[Finding]) -> str:
     """A pointer to the checks whose interval excludes no difference, with their warning status."""
     if not [f for f in findings if f.group != "headline"]:
         return ""
-    clear = [f for f in findings if f.clear and f.group != "headline"]
+    clear = [f for f in findings if f.clear and f.group != "headline" and f.is_check]
     if not clear:
         return " None of the other results below shows a clear link either."
     parts = [f"{f.title[:1].lower() + f.title[1:]}{' (with a warning)' if f.warning else ''}" for f in clear]

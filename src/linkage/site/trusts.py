@@ -22,15 +22,17 @@ from .inputs import SiteInputs
 from .words import and_list, fixed, places_for
 
 
-def source_text(catalogue: Any) -> dict[str, str]:
+def source_text(catalogue: Any, demo: bool = False) -> dict[str, str]:
     """Where each measure's values come from, by measure name, and by role (every source of that role).
 
     Named from the catalogue entry that reads the measure, so a measure from a
-    project's own extract is never credited to a publisher's survey.
+    project's own extract is never credited to a publisher's survey; on the
+    demo, the publisher's layout the synthetic files imitate.
     """
     if catalogue is None:
         return {}
-    by_name = {name: source_of(catalogue, m) for name, m in catalogue.measures.items()}
+    suffix = " layout (synthetic demo files)" if demo else ""
+    by_name = {name: source_of(catalogue, m) + suffix for name, m in catalogue.measures.items()}
     by_role: dict[str, list[str]] = {}
     for name, m in catalogue.measures.items():
         by_role.setdefault(m.kind, []).append(by_name[name])
