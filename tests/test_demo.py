@@ -92,7 +92,8 @@ def test_planted_effect_recovered_by_two_way_fixed_effects():
     """Direct check of the data generating process with linearmodels, no pipeline."""
     from linearmodels import PanelOLS
 
-    panel = simulate_panel(seed=11, n_trusts=130, years=(2019, 2020, 2021, 2022, 2023), true_effect=-0.03)
+    panel = simulate_panel(seed=11, n_trusts=130, years=(2019, 2020, 2021, 2022, 2023), true_effect=-0.03,
+                           plant_on="published")
     d = panel.set_index(["org_code", "year"])
     res = PanelOLS(d["patient.ip_overall"], d[["staff.stress"]], entity_effects=True, time_effects=True).fit(
         cov_type="clustered", cluster_entity=True)
@@ -121,3 +122,16 @@ def test_same_seed_same_bytes(tmp_path):
     assert a == b and len(a) >= 10
     other = file_inventory(write_demo_files(tmp_path / "c", SMALL.model_copy(update={"seed": 8})) and tmp_path / "c")
     assert {f["sha256"] for f in other} != {f["sha256"] for f in a}
+
+
+def test_published_values_are_latent_plus_sampling_error_from_the_base_n():
+    """Staff stress as published = latent value + binomial sampling error with the base n written in the file."""
+    staff, patient = simulate_values(DemoParams(seed=3))
+    p = staff["latent_stress"] / 100
+    z = (staff["staff.stress"] / 100 - p) / np.sqrt(p * (1 - p) / staff["staff.stress__n"])
+    assert abs(z.mean()) < 0.1 and z.std() == pytest.approx(1.0, abs=0.08)
+    # and the effect is planted on the latent value: the naive within slope of the published values is attenuated
+    panel = simulate_panel(seed=11, n_trusts=130, true_effect=-0.03)
+    noisy = simulate_panel(seed=11, n_trusts=130, true_effect=-0.03, plant_on="published")
+    assert not np.allclose(panel["patient.ip_overall"], noisy["patient.ip_overall"])
+    np.testing.assert_array_equal(panel["staff.stress"], noisy["staff.stress"])

@@ -140,6 +140,12 @@ def model_nb() -> nbf.NotebookNode:
         md("## Reliability and power\n\nHow reliable each trust-level measure is given its respondents, and the "
            "smallest effect this panel could detect (80% power), next to the estimates."),
         code('display(run.reliability)\ndisplay(pd.DataFrame([run.headline]).T.rename(columns={0: "headline"}))'),
+        md("## Measurement error and equivalence\n\nThe published staff values are survey estimates with sampling "
+           "error from their base n, which attenuates within-trust slopes. The corrected slope removes that "
+           "attenuation on average (errors-in-variables, `docs/models.md`); the equivalence test asks whether a "
+           "link as large as `model.sesoi` per typical within-trust change is ruled out."),
+        code('display(models.correction_table(run))\ndisplay(pd.Series(run.headline["correction"], name="correction"))\n'
+             'display(pd.Series(run.headline["equivalence"], name="equivalence"))'),
         code('for w in run.warnings:\n    display(Markdown(f"> **Note.** {w}"))'),
         md("## Provenance"),
         code('show_provenance(P, "model")'),

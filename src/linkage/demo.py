@@ -18,16 +18,18 @@ real data:
 
 Data generating process (per acute trust *i*, year *t*)::
 
-    stress_it  = mu_i + tau_t + e_it                (true % unwell from work stress)
-    published  = stress_it + sampling error(base n) (what the workbook shows, as 0-1)
-    overall_it = alpha_i + gamma_t + beta * published_it + u_it + sampling error
+    stress_it    = mu_i + tau_t + e_it                      (latent % unwell from work stress)
+    published_it = stress_it + sampling error, var p(1-p)/n (what the workbook shows, as 0-1, with its base n)
+    overall_it   = alpha_i + gamma_t + beta * stress_it + u_it            (latent patient experience)
+    published    = overall_it + sampling error, sd 2/sqrt(n)              (with the Q46 base n)
 
 with ``alpha_i`` correlated with ``mu_i`` (so the cross-sectional slope is
 steeper than the within-trust one), ``beta = data.demo.true_effect``.  The
-effect is planted on the *published* stress value so that a within-trust
-estimator targets exactly ``beta``; with real data, measurement error in the
-published value attenuates estimates (see the reliability table of the model
-stage).
+effect is planted on the *latent* trust values and both published values carry
+sampling error from the base n written in the files, as real survey results
+do: a naive within-trust slope of the published values is attenuated by the
+exposure's within reliability, and the model stage's errors-in-variables
+correction (``docs/models.md``) is what targets ``beta``.
 
 Everything is labelled SYNTHETIC: codes start with ``Z``, names end in
 ``(SYNTHETIC DEMO)`` and every file name contains ``DEMO-SYNTHETIC``.
@@ -159,13 +161,21 @@ def _active(orgs: pd.DataFrame, year: int) -> pd.Series:
     return (orgs["open_year"] <= year) & (year < closes)
 
 
-def simulate_values(spec: DemoParams, orgs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_values(
+    spec: DemoParams, orgs: pd.DataFrame | None = None, *, plant_on: str = "latent"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate published staff and patient values per organisation-year.
 
     Returns ``(staff, patient)`` wide frames keyed by ``org_code, year`` with
     values on the *canonical* scale (percent for staff proportions, 0-10 scores)
     and bases.  Patient rows exist only for acute and acute specialist trusts.
+    ``plant_on='latent'`` (the demo) plants the effect on the latent stress value;
+    ``'published'`` plants it on the published (noisy) value, the case in which a
+    naive within estimator is unbiased (for tests of the estimators themselves).
+    The staff frame keeps the latent value in column ``latent_stress`` (never written to files).
     """
+    if plant_on not in ("latent", "published"):
+        raise ValueError(f"plant_on must be 'latent' or 'published', got {plant_on!r}")
     orgs = simulate_organisations(spec) if orgs is None else orgs
     rng = np.random.default_rng([spec.seed, 2])
     tau = _year_effects(spec.staff_years, {2017: -1.0, 2018: -0.5, 2019: 0.0, 2020: 3.5, 2021: 6.0, 2022: 5.0, 2023: 3.0}, 0.5)
@@ -194,12 +204,13 @@ def simulate_values(spec: DemoParams, orgs: pd.DataFrame | None = None) -> tuple
             "staff.respondents": responses,
             "staff.response_rate": np.clip(act["response_rate"].to_numpy() * 100 + rng.normal(0, 2, n), 5, 99),
             "distributed": (responses / np.clip(act["response_rate"].to_numpy(), 0.1, 1)).round(),
+            "latent_stress": p * 100,
         }))
     staff = pd.concat(staff_rows, ignore_index=True)
 
     acute = orgs[orgs["org_type"].isin(["acute", "acute_specialist"])].set_index("org_code")
     pat_rows = []
-    stress_lookup = staff.set_index(["org_code", "year"])["staff.stress"]
+    stress_lookup = staff.set_index(["org_code", "year"])["latent_stress" if plant_on == "latent" else "staff.stress"]
     for year in spec.patient_years:
         act = acute[_active(acute.reset_index(), year).to_numpy()]
         n = len(act)
@@ -210,7 +221,8 @@ def simulate_values(spec: DemoParams, orgs: pd.DataFrame | None = None) -> tuple
             s = act["mu"].to_numpy()
         npat = np.maximum(50, (act["patients"].to_numpy() * rng.uniform(0.85, 1.1, n)).round())
         latent = act["alpha"].to_numpy() + gamma[year] + spec.true_effect * s + rng.normal(0, 0.10, n)
-        overall = np.clip(latent + rng.normal(0, 2.0 / np.sqrt(npat)), 0, 10)
+        n_overall = np.maximum(20, (npat * 0.97).round())  # the base n of Q46 (overall experience)
+        overall = np.clip(latent + rng.normal(0, 2.0 / np.sqrt(n_overall)), 0, 10)
         respect = np.clip(9.0 + 0.5 * (latent - 8.0) + rng.normal(0, 0.08, n), 0, 10)
         frame = {"org_code": codes, "year": year, "n_tpat": npat,
                  "patient.ip_overall": overall, "patient.ip_respect_dignity": respect}
@@ -222,7 +234,7 @@ def simulate_values(spec: DemoParams, orgs: pd.DataFrame | None = None) -> tuple
             else:
                 frame[f"mean{q}"] = np.clip(7.5 + 0.7 * (latent - 8.0) + rng.normal(0, 0.4, n), 0, 10)
             frame[f"{q}_tres"] = np.maximum(20, (npat * rng.uniform(0.3, 0.99)).round())
-        frame["Q46_tres"] = np.maximum(20, (npat * 0.97).round())
+        frame["Q46_tres"] = n_overall
         for s_ in CQC_SECTIONS:
             frame[f"mean{s_}"] = np.clip(7.8 + 0.8 * (latent - 8.0) + rng.normal(0, 0.3, n), 0, 10)
         pat_rows.append(pd.DataFrame(frame))
@@ -239,18 +251,20 @@ def simulate_panel(
     n_trusts: int = 130,
     years: tuple[int, ...] | list[int] = (2019, 2020, 2021, 2022, 2023),
     true_effect: float = -0.03,
+    plant_on: str = "latent",
 ) -> pd.DataFrame:
     """A linked demo panel in ``panel.parquet`` format, straight from the simulation.
 
     No files, no mergers: for fast model tests and coverage simulations.  Rows
     are acute trusts x ``years``; columns ``org_code, year, org_name,
-    trust_type, staff.*, staff.*__n, patient.*, patient.*__n``.
+    trust_type, staff.*, staff.*__n, patient.*, patient.*__n``.  ``plant_on``: see
+    :func:`simulate_values` (the effect on the latent value by default, as in the demo files).
     """
     years = tuple(int(y) for y in years)
     spec = DemoParams(seed=seed, n_acute=n_trusts, n_non_acute=0, staff_years=years,
                     patient_years=years, true_effect=true_effect, n_mergers=0)
     orgs = simulate_organisations(spec)
-    staff, patient = simulate_values(spec, orgs)
+    staff, patient = simulate_values(spec, orgs, plant_on=plant_on)
     pat = patient[["org_code", "year", "patient.ip_overall", "patient.ip_respect_dignity", "n_tpat", "Q46_tres"]].rename(
         columns={"Q46_tres": "patient.ip_overall__n"})
     pat["patient.ip_respect_dignity__n"] = pat.pop("n_tpat")

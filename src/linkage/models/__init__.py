@@ -21,6 +21,8 @@ _LAZY = {
     "ModelRun": "._run",
     "fit_models": "._run",
     "plain_language": "._run",
+    "correction_table": "._run",
+    "family_label": "._run",
 }
 
 __all__ = ["ModelParams", *_LAZY]

@@ -151,20 +151,62 @@ def _catalogue_unit(measure: str) -> str | None:
     return None if m is None else m.unit
 
 
+def measure_unit(values: pd.Series, m: str, percent_measures: list[str] | None) -> str:
+    """The scale a measure's sampling variance is computed on: ``percent``, ``proportion``, ``score`` or another unit.
+
+    The catalogue's unit decides when it is known (``proportion`` for 0-1 shares,
+    ``percent``, ``score10``); otherwise ``percent_measures`` or, if that is None,
+    any value above 10 marks a percent measure and the rest are 0-10 scores.
+    """
+    scale = _catalogue_unit(m)
+    if scale == "proportion":
+        return "proportion"
+    if scale not in (None, "percent", "score10"):
+        return str(scale)
+    if percent_measures is not None:
+        return "percent" if m in percent_measures else "score"
+    if scale == "score10":
+        return "score"
+    if scale == "percent":
+        return "percent"
+    return "percent" if pd.to_numeric(values, errors="coerce").max() > 10 else "score"
+
+
+def sampling_variance(values: np.ndarray, n: np.ndarray, unit: str, score_sd: float) -> np.ndarray:
+    """Sampling variance of published trust values from their base n.
+
+    ``100^2 p(1-p)/n`` for percent measures (p = value/100), ``p(1-p)/n`` for 0-1
+    proportions, ``score_sd^2/n`` for 0-10 scores (``score_sd`` is an assumption:
+    the files do not publish the respondents' SD).
+
+    Raises
+    ------
+    ValueError
+        For a unit without a survey sampling model.
+    """
+    v = np.asarray(values, dtype=float)
+    n = np.asarray(n, dtype=float)
+    if unit == "percent":
+        p = np.clip(v / 100, 0, 1)
+        return 100**2 * p * (1 - p) / n
+    if unit == "proportion":
+        p = np.clip(v, 0, 1)
+        return p * (1 - p) / n
+    if unit == "score":
+        return np.full_like(v, score_sd**2) / n
+    raise ValueError(f"no sampling model for a {unit} measure")
+
+
 def _reliability_row(
     panel: pd.DataFrame, m: str, percent_measures: list[str] | None, score_sd: float
 ) -> dict[str, Any]:
     """One row of :func:`reliability_table`."""
     ncol = f"{m}__n"
     vals = pd.to_numeric(panel[m], errors="coerce")
-    if percent_measures is not None:
-        unit = "percent" if m in percent_measures else "score"
-    else:
-        unit = "percent" if vals.max() > 10 else "score"
+    unit = measure_unit(vals, m, percent_measures)
     row: dict[str, Any] = {"measure": m, "unit": unit}
-    scale = _catalogue_unit(m)
-    if scale not in (None, "percent", "proportion", "score10"):
-        row.update(unit=scale, note=f"reliability not computed: a {scale} measure has no survey sampling model here")
+    if unit not in ("percent", "proportion", "score"):
+        row.update(note=f"reliability not computed: a {unit} measure has no survey sampling model here")
         return row
     if ncol not in panel.columns:
         row.update(note=f"no base column {ncol!r}; reliability not computed")
@@ -175,11 +217,7 @@ def _reliability_row(
     if d.empty:
         row.update(note=f"no positive base n in {ncol!r}; reliability not computed")
         return row
-    if unit == "percent":
-        p = (d["v"] / 100).clip(0, 1)
-        d["sv"] = 100**2 * p * (1 - p) / d["n"]
-    else:
-        d["sv"] = score_sd**2 / d["n"]
+    d["sv"] = sampling_variance(d["v"].to_numpy(), d["n"].to_numpy(), unit, score_sd)
     by_year = d.groupby("year").agg(s2=("v", "var"), vbar=("sv", "mean"), k=("v", "size"))
     by_year = by_year[by_year["k"] >= 3]
     s2 = float(by_year["s2"].mean()) if len(by_year) else float("nan")

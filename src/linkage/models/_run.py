@@ -13,8 +13,11 @@ from ..errors import LinkageDataError
 from ..params import ModelParams
 from ..vocab import CONVENTION_TEXT, COV_TEXT, EFFECT_KIND, FAMILY_TEXT
 from ._data import ModelFrame, Spec, build_frame, check_panel, measure_columns
-from ._diagnostics import hausman, reliability_table, wald
+from ._diagnostics import hausman, measure_unit, reliability_table, sampling_variance, wald
+from ._eiv import CORRECTABLE, Corrected, corrected_slope
+from ._equivalence import equivalence_block
 from ._fit import Fitted, _codes, fit_family
+from ._timing import Pairing, pairing
 from ._within import within_stats
 
 RESULT_COLUMNS = [
@@ -23,7 +26,29 @@ RESULT_COLUMNS = [
     "n_obs", "n_entities", "n_periods", "n_trust_years", "n_dropped", "dropped_detail",
     "cov_type", "small_sample", "cov_factor", "weights", "alpha",
     "within_sd", "within_share", "estimate_per_within_sd", "mde", "headline",
+    "role", "pairs", "pair_gap_years", "change_gap_years", "skipped_years", "changes", "timing",
 ]
+
+#: What each direction of a specification is for (``role`` column of the results).
+ROLE = {"forward": "estimate", "lagged_dependent": "estimate", "reverse": "reverse_check", "placebo": "placebo_check"}
+
+
+def family_label(family: str, time_effects: bool) -> str:
+    """The family's label as fitted: no "(+ year effects)" when ``time_effects`` is false."""
+    text = FAMILY_TEXT[family]
+    return text if time_effects else text.replace(" (+ year effects)", "")
+
+
+def applied_convention(small_sample: str, cov_type: str) -> str:
+    """The small-sample scaling actually applied to a covariance: ``cr1`` only for clustered ones.
+
+    Under the ``cr1`` convention robust, classical and Driscoll-Kraay covariances get
+    ``n/(n-K)`` (see :mod:`linkage.models._cov`), so that is their label.
+    """
+    if small_sample == "cr1" and not cov_type.startswith("clustered"):
+        return "n/(n-K)"
+    return small_sample
+
 
 @dataclass
 class ModelRun:
@@ -90,6 +115,7 @@ def _row(
     effect: str,
     stats_term: str,
     params: ModelParams,
+    timing: Pairing,
 ) -> dict[str, Any]:
     se = float(np.sqrt(max(var, 0.0)))
     df = fitted.scale.df
@@ -100,7 +126,7 @@ def _row(
     w_sd, w_share = within_stats(data[stats_term].to_numpy(), ent)
     return {
         "model": fitted.family,
-        "model_label": FAMILY_TEXT[fitted.family],
+        "model_label": family_label(fitted.family, params.time_effects),
         "spec_name": spec.name,
         "spec": spec.label,
         "direction": "forward" if spec.direction == "lagged_dependent" else spec.direction,
@@ -123,7 +149,7 @@ def _row(
         "n_dropped": frame.n_dropped,
         "dropped_detail": frame.dropped_text(),
         "cov_type": fitted.cov_type,
-        "small_sample": params.small_sample,
+        "small_sample": applied_convention(params.small_sample, fitted.cov_type),
         "cov_factor": fitted.scale.factor,
         "weights": params.weights or "none",
         "alpha": params.alpha,
@@ -132,6 +158,13 @@ def _row(
         "estimate_per_within_sd": float(est * w_sd),
         "mde": float((q + qp) * se),
         "headline": False,
+        "role": ROLE.get(spec.direction, spec.direction),
+        "pairs": timing.pairs,
+        "pair_gap_years": timing.pair_gap_years,
+        "change_gap_years": timing.change_gap_years,
+        "skipped_years": timing.skipped_years,
+        "changes": timing.changes,
+        "timing": timing.timing_text(),
     }
 
 
@@ -139,8 +172,10 @@ def _rows(fitted: Fitted, frame: ModelFrame, spec: Spec, params: ModelParams) ->
     b, v = fitted.params, fitted.cov
     out = []
     kind = EFFECT_KIND[fitted.family]
+    timing = pairing(frame, spec)
     for t in frame.terms:
-        common = {"fitted": fitted, "frame": frame, "spec": spec, "stats_term": t, "params": params}
+        common = {"fitted": fitted, "frame": frame, "spec": spec, "stats_term": t, "params": params,
+                  "timing": timing}
         out.append(_row(float(b[t]), float(v.loc[t, t]), term=t, effect=kind, **common))
         if fitted.family == "mundlak":
             m = f"mean({t})"
@@ -156,7 +191,8 @@ def _specs(p: ModelParams) -> list[Spec]:
     for k in sorted(set(p.lags) - {p.lag}):
         specs.append(Spec(f"forward_lag{k}", "forward", k, p.dependent, p.exposure, cov))
     if p.reverse:
-        for k in sorted(set(p.lags) | {p.lag}):
+        # k = 0 would be the forward model's partial correlation with the roles swapped
+        for k in sorted((set(p.lags) | {p.lag}) - {0}):
             specs.append(Spec(f"reverse_lag{k}", "reverse", k, p.exposure, p.dependent, cov))
     for k in sorted(set(p.placebo_leads)):
         specs.append(Spec(f"placebo_lead{k}", "placebo", -k, p.dependent, p.exposure, cov))
@@ -198,6 +234,13 @@ def _frame_checks(frame: ModelFrame, spec: Spec, p: ModelParams, family: str) ->
             f"{what}: only one year ({years}) left in the sample after lags and missing values; "
             "within-trust models need at least two"
         )
+    if EFFECT_KIND[family] == "within" and p.skip_gaps == "drop" and spec.lag != 0:
+        timing = pairing(frame, spec)
+        if timing.spans_gap:
+            raise LinkageDataError(
+                f"{what}: its within-trust changes span {timing.change_gap_years} years ({timing.skipped_years} "
+                f"not in the sample: {timing.changes}) and model.skip_gaps is 'drop'"
+            )
     if EFFECT_KIND[family] == "within":
         x = data[spec.x_term].to_numpy()
         _, share = within_stats(x, _codes(data.index)[0])
@@ -247,16 +290,18 @@ def fit_models(panel: pd.DataFrame, params: ModelParams | dict[str, Any] | None 
     results = pd.DataFrame(fits.rows).reindex(columns=RESULT_COLUMNS)
     hz = _hausman_block(head_frame, head_spec, p, fits.fitted)
     reliability = _reliability(panel, p, measures)
+    correction = _correct(panel, head_frame, head_spec, p)
+    fits.notes.extend(correction.notes)
     return ModelRun(
         results=results,
-        headline=_headline(results, head_frame, p),
+        headline=_headline(results, head_frame, p, correction),
         comparison=_comparison(results, head_spec),
         hausman=hz,
         reliability=reliability,
         mde=results[["model", "spec_name", "term", "effect", "estimate", "std_error", "mde"]].assign(
             power=p.power, alpha=p.alpha
         ),
-        warnings=_warnings(p, panel, results, head_frame, reliability, fits.notes, fits.skipped, hz),
+        warnings=_warnings(p, panel, results, head_frame, reliability, fits.notes, fits.skipped, hz, correction),
         skipped=fits.skipped,
         convention=_convention(p),
         params=p,
@@ -333,12 +378,12 @@ def _fit_other_spec(fits: _Fits, panel: pd.DataFrame, spec: Spec, p: ModelParams
     fits.add(fitted, frame, spec, p)
 
 
-def _headline(results: pd.DataFrame, frame: ModelFrame, p: ModelParams) -> dict[str, Any]:
+def _headline(results: pd.DataFrame, frame: ModelFrame, p: ModelParams, corr: _Correction) -> dict[str, Any]:
     """The headline row as the JSON-serialisable dict of ``metrics/headline.json``."""
     head = results[results["headline"]].iloc[0]
     index = frame.data.index
     years = sorted(int(y) for y in index.get_level_values(1).unique())
-    return {
+    out = {
         "estimate": float(head["estimate"]),
         "std_error": float(head["std_error"]),
         "ci_low": float(head["ci_low"]),
@@ -356,14 +401,128 @@ def _headline(results: pd.DataFrame, frame: ModelFrame, p: ModelParams) -> dict[
         "term": str(head["term"]),
         "lag": p.lag,
         "cov_type": str(head["cov_type"]),
-        "small_sample": p.small_sample,
+        "small_sample": str(head["small_sample"]),
         "weights": p.weights or "none",
         "within_share": float(head["within_share"]),
         "within_sd": float(head["within_sd"]),
         "estimate_per_within_sd": float(head["estimate_per_within_sd"]),
         "mde": float(head["mde"]),
         "power": p.power,
+        "pairs": str(head["pairs"]),
+        "pair_gap_years": int(head["pair_gap_years"]),
+        "change_gap_years": int(head["change_gap_years"]),
+        "changes": str(head["changes"]),
     }
+    out.update(corr.headline_fields(p.alpha))
+    if corr.fit is not None:
+        est, se, df, based_on = corr.fit.estimate, corr.fit.std_error, corr.fit.df, "corrected"
+    else:
+        est, se, df, based_on = out["estimate"], out["std_error"], _df_or_none(head["df"]), "naive"
+    out["equivalence"] = equivalence_block(
+        estimate=est, std_error=se, df=df, sesoi=p.sesoi, typical_change=out["within_sd"], alpha=p.alpha,
+        based_on=based_on,
+    )
+    return out
+
+
+def _df_or_none(df: float) -> float | None:
+    return None if not np.isfinite(df) else float(df)
+
+
+WHY_MOM = (
+    "The sampling variance of every published exposure value is known from its base n and the within "
+    "estimator is linear, so subtracting the expected sampling noise from the exposure's within sum of squares "
+    "(a method-of-moments errors-in-variables correction, as in Fuller 1987) removes the attenuation in "
+    "expectation in closed form. Unlike SIMEX it needs no extrapolation model and no simulation, so the "
+    "result is deterministic and its sandwich standard error is exact algebra. The dependent's sampling "
+    "error is not corrected: it widens intervals but does not bias the slope."
+)
+
+
+@dataclass
+class _Correction:
+    """The measurement-error correction of the headline slope, or why there is none."""
+
+    fit: Corrected | None
+    method: str
+    why: str
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def headline_fields(self, alpha: float) -> dict[str, Any]:
+        """``exposure_reliability``, ``*_corrected`` and ``correction`` of ``metrics/headline.json``."""
+        info = {"method": self.method, "why": self.why, **self.details}
+        if self.fit is None:
+            return {"exposure_reliability": self.details.get("exposure_reliability"), "estimate_corrected": None,
+                    "std_error_corrected": None, "ci_low_corrected": None, "ci_high_corrected": None,
+                    "correction": info}
+        f = self.fit
+        q = _quantiles(f.df, alpha, 0.8)[0]
+        return {
+            "exposure_reliability": f.reliability,
+            "estimate_corrected": f.estimate,
+            "std_error_corrected": f.std_error,
+            "ci_low_corrected": f.estimate - q * f.std_error,
+            "ci_high_corrected": f.estimate + q * f.std_error,
+            "p_value_corrected": _pvalue(f.estimate / f.std_error if f.std_error > 0 else float("inf"), f.df),
+            "correction": info,
+        }
+
+
+def exposure_variance(panel: pd.DataFrame, spec: Spec, frame: ModelFrame, p: ModelParams) -> tuple[np.ndarray, str]:
+    """Sampling variance of the exposure value (at t - lag) of every row of ``frame``, and its formula.
+
+    Raises
+    ------
+    LinkageDataError
+        If the exposure has no base column, no sampling model or a missing base in a row used.
+    """
+    ncol = f"{spec.x}__n"
+    if ncol not in panel.columns:
+        raise LinkageDataError(f"the panel has no base column {ncol!r} for the exposure")
+    unit = measure_unit(panel[spec.x], spec.x, p.percent_measures)
+    values = pd.to_numeric(panel[spec.x], errors="coerce").to_numpy(dtype=float)
+    bases = pd.to_numeric(panel[ncol], errors="coerce").to_numpy(dtype=float)
+    try:
+        var = sampling_variance(values, np.where(bases > 0, bases, np.nan), unit, p.score_individual_sd)
+    except ValueError as err:
+        raise LinkageDataError(f"{spec.x}: {err}") from None
+    keys = pd.MultiIndex.from_arrays([panel["org_code"].astype(str), panel["year"].astype(int) + spec.lag])
+    aligned = pd.Series(var, index=keys).reindex(frame.data.index).to_numpy(dtype=float)
+    missing = int((~np.isfinite(aligned)).sum())
+    if missing:
+        raise LinkageDataError(f"{missing} of {len(aligned)} trust-years used have no positive base n in {ncol!r}")
+    formula = {"percent": "100^2 p(1-p)/n", "proportion": "p(1-p)/n",
+               "score": f"sd^2/n with an assumed individual sd of {p.score_individual_sd:g} (model.score_individual_sd)"}
+    return aligned, f"{formula[unit]} from {ncol} ({unit} measure)"
+
+
+def _correct(panel: pd.DataFrame, frame: ModelFrame, spec: Spec, p: ModelParams) -> _Correction:
+    """The errors-in-variables corrected headline slope, or the reason it is not computed."""
+    fam = p.headline_family
+    if fam not in CORRECTABLE:
+        return _Correction(None, "none", f"{FAMILY_TEXT[fam]} also uses differences between trusts; the "
+                           f"correction is defined for the within designs {list(CORRECTABLE)} only")
+    try:
+        var, formula = exposure_variance(panel, spec, frame, p)
+        fit = corrected_slope(fam, frame, var, time_effects=p.time_effects, small_sample=p.small_sample)
+    except LinkageDataError as err:
+        return _Correction(None, "none", f"not computed: {err}",
+                           notes=[f"No measurement-error correction of the headline: {err}"])
+    details = {
+        "design": family_label(fam, p.time_effects),
+        "sampling_variance": formula,
+        "exposure_reliability": fit.reliability,
+        "noise_share": fit.noise_share,
+        "attenuation": fit.estimate_naive / fit.estimate if fit.estimate else None,
+        "interval": (f"cluster-robust sandwich of the corrected estimating equations by trust "
+                     f"({fit.n_clusters} trusts), small-sample convention {p.small_sample}, "
+                     f"{'normal' if fit.df is None else f't({fit.df:g})'} reference"),
+        "assumes": ("sampling errors independent across trust-years and of the latent values; covariates "
+                    "measured without error; sampling variances known from the published base n"),
+    }
+    return _Correction(fit, "errors-in-variables method of moments (Fuller-style) on the within design", WHY_MOM,
+                       details)
 
 
 def _comparison(results: pd.DataFrame, head_spec: Spec) -> pd.DataFrame:
@@ -425,6 +584,7 @@ def _warnings(
     notes: list[str],
     skipped: list[str],
     hz: dict[str, Any],
+    corr: _Correction,
 ) -> list[str]:
     w: list[str] = []
     data = frame.data
@@ -459,13 +619,7 @@ def _warnings(
     g = data.index.get_level_values(0).nunique()
     if p.cov_type.startswith("clustered") and g < 40:
         w.append(f"Only {g} trust clusters: cluster-robust inference may over-reject.")
-    for _, r in reliability.iterrows():
-        wr = r.get("within_reliability")
-        if pd.notna(wr) and wr < 0.5:
-            w.append(
-                f"{r['measure']}: within-trust reliability {wr:.2f} (sampling noise is a large part of its "
-                "year-to-year changes); within-trust estimates involving it are attenuated towards zero."
-            )
+    w.extend(_reliability_warnings(p, reliability, corr))
     plac = results[(results["direction"] == "placebo") & (results["term"].str.startswith("F"))]
     for _, r in plac.iterrows():
         if r["p_value"] < p.alpha:
@@ -478,6 +632,64 @@ def _warnings(
     w.extend(dict.fromkeys(notes))
     w.extend(f"Skipped: {s}" for s in skipped)
     return w
+
+
+def _reliability_warnings(p: ModelParams, reliability: pd.DataFrame, corr: _Correction) -> list[str]:
+    """A warning when the EXPOSURE's within-trust reliability is low: its sampling noise attenuates the slope.
+
+    The dependent's sampling noise only widens the intervals, so it gets no warning here.
+    """
+    if corr.fit is not None:
+        rel = corr.fit.reliability
+        where = "in the headline design"
+    else:
+        rows = reliability[reliability["measure"] == p.exposure]["within_reliability"]
+        rel = float(rows.iloc[0]) if len(rows) and pd.notna(rows.iloc[0]) else float("nan")
+        where = "net of trust and year means"
+    if not np.isfinite(rel) or rel >= 0.5:
+        return []
+    fix = (f"; the corrected estimate ({corr.fit.estimate:.3g}) removes that attenuation on average"
+           if corr.fit is not None else "")
+    return [
+        f"{p.exposure} (the exposure): within-trust reliability {rel:.2f} {where} - sampling noise from its "
+        f"base n is a large part of the year-to-year changes used, so the naive slope is attenuated towards zero "
+        f"by about that factor{fix}."
+    ]
+
+
+def _error_lines(h: dict[str, Any], pct: int) -> list[str]:
+    """Sentences on the exposure's sampling error, the corrected slope and the equivalence test."""
+    lines = []
+    if h.get("estimate_corrected") is not None:
+        lines.append(
+            f"Sampling error in the published {h['exposure']} values (from their base n) leaves a within-trust "
+            f"reliability of {h['exposure_reliability']:.2f} in this design, which pulls the slope towards zero; "
+            f"corrected for it, the slope is {h['estimate_corrected']:.3g} ({pct}% CI {h['ci_low_corrected']:.3g} "
+            f"to {h['ci_high_corrected']:.3g})."
+        )
+    else:
+        lines.append(f"No measurement-error correction: {h['correction']['why']}")
+    eq = h["equivalence"]
+    bound = f"{eq['sesoi']:.3g} on the {h['dependent']} scale per typical within-trust change of {h['exposure']} ({eq['typical_change']:.3g})"
+    if eq["verdict"] == "ruled_out":
+        lines.append(f"A link as large as {bound} is ruled out (equivalence test, {eq['based_on']} slope, p = {eq['p_value']:.3g}).")
+    else:
+        lines.append(f"A link as large as {bound} cannot be ruled out (equivalence test, {eq['based_on']} slope, p = {eq['p_value']:.3g}).")
+    return lines
+
+
+def correction_table(run: ModelRun) -> pd.DataFrame:
+    """Naive and measurement-error corrected headline slope side by side, with the equivalence bounds."""
+    h = run.headline
+    rows = [{"slope": "naive", "estimate": h["estimate"], "std_error": h["std_error"], "ci_low": h["ci_low"],
+             "ci_high": h["ci_high"]}]
+    if h.get("estimate_corrected") is not None:
+        rows.append({"slope": "corrected", "estimate": h["estimate_corrected"], "std_error": h["std_error_corrected"],
+                     "ci_low": h["ci_low_corrected"], "ci_high": h["ci_high_corrected"]})
+    eq = h["equivalence"]
+    rows.append({"slope": f"equivalence bounds (sesoi {eq['sesoi']:g} per typical change)", "estimate": float("nan"),
+                 "std_error": float("nan"), "ci_low": eq["bound_low"], "ci_high": eq["bound_high"]})
+    return pd.DataFrame(rows)
 
 
 def plain_language(run: ModelRun) -> str:
@@ -508,9 +720,11 @@ def plain_language(run: ModelRun) -> str:
         f"{h['within_share'] * 100:.0f}% of the variation in {h['exposure']} is within trusts.",
         f"The smallest association this design would detect with {int(h['power'] * 100)}% power is about "
         f"+/-{h['mde']:.3g}. The interval {'excludes' if excludes else 'includes'} zero.",
+        *_error_lines(h, pct),
     ]
     res = run.results
-    for direction, label in (("reverse", "Reverse direction"), ("placebo", "Placebo (future staff values)")):
+    for direction, label in (("reverse", "Reverse direction (earlier patient values)"),
+                             ("placebo", "Placebo (future staff values)")):
         sub = res[(res["direction"] == direction) & (res["model"] == p.headline_family)]
         sub = sub[sub["term"].str.contains(p.dependent if direction == "reverse" else p.exposure, regex=False)]
         for _, r in sub.iterrows():

@@ -66,11 +66,11 @@ class ModelParams(Section):
     )
     lags: list[int] = Field(
         default_factory=lambda: [0, 1],
-        description="Lags k examined with the headline family, in both directions (forward: staff at t-k -> patient at t; reverse: patient at t-k -> staff at t).",
+        description="Lags k examined with the headline family: forward (staff at t-k -> patient at t) for every k, reverse (patient at t-k -> staff at t) for every k >= 1. No same-year reverse model is fitted: with k = 0 it is the same partial correlation as the forward model, not a check of direction.",
     )
     reverse: bool = Field(
         True,
-        description="Also fit the reverse direction: patient experience at t-k predicting the staff exposure at t, for each k in lags.",
+        description="Also fit the reverse direction: patient experience at t-k predicting the staff exposure at t, for each k >= 1 in lags (and the headline lag if it is >= 1).",
     )
     lagged_dependent: bool = Field(
         False,
@@ -103,6 +103,17 @@ class ModelParams(Section):
         2.0,
         gt=0,
         description="Assumed standard deviation of one respondent's answer on 0-10 score measures, used for their sampling variance sd^2/n in the reliability table (the published files do not give it).",
+    )
+
+    sesoi: float = Field(
+        0.05,
+        gt=0,
+        le=1000,
+        description="Smallest effect of interest for the equivalence test, in units of the dependent measure per typical within-trust change of the exposure (one within-trust SD). A link smaller than this is treated as negligible: TOST tests whether the headline slope lies inside +/- sesoi / (within-trust SD of the exposure). The default 0.05 points suits 0-10 patient experience scores; set it on the dependent's own scale for other outcomes.",
+    )
+    skip_gaps: Literal["label", "drop"] = Field(
+        "label",
+        description="Lag and lead specifications whose within-trust changes span a missing survey year (e.g. lag 1 pairing staff 2019->2021 changes with patient 2020->2022 changes when 2020 is absent): 'label' fits them and names the multi-year change in model_results.csv (change_gap_years, changes, timing); 'drop' skips them with the reason (an error if the headline has such a lag). Same-year (lag 0) specifications are always fitted; a gap in their years is named in the same columns.",
     )
 
     @model_validator(mode="after")
