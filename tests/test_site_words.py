@@ -211,12 +211,26 @@ def test_direction_follows_the_outcome(project):
 
 
 def test_reverse_same_year_is_not_called_a_direction_check(project):
-    from linkage.site.findings import all_findings
+    """The same-year model with the roles swapped is the forward model's partial correlation, not a direction check.
 
-    found = all_findings(site_inputs(project, "twoway_fe", "patient", checks=True))
-    rev0 = next(f for f in found if f.group == "reverse" and f.key == "reverse_lag0")
+    The model stage no longer fits it; a results file that has it (an older run) gets it named as what it is.
+    """
+    import pandas as pd
+
+    from linkage.site.findings import all_findings
+    from linkage.site.summary import answers
+
+    inputs = site_inputs(project, "twoway_fe", "patient", checks=True)
+    assert not [f for f in all_findings(inputs) if f.group == "reverse" and "same year" in f.title]
+    res = inputs.results
+    fwd = res[(res["spec_name"] == "forward_lag0") & (res["term"] == "staff.stress")].copy()
+    fwd = fwd.assign(spec_name="reverse_lag0", direction="reverse", dependent="staff.stress",
+                     regressor="patient.ip_overall", term="patient.ip_overall", headline=False)
+    inputs.results = pd.concat([res, fwd], ignore_index=True)
+    rev0 = next(f for f in all_findings(inputs) if f.key == "reverse_lag0")
     assert "not a check of which comes first" in rev0.title and "Reverse direction" not in rev0.title
-    assert "says nothing about which comes first" in rev0.sentence
+    assert "says nothing about which comes first" in rev0.sentence and not rev0.is_check
+    assert "measures swapped" not in dict(answers(inputs).points)["What was found"]
 
 
 def test_first_differences_across_a_missing_year_are_two_year_changes(project):
@@ -241,6 +255,7 @@ def test_mde_and_equivalence_words(project):
     from linkage.site.summary import answers
 
     inputs = site_inputs(project, "twoway_fe", "patient")
+    reported = inputs.headline.pop("equivalence", None)  # absent: no sentence on what is ruled out
     sure = dict(answers(inputs).points)["How sure"]
     assert "would be found 80% of the time" in sure and "(0.7 times that size) only about half the time" in sure
     assert "usually go undetected" not in sure and "ruled out" not in sure
@@ -250,20 +265,32 @@ def test_mde_and_equivalence_words(project):
     assert "A link larger than 0.050 points per 2.0 percentage points" in sure and "is ruled out" in sure
     inputs.headline["equivalence"]["verdict"] = "not_ruled_out"
     assert "cannot be ruled out" in dict(answers(inputs).points)["How sure"]
+    if reported is not None:  # the model stage's own verdict is the one said
+        inputs.headline["equivalence"] = reported
+        sure = dict(answers(inputs).points)["How sure"]
+        assert ("is ruled out" in sure) == (reported["verdict"] == "ruled_out")
+        assert ("cannot be ruled out" in sure) == (reported["verdict"] == "not_ruled_out")
 
 
 def test_corrected_estimate_and_reliability_are_said_when_reported(project):
     from linkage.site.summary import answers
 
     inputs = site_inputs(project, "twoway_fe", "patient")
-    assert "Measurement error" not in dict(answers(inputs).points)
     h = inputs.headline
+    fitted = {k: h.pop(k, None) for k in ("exposure_reliability", "estimate_corrected", "ci_low_corrected",
+                                          "ci_high_corrected", "correction")}
+    assert "Measurement error" not in dict(answers(inputs).points)  # not reported: nothing invented
     h.update(exposure_reliability=0.62, estimate_corrected=h["estimate"] / 0.62, ci_low_corrected=h["ci_low"] / 0.62,
              ci_high_corrected=h["ci_high"] / 0.62, correction={"method": "errors-in-variables",
                                                                 "why": "sampling variances known from base n"})
     text = dict(answers(inputs).points)["Measurement error"]
     assert "within-trust reliability 0.62" in text and "about 38% sampling noise" in text
-    assert "Corrected for that noise (errors-in-variables: sampling variances known from base n)" in text
+    assert "Corrected for that noise (errors-in-variables; see the methods page)" in text
+    if fitted["estimate_corrected"] is not None:  # the model stage's own correction is the one said
+        h.update(fitted)
+        text = dict(answers(inputs).points)["Measurement error"]
+        assert f"within-trust reliability {fitted['exposure_reliability']:.2f}" in text
+        assert "Corrected for that noise" in text and "uncorrected" in text
 
 
 def test_between_gap_names_attenuation(project):

@@ -10,6 +10,7 @@ be an artefact of the design.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -125,16 +126,34 @@ def sample_steps(pairs: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
     return list(zip(years, years[1:], strict=False))
 
 
-def change_text(pairs: list[tuple[int, int, int]], xs: str, ys: str, lag: int) -> str:
-    """For a first-difference design: the changes compared, naming any that span more than one year."""
-    steps = sample_steps(pairs)
-    long = [(a, b) for a, b in steps if b - a > 1]
-    if not long:
+def compared_changes(row: pd.Series, pairs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """``(x from, x to, y from, y to)`` of every change compared that spans more than one year.
+
+    From the model stage's ``changes`` column (``'2019->2021 vs 2020->2022; ...'``)
+    when it reports one, else from consecutive outcome years of the paired sample.
+    """
+    text = row.get("changes")
+    if isinstance(text, str) and "->" in text:
+        out = []
+        for part in text.split(";"):
+            hit = re.fullmatch(r"\s*(-?\d+)->(-?\d+) vs (-?\d+)->(-?\d+)\s*", part)
+            if hit:
+                a, b, c, d = (int(v) for v in hit.groups())
+                if d - c > 1:
+                    out.append((a, b, c, d))
+        return out
+    lag = int(row["lag"])
+    return [(a - lag, b - lag, a, b) for a, b in sample_steps(pairs) if b - a > 1]
+
+
+def change_text(changes: list[tuple[int, int, int, int]], xs: str, ys: str) -> str:
+    """The within-trust changes compared that span more than one year, named as such ('' if none)."""
+    if not changes:
         return ""
-    spans = and_list(f"the {a - lag} to {b - lag} change in {xs} with the {a} to {b} change in {ys}" for a, b in long)
-    n = max(b - a for a, b in long)
-    return (f" As changes between consecutive years of the sample, it compares {spans}: a {NUMBER_WORDS.get(n, n)}-year "
-            "change, because a year in between is missing.")
+    spans = and_list(f"the {a} to {b} change in {xs} with the {c} to {d} change in {ys}" for a, b, c, d in changes)
+    n = max(d - c for _, _, c, d in changes)
+    return (f" Within each trust it compares changes between consecutive years of the sample, including {spans}: "
+            f"a {NUMBER_WORDS.get(n, n)}-year change, because a year in between is not in the sample.")
 
 
 def breaks_text(inputs: SiteInputs, measure: str, years: list[int]) -> list[str]:
@@ -182,17 +201,26 @@ def _results_of(inputs: SiteInputs, measure: str) -> str:
 
 
 def longest_change(row: pd.Series, pairs: list[tuple[int, int, int]]) -> int:
-    """Years spanned by the longest change a first-difference result compares (0 for other designs).
+    """Years spanned by the longest within-trust change a result compares (0 when not a within design).
 
-    The model stage's ``change_gap_years`` when it reports one, else the gaps
-    between consecutive outcome years of the paired sample.
+    The model stage's ``change_gap_years`` when it reports one (any within
+    design), else, for first differences, the gaps between consecutive outcome
+    years of the paired sample.
     """
-    if str(row.get("model", "")) != "first_difference":
-        return 0
+    family = str(row.get("model", ""))
     gap = row.get("change_gap_years")
-    if gap is not None and gap == gap:
+    if gap is not None and gap == gap and design_of_family_within(family):
         return int(gap)
+    if family != "first_difference":
+        return 0
     return max((b - a for a, b in sample_steps(pairs)), default=0)
+
+
+def design_of_family_within(family: str) -> bool:
+    """Whether ``family`` estimates from changes within trusts (its compared changes can span a missing year)."""
+    from ..vocab import EFFECT_KIND
+
+    return EFFECT_KIND.get(family) == "within"
 
 
 def _title(row: pd.Series, inputs: SiteInputs, group: str, span: int = 0) -> str:
@@ -331,7 +359,7 @@ def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
     text += pairing_text(pairs, xs, ys, lag, surveyed)
     span = longest_change(row, pairs)
     if span > 1:
-        text = text.rstrip(".") + "." + change_text(pairs, xs, ys, lag)
+        text = text.rstrip(".") + "." + change_text(compared_changes(row, pairs), xs, ys)
     breaks = breaks_text(inputs, x, [p[0] for p in pairs]) + breaks_text(inputs, y, [p[1] for p in pairs])
     if breaks:
         text = text.rstrip(".") + "; " + "; ".join(breaks) + "."

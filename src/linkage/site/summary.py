@@ -172,10 +172,12 @@ def _measurement(inputs: SiteInputs, head: Finding) -> str:
         places = interval_places(lo, hi)
         yu = d.outcome.unit_words()
         corr = h.get("correction") or {}
-        how = f" ({corr['method']}{': ' + corr['why'].rstrip('.') if corr.get('why') else ''})" if corr.get("method") else ""
+        how = f" ({corr['method']}; see the methods page)" if corr.get("method") else ""
         text += (f" Corrected for that noise{how}, the link per {nice(step, 1)} {d.exposure.unit_words(step)} is "
                  f"{signed(est, places, yu)} (interval: {interval(lo, hi, places, yu)}), against "
                  f"{signed(head.per_step['estimate'], places, yu)} uncorrected.")
+    elif text and (h.get("correction") or {}).get("why"):
+        text += f" The estimate is not corrected for that noise: {h['correction']['why'].rstrip('.')}."
     return text.strip()
 
 
@@ -289,7 +291,7 @@ def not_estimable(inputs: SiteInputs) -> list[str]:
 
 #: Scales whose sampling variance the model stage knows from the base n (binomial; assumed respondent SD).
 RELIABILITY_SCALES = ("percent", "score10")
-_RELIABILITY = re.compile(r"^(?P<m>[a-z]+\.[a-z0-9_]+): within-trust reliability (?P<r>[0-9.]+)")
+_RELIABILITY = re.compile(r"^(?P<m>[a-z]+\.[a-z0-9_]+)(?: \(the exposure\))?: within-trust reliability (?P<r>[0-9.]+)")
 
 
 def reliability_words(inputs: SiteInputs, warning: str) -> str | None:
