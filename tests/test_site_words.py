@@ -250,26 +250,43 @@ def test_first_differences_across_a_missing_year_are_two_year_changes(project):
     assert "a two-year change" in same.sentence and "the 2020 to 2022 change" in same.sentence
 
 
+def _per_step_ci(inputs) -> tuple[float, float]:
+    from linkage.site.findings import all_findings
+
+    ps = next(f for f in all_findings(inputs) if f.group == "headline").per_step
+    return ps["ci_low"], ps["ci_high"]
+
+
 def test_mde_and_equivalence_words(project):
     """Power is 80% at the MDE and about half at 0.7 of it; 'ruled out' only from the equivalence verdict."""
+    from linkage.site.findings import all_findings
     from linkage.site.summary import answers
+    from linkage.site.words import fixed, interval_places, nice
 
     inputs = site_inputs(project, "twoway_fe", "patient")
     reported = inputs.headline.pop("equivalence", None)  # absent: no sentence on what is ruled out
     sure = dict(answers(inputs).points)["How sure"]
     assert "would be found 80% of the time" in sure and "(0.7 times that size) only about half the time" in sure
     assert "usually go undetected" not in sure and "ruled out" not in sure
-    inputs.headline["equivalence"] = {"sesoi": 0.05, "p_value": 0.003, "verdict": "ruled_out", "bound_low": -0.01,
-                                      "bound_high": 0.01, "typical_change": 2.0}
+    inputs.headline["equivalence"] = {"sesoi": 0.05, "sesoi_per_unit": 0.025, "p_value": 0.003, "verdict": "ruled_out",
+                                      "bound_low": -0.025, "bound_high": 0.025, "typical_change": 2.0}
     sure = dict(answers(inputs).points)["How sure"]
-    assert "A link larger than 0.050 points per 2.0 percentage points" in sure and "is ruled out" in sure
+    step = next(f for f in all_findings(inputs) if f.group == "headline").per_step["step"]
+    bound = fixed(0.05 / 2.0 * step, interval_places(*_per_step_ci(inputs)))
+    assert f"A link larger than {bound} points per {nice(step, 1)} percentage points (the smallest effect of " \
+           "interest, model.sesoi: 0.050 points per within-trust standard deviation of 2.0 percentage points)" in sure
+    assert "is ruled out, equivalence test, p = 0.0030" in sure
     inputs.headline["equivalence"]["verdict"] = "not_ruled_out"
-    assert "cannot be ruled out" in dict(answers(inputs).points)["How sure"]
+    sure = dict(answers(inputs).points)["How sure"]
+    lo, hi = _per_step_ci(inputs)
+    beyond = lo > 0.025 * step or hi < -0.025 * step  # the whole interval beyond the bound: said as such
+    assert ("cannot be ruled out" in sure) == (not beyond) and ("The whole interval lies beyond" in sure) == beyond
     if reported is not None:  # the model stage's own verdict is the one said
         inputs.headline["equivalence"] = reported
         sure = dict(answers(inputs).points)["How sure"]
         assert ("is ruled out" in sure) == (reported["verdict"] == "ruled_out")
-        assert ("cannot be ruled out" in sure) == (reported["verdict"] == "not_ruled_out")
+        assert ("cannot be ruled out" in sure or "The whole interval lies beyond" in sure) == (
+            reported["verdict"] == "not_ruled_out")
 
 
 def test_corrected_estimate_and_reliability_are_said_when_reported(project):

@@ -9,7 +9,17 @@ from typing import Any
 from .design import Design, design_of
 from .findings import Finding, all_findings, direction_words, quoted, unit_words, within_sd
 from .inputs import SiteInputs
-from .words import and_list, fixed, interval, interval_places, nice, signed, year_list, years_text
+from .words import (
+    and_list,
+    fixed,
+    interval,
+    interval_places,
+    nice,
+    p_text,
+    signed,
+    year_list,
+    years_text,
+)
 
 
 @dataclass
@@ -125,22 +135,46 @@ def _mde_text(inputs: SiteInputs, head: Finding, places: int) -> str:
             f"({nice(half, 1)} times that size) only about half the time.")
 
 
-def _equivalence_text(inputs: SiteInputs) -> str:
-    """The equivalence test's verdict (omitted when the model stage did not report one)."""
+def _equivalence_text(inputs: SiteInputs, head: Finding, places: int) -> str:
+    """The equivalence test's verdict, per the same typical change as the other sentences.
+
+    Omitted when the model stage did not report one: "cannot be ruled out" is
+    never said without the test.
+    """
     eq = inputs.headline.get("equivalence")
     d = design_of(inputs)
-    if not isinstance(eq, dict) or eq.get("verdict") not in ("ruled_out", "not_ruled_out") or eq.get("sesoi") is None:
+    if not isinstance(eq, dict) or eq.get("verdict") not in ("ruled_out", "not_ruled_out"):
         return ""
-    sesoi, change = float(eq["sesoi"]), eq.get("typical_change")
-    per = (f" per {nice(float(change), 2)} {d.exposure.unit_words(float(change))} of {d.exposure.quoted}"
-           if change else " per typical within-trust change")
-    size = f"{nice(sesoi, 2)} {d.outcome.unit_words(sesoi)}{per}"
-    p = eq.get("p_value")
-    ptext = f", equivalence test p = {nice(float(p), 2)}" if p is not None else ""
+    per_unit = eq.get("sesoi_per_unit", eq.get("bound_high"))
+    if per_unit is None:
+        return ""
+    step = head.per_step["step"]
+    bound = float(per_unit) * step
+    yu = d.outcome.unit_words()
+    size = f"{fixed(bound, places)} {yu} per {nice(step, 1)} {d.exposure.unit_words(step)}"
+    spec = ""
+    if eq.get("sesoi") is not None and eq.get("typical_change"):
+        change = float(eq["typical_change"])
+        spec = (f" (the smallest effect of interest, model.sesoi: {nice(float(eq['sesoi']), 2)} "
+                f"{d.outcome.unit_words(float(eq['sesoi']))} per within-trust standard deviation of "
+                f"{nice(change, 2)} {d.exposure.unit_words(change)})")
+    test = f"equivalence test{' on the corrected estimate' if eq.get('based_on') == 'corrected' else ''}"
+    p = f", {test}, {p_text(float(eq['p_value']))}" if eq.get("p_value") is not None else f", {test}"
     if eq["verdict"] == "ruled_out":
-        return f" A link larger than {size}, in either direction, is ruled out (the smallest effect of interest{ptext})."
-    return (f" A link as large as {size} (the smallest effect of interest) cannot be ruled out: the interval reaches "
-            f"beyond it{ptext}.")
+        return f" A link larger than {size}{spec}, in either direction, is ruled out{p}."
+    lo, hi = _tested_interval(inputs, head)
+    if lo > bound or hi < -bound:
+        return (f" The whole interval lies beyond {size}{spec}: the link is larger than the smallest effect of "
+                f"interest{p}.")
+    return f" A link as large as {size}{spec} cannot be ruled out: the interval reaches beyond it{p}."
+
+
+def _tested_interval(inputs: SiteInputs, head: Finding) -> tuple[float, float]:
+    """The interval the equivalence test used (corrected or naive), per typical change."""
+    h, step = inputs.headline, head.per_step["step"]
+    if (h.get("equivalence") or {}).get("based_on") == "corrected" and h.get("ci_low_corrected") is not None:
+        return float(h["ci_low_corrected"]) * step, float(h["ci_high_corrected"]) * step
+    return head.per_step["ci_low"], head.per_step["ci_high"]
 
 
 def _sure(inputs: SiteInputs, head: Finding) -> str:
@@ -151,7 +185,7 @@ def _sure(inputs: SiteInputs, head: Finding) -> str:
     level = int(round(100 * (1 - float(h.get("alpha", 0.05)))))
     text = (f"The {level}% interval runs from {interval(ps['ci_low'], ps['ci_high'], places, yu)}"
             f"{'; it excludes no difference' if head.clear else '; it includes no difference'}.")
-    return text + _mde_text(inputs, head, places) + _equivalence_text(inputs)
+    return text + _mde_text(inputs, head, places) + _equivalence_text(inputs, head, places)
 
 
 def _measurement(inputs: SiteInputs, head: Finding) -> str:
@@ -169,7 +203,7 @@ def _measurement(inputs: SiteInputs, head: Finding) -> str:
     if all(h.get(k) is not None for k in keys):
         step = head.per_step["step"]
         est, lo, hi = (float(h[k]) * step for k in keys)
-        places = interval_places(lo, hi)
+        places = max(interval_places(lo, hi), interval_places(head.per_step["ci_low"], head.per_step["ci_high"]))
         yu = d.outcome.unit_words()
         corr = h.get("correction") or {}
         how = f" ({corr['method']}; see the methods page)" if corr.get("method") else ""
@@ -260,10 +294,21 @@ def answers(inputs: SiteInputs) -> Answers:
         points.append(("Compared with the classic design", between))
     points.append(("What it cannot show", cannot_show(inputs)))
     if inputs.demo and "true_effect" in h:
-        covers = "covers" if h.get("covers_true_effect") else "does NOT cover"
-        points.append(("Demo check", f"The synthetic data were built with a known effect of {h['true_effect']} "
-                       f"{d.outcome.unit_words()} per {d.exposure.unit_words(1)}; the interval {covers} it."))
+        points.append(("Demo check", _demo_check(inputs, d)))
     return Answers(question=question, points=points, findings=[f for f in found if f.group != "headline"])
+
+
+def _demo_check(inputs: SiteInputs, d: Design) -> str:
+    """Whether the interval covers the planted effect, naming which interval (corrected or not)."""
+    h = inputs.headline
+    covers = "covers" if h.get("covers_true_effect") else "does NOT cover"
+    text = (f"The synthetic data were built with a known effect of {h['true_effect']} {d.outcome.unit_words()} per "
+            f"{d.exposure.unit_words(1)}")
+    if h.get("covers_true_effect_interval") == "corrected":
+        naive = "covers" if h.get("covers_true_effect_naive") else "does not cover"
+        return (f"{text}; the measurement-error corrected interval {covers} it (the uncorrected interval {naive} it). "
+                "One demo run is one draw: a 95% interval misses the truth in about one run in twenty.")
+    return f"{text}; the interval {covers} it."
 
 
 def _plain_reason(inputs: SiteInputs, reason: str) -> str:
