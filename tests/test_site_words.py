@@ -346,3 +346,15 @@ def test_curve_verdict_uses_only_the_prespecified_designs():
                            "differences): 300 specifications (240 distinct")
     assert "11% significant" in text and "2% after Benjamini-Hochberg" in text and "joint test p = 0.12" in text
     assert "not counted as evidence" in text
+
+
+def test_real_panel_lag_across_a_missing_year_is_named_as_such(real_pipeline):
+    """On the real files the lag-1 sample pairs 2019->2021 staff changes with 2020->2022 patient changes."""
+    from linkage.site.findings import all_findings
+    from linkage.site.inputs import load_inputs
+
+    inputs = load_inputs(real_pipeline["folder"], real_pipeline["params"])
+    lag1 = next(f for f in all_findings(inputs) if f.key == "forward_lag1")
+    assert "one year before" not in lag1.title and "over two years" in lag1.title
+    assert "the 2019 to 2021 change in staff with the 2020 to 2022 change in patients" in lag1.sentence
+    assert "a two-year change" in lag1.sentence

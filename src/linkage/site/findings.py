@@ -146,6 +146,14 @@ def compared_changes(row: pd.Series, pairs: list[tuple[int, int, int]]) -> list[
     return [(a - lag, b - lag, a, b) for a, b in sample_steps(pairs) if b - a > 1]
 
 
+def n_changes(row: pd.Series, pairs: list[tuple[int, int, int]]) -> int:
+    """How many consecutive-year changes the sample has (from the model stage's ``changes``, else the pairs)."""
+    text = row.get("changes")
+    if isinstance(text, str) and "->" in text:
+        return len([p for p in text.split(";") if "->" in p])
+    return len(sample_steps(pairs))
+
+
 def change_text(changes: list[tuple[int, int, int, int]], xs: str, ys: str) -> str:
     """The within-trust changes compared that span more than one year, named as such ('' if none)."""
     if not changes:
@@ -203,16 +211,14 @@ def _results_of(inputs: SiteInputs, measure: str) -> str:
 def longest_change(row: pd.Series, pairs: list[tuple[int, int, int]]) -> int:
     """Years spanned by the longest within-trust change a result compares (0 when not a within design).
 
-    The model stage's ``change_gap_years`` when it reports one (any within
-    design), else, for first differences, the gaps between consecutive outcome
-    years of the paired sample.
+    The model stage's ``change_gap_years`` when it reports one, else the gaps
+    between consecutive outcome years of the paired sample.
     """
-    family = str(row.get("model", ""))
-    gap = row.get("change_gap_years")
-    if gap is not None and gap == gap and design_of_family_within(family):
-        return int(gap)
-    if family != "first_difference":
+    if not design_of_family_within(str(row.get("model", ""))):
         return 0
+    gap = row.get("change_gap_years")
+    if gap is not None and gap == gap:
+        return int(gap)
     return max((b - a for a, b in sample_steps(pairs)), default=0)
 
 
@@ -223,7 +229,7 @@ def design_of_family_within(family: str) -> bool:
     return EFFECT_KIND.get(family) == "within"
 
 
-def _title(row: pd.Series, inputs: SiteInputs, group: str, span: int = 0) -> str:
+def _title(row: pd.Series, inputs: SiteInputs, group: str, span: int = 0, every: bool = False) -> str:
     lag = int(row["lag"])
     adj = str(row["spec_name"]).endswith("_adj")
     hold = ", same-year value held fixed" if adj else ""
@@ -240,8 +246,8 @@ def _title(row: pd.Series, inputs: SiteInputs, group: str, span: int = 0) -> str
     if lag == 0:
         return f"{xs} and {lower_first(ys)} from the same year"
     if span > 1:
-        return (f"Changes in {lower_first(xs)} against later changes in {lower_first(ys)}, some over "
-                f"{years_text(span)}{hold}")
+        return (f"Changes in {lower_first(xs)} against later changes in {lower_first(ys)}, "
+                f"{'over' if every else 'some over'} {years_text(span)}{hold}")
     return f"{xs} from {years_text(lag)} before {lower_first(ys)}{hold}"
 
 
@@ -358,8 +364,9 @@ def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
     surveyed = all(inputs.measure(m) is not None and inputs.measure(m).kind in ROLE_PEOPLE for m in (x, y))
     text += pairing_text(pairs, xs, ys, lag, surveyed)
     span = longest_change(row, pairs)
+    long = compared_changes(row, pairs) if span > 1 else []
     if span > 1:
-        text = text.rstrip(".") + "." + change_text(compared_changes(row, pairs), xs, ys)
+        text = text.rstrip(".") + "." + change_text(long, xs, ys)
     breaks = breaks_text(inputs, x, [p[0] for p in pairs]) + breaks_text(inputs, y, [p[1] for p in pairs])
     if breaks:
         text = text.rstrip(".") + "; " + "; ".join(breaks) + "."
@@ -369,7 +376,7 @@ def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
     warning = design_warning(inputs, row, group, clear, level)
     if warning:
         text += f" Warning: {warning}."
-    return Finding(key=str(row["spec_name"]), group=group, title=_title(row, inputs, group, span), sentence=text,
+    return Finding(key=str(row["spec_name"]), group=group, title=_title(row, inputs, group, span, bool(long) and len(long) == n_changes(row, pairs)), sentence=text,
                    warning=warning, clear=clear,
                    per_step={"step": step, "estimate": est, "ci_low": lo, "ci_high": hi},
                    is_check=not (group == "reverse" and lag == 0))
