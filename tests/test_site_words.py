@@ -334,20 +334,6 @@ def test_reliability_on_a_scale_without_known_noise_is_not_shown(project):
     assert re.search(r"“Unwell from work-related stress.*”: within-trust reliability 0\.41", out[0])
 
 
-def test_curve_verdict_uses_only_the_prespecified_designs():
-    from linkage.site.build import curve_verdict
-
-    assert curve_verdict({"n_specs": 10, "share_significant": 0.5}) == ""  # no inferential block: no verdict
-    s = {"inferential": {"designs": ["twoway_fe", "first_difference"], "n_specs": 300, "n_distinct": 240,
-                         "share_significant": 0.107, "share_significant_bh": 0.02, "joint_p": 0.12},
-         "falsification": {"n_specs": 672, "n_distinct": 600, "share_significant": 0.49, "joint_p": 0.001}}
-    text = curve_verdict(s)
-    assert text.startswith("Counting only the pre-specified designs (trust and year fixed effects and first "
-                           "differences): 300 specifications (240 distinct")
-    assert "11% significant" in text and "2% after Benjamini-Hochberg" in text and "joint test p = 0.12" in text
-    assert "not counted as evidence" in text
-
-
 def test_real_panel_lag_across_a_missing_year_is_named_as_such(real_pipeline):
     """On the real files the lag-1 sample pairs 2019->2021 staff changes with 2020->2022 patient changes."""
     from linkage.site.findings import all_findings

@@ -25,7 +25,7 @@ from .steps import STEPS, Step, notebook_body
 from .summary import caveats, summary_context
 from .svg import trend_svg
 from .trusts import source_text, trust_pages
-from .words import and_list, fixed, nice
+from .words import and_list, fixed
 
 SITE_TITLE = site_title({}, None)
 """The title when there is no headline model yet (the default design's outcome: patient experience)."""
@@ -178,49 +178,7 @@ def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
                      f"{sources_read(inputs.headline, inputs.catalogue)}, linked by trust and year; details in the "
                      "step 6 report."),
         )
-    return {"sentence": describe_curve(s), "figure": figure, "verdict": curve_verdict(s)}
-
-
-def _share_text(part: dict[str, Any]) -> str:
-    """One curve block (``inferential`` or ``falsification``) in words, every share on the same base."""
-    n, distinct = part.get("n_specs"), part.get("n_distinct")
-    if not n:
-        return ""
-    text = f"{int(n):,} specifications"
-    if distinct is not None and int(distinct) != int(n):
-        text += f" ({int(distinct):,} distinct; identical ones counted once)"
-    shares = []
-    if part.get("share_significant") is not None:
-        shares.append(f"{100 * float(part['share_significant']):.0f}% significant at the 5% level")
-    if part.get("share_significant_bh") is not None:
-        shares.append(f"{100 * float(part['share_significant_bh']):.0f}% after Benjamini-Hochberg adjustment")
-    if shares:
-        text += ": " + and_list(shares) + " (both shares of the same specifications, either direction)"
-    if part.get("joint_p") is not None:
-        text += f"; joint test p = {nice(float(part['joint_p']), 2)}"
-    return text
-
-
-def curve_verdict(s: dict[str, Any]) -> str:
-    """The curve's verdict from the pre-specified designs only, and the falsification checks beside it.
-
-    Empty when the multiverse stage does not report its ``inferential`` block:
-    the pooled curve's shares are not a verdict.
-    """
-    inf = s.get("inferential") or {}
-    main = _share_text(inf)
-    if not main:
-        return ""
-    designs = inf.get("designs") or []
-    from ..vocab import FAMILY_TEXT
-
-    names = and_list(FAMILY_TEXT.get(str(f), str(f)).split(" (+")[0] for f in designs)
-    text = f"Counting only the pre-specified designs{f' ({names})' if names else ''}: {main}."
-    fals = _share_text(s.get("falsification") or {})
-    if fals:
-        text += (f" The falsification checks (placebo leads and reverse models), reported separately and not counted "
-                 f"as evidence: {fals}. A placebo should show nothing; significant placebos point to shared trends.")
-    return text
+    return {"sentence": describe_curve(s), "figure": figure}
 
 
 def _breaks(inputs: SiteInputs, measure: str) -> tuple[tuple[int, bool], ...]:
