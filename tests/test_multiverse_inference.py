@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest_multiverse import mv_panel, mv_params
+from conftest_multiverse import dummy_design, mv_panel, mv_params, refit_draws
 from statsmodels.stats.multitest import multipletests
 
 from linkage.multiverse import (
@@ -75,30 +75,9 @@ def test_joint_test_counts_and_null_calibration():
 
 def _reference_bootstrap(frame: pd.DataFrame, codes: np.ndarray, v: np.ndarray, factor: float, kind: str,
                          beta0: float = 0.0):
-    """Wild cluster bootstrap the long way: dummy regression, then one refit per draw."""
-    ent = pd.factorize(frame.index.get_level_values(0), sort=True)[0]
-    years = frame.index.get_level_values(1)
-    dummies = np.column_stack([ent == g for g in range(ent.max() + 1)] +
-                              [years == y for y in sorted(set(years))[1:]]).astype(float)
-    resid = lambda z: z - dummies @ np.linalg.lstsq(dummies, z, rcond=None)[0]  # noqa: E731
-    x, y = resid(frame["x"].to_numpy()), resid(frame["y"].to_numpy())
-    cl = np.searchsorted(codes, frame.index.get_level_values(0).to_numpy())
-
-    def fit(yy):
-        b = float(np.linalg.lstsq(x[:, None], yy, rcond=None)[0][0])
-        e = yy - x * b
-        meat = sum(float((x[cl == g] * e[cl == g]).sum()) ** 2 for g in np.unique(cl))
-        return b, np.sqrt(factor * meat) / float(x @ x)
-
-    b_hat, se_hat = fit(y)
-    base = x * b_hat if kind == "wcu" else x * beta0
-    u = y - x * b_hat if kind == "wcu" else y - x * beta0
-    centre = b_hat if kind == "wcu" else beta0
-    t = np.empty(len(v))
-    for i in range(len(v)):
-        b_star, se_star = fit(base + u * v[i, cl])
-        t[i] = (b_star - centre) / se_star
-    t_obs = (b_hat - beta0) / se_hat
+    """Wild cluster bootstrap the long way: the full dummy regression refitted for every draw."""
+    design, y, sw, trust = dummy_design(frame, "twoway_fe")
+    t, t_obs = refit_draws(design, y, sw, trust, codes, v, factor, kind, beta0)
     return t, float(np.mean(np.abs(t) >= abs(t_obs) - 1e-12))
 
 
@@ -112,8 +91,9 @@ def test_wild_cluster_bootstrap_equals_reference(kind, weights):
     v = draw_weights(weights, 199, len(scores.codes), seed=5)
     est, se = table["estimate"].to_numpy()[rows], table["std_error"].to_numpy()[rows]
     factor = table["cov_factor"].to_numpy()[rows]
-    out = wild_cluster_bootstrap(est, se, scores.a[rows].T, scores.h[rows].T, scores.b[rows].T,
-                                 scores.sxx[rows], factor, v, kind, 0.05)
+    sub = scores.subset(rows)
+    out = wild_cluster_bootstrap(est, se, sub["a"], sub["h"], sub["b"], sub["sxx"], factor, v, kind, 0.05,
+                                 sub["qy"], sub["qx"])
     for j, r in enumerate(rows):
         frame = spec_frame(panel, table.iloc[r])
         t_ref, p_ref = _reference_bootstrap(frame, scores.codes, v, factor[j], kind)

@@ -11,6 +11,7 @@ scheduler is given.
 """
 
 from ._bootstrap import boot_t, draw_weights, wild_cluster_bootstrap
+from ._curve import mark_duplicates
 from ._engine import RESULT_COLUMNS, Scores, fit_specs, spec_frame
 from ._inference import benjamini_hochberg, joint_test, null_t_draws, romano_wolf
 from ._run import (
@@ -21,12 +22,12 @@ from ._run import (
     headline_rows,
     run_multiverse,
 )
-from ._specs import SPEC_COLUMNS, enumerate_specs, merged_trusts
+from ._specs import SPEC_COLUMNS, enumerate_all, enumerate_specs, merged_trusts, spec_roles
 from ._words import describe_curve
 
 __all__ = [
     "BOOT_COLUMNS", "RESULT_COLUMNS", "SPEC_COLUMNS", "MultiverseRun", "Scores", "benjamini_hochberg", "boot_t",
-    "curve_inference", "describe_curve", "draw_weights", "enumerate_specs", "fit_specs", "headline_bootstrap", "headline_rows",
-    "joint_test", "merged_trusts", "null_t_draws", "romano_wolf", "run_multiverse", "spec_frame",
-    "wild_cluster_bootstrap",
+    "curve_inference", "describe_curve", "draw_weights", "enumerate_all", "enumerate_specs", "fit_specs", "headline_bootstrap", "headline_rows",
+    "joint_test", "mark_duplicates", "merged_trusts", "null_t_draws", "romano_wolf", "run_multiverse", "spec_frame",
+    "spec_roles", "wild_cluster_bootstrap",
 ]

@@ -58,9 +58,10 @@ def fit_distributed(panel: pd.DataFrame, specs: pd.DataFrame, params: Multiverse
     table = pd.concat([t for t, _ in results], ignore_index=True)
     order = np.argsort(table["spec_id"].to_numpy(), kind="mergesort")
     table = table.iloc[order].reset_index(drop=True)
-    stack = {k: np.vstack([getattr(s, k) for _, s in results])[order] for k in ("a", "h", "b")}
+    stack = {k: np.concatenate([getattr(s, k) for _, s in results])[order] for k in ("a", "h", "b", "qy", "qx")}
     sxx = np.concatenate([s.sxx for _, s in results])[order]
-    return table, Scores(table["spec_id"].to_numpy(), stack["a"], stack["h"], stack["b"], sxx, results[0][1].codes)
+    return table, Scores(table["spec_id"].to_numpy(), stack["a"], stack["h"], stack["b"], sxx, results[0][1].codes,
+                         stack["qy"], stack["qx"])
 
 
 def bootstrap_distributed(table: pd.DataFrame, scores: Scores, params: MultiverseParams,

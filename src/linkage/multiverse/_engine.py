@@ -32,6 +32,7 @@ from ._specs import DATA_KEY
 RESULT_COLUMNS = [
     "estimate", "std_error", "statistic", "df", "p_value", "ci_low", "ci_high",
     "n_obs", "n_entities", "n_periods", "cov_factor", "sd_exposure", "sd_dependent",
+    "sd_exposure_within", "sd_dependent_within",
 ]
 
 
@@ -99,7 +100,12 @@ class Scores:
 
     ``a`` = sum of regressor x residual, ``h`` = sum of regressor squared, ``b`` = sum of
     regressor x dependent, all after the family's transformation (and weighting); ``sxx``
-    is their regressor's sum of squares.  Rows follow ``spec_id``.
+    is their regressor's sum of squares.  ``qy`` and ``qx`` (specs x trusts x K) are the
+    trust sums of the dependent and of the regressor times each column of the orthonormal
+    basis Q of the nuisance columns a bootstrap draw must still be projected on (year
+    effects after the trust demeaning, the constant and year dummies of pooled OLS, ...;
+    zero-padded to K columns), so ``M (e v)`` of every draw is exact (see
+    :mod:`._bootstrap`).  Rows follow ``spec_id``.
     """
 
     spec_id: np.ndarray
@@ -108,6 +114,16 @@ class Scores:
     b: np.ndarray
     sxx: np.ndarray
     codes: np.ndarray
+    qy: np.ndarray | None = None
+    qx: np.ndarray | None = None
+
+    def subset(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Bootstrap inputs of the specifications at positions ``rows``, trusts first: a, h, b (G, S); qy, qx (G, S, K)."""
+        k = 0 if self.qy is None else self.qy.shape[2]
+        empty = np.zeros((self.a.shape[1], len(rows), k))
+        qy = empty if self.qy is None else np.moveaxis(self.qy[rows], 0, 1)
+        qx = empty if self.qx is None else np.moveaxis(self.qx[rows], 0, 1)
+        return {"a": self.a[rows].T, "h": self.h[rows].T, "b": self.b[rows].T, "sxx": self.sxx[rows], "qy": qy, "qx": qx}
 
 
 FITTERS = {
@@ -138,13 +154,41 @@ def _slopes(fit: FamilyFit, sx2: np.ndarray) -> dict[str, np.ndarray]:
     else:
         a = h = bsum = np.zeros((0, rx.shape[1]))
         gidx = np.zeros(0, dtype=np.int64)
+    qy, qx = _basis_sums(fit, starts if fit.n_obs else None)
     den = np.where(flat, 1.0, sxx)
     var = {
         "clustered_entity": (a**2).sum(0) / den**2,
         "robust": (u**2).sum(0) / den**2,
         "unadjusted": (e**2).sum(0) / n / den,
     }
-    return {"beta": beta, "flat": flat, "var": var, "a": a, "h": h, "b": bsum, "gidx": gidx, "sxx": sxx}
+    return {"beta": beta, "flat": flat, "var": var, "a": a, "h": h, "b": bsum, "gidx": gidx, "sxx": sxx,
+            "qy": qy, "qx": qx}
+
+
+def _basis_sums(fit: FamilyFit, starts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(G_fit, p, k) trust sums of the dependent and the regressor times each nuisance basis column."""
+    p = fit.rx.shape[1]
+    q = fit.q
+    if starts is None or q is None or q.shape[1] == 0:
+        z = np.zeros((0 if starts is None else len(starts), p, 0))
+        return z, z
+    qq = q[:, None, :] if q.ndim == 2 else np.moveaxis(q, 2, 1)
+    qy = np.add.reduceat(fit.ry[:, :, None] * qq, starts, axis=0)
+    qx = np.add.reduceat(fit.rx[:, :, None] * qq, starts, axis=0)
+    return qy, qx
+
+
+def within_sd(z: np.ndarray, ent: np.ndarray) -> np.ndarray:
+    """SD of the columns of ``z`` around each trust's own mean (trusts with one row contribute nothing).
+
+    Degrees of freedom: rows less trusts, so it estimates the typical year-to-year variation
+    of a trust around its mean.
+    """
+    starts = run_starts(ent)
+    counts = np.diff(np.r_[starts, len(ent)])
+    dev = z - np.repeat(np.add.reduceat(z, starts, axis=0) / counts[:, None], counts, axis=0)
+    dof = len(ent) - len(starts)
+    return np.sqrt((dev**2).sum(0) / dof) if dof > 0 else np.full(z.shape[1], np.nan)
 
 
 def _block_reasons(fit: FamilyFit, res: dict, exposures: list[str], family: str) -> np.ndarray:
@@ -183,6 +227,8 @@ def _fill(out: dict, rows: np.ndarray, fit: FamilyFit, res: dict, pair: np.ndarr
     out["n_periods"][rows] = fit.g_time
     out["sd_exposure"][rows] = res["sdx"][pair]
     out["sd_dependent"][rows] = res["sdy"][pair]
+    out["sd_exposure_within"][rows] = res["sdxw"][pair]
+    out["sd_dependent_within"][rows] = res["sdyw"][pair]
 
 
 def _store_scores(scores: dict, rows: np.ndarray, res: dict, pair: np.ndarray) -> None:
@@ -190,6 +236,10 @@ def _store_scores(scores: dict, rows: np.ndarray, res: dict, pair: np.ndarray) -
     for name in ("a", "h", "b"):
         scores[name][np.ix_(rows, gidx)] = res[name][:, pair].T
     scores["sxx"][rows] = res["sxx"][pair]
+    k = res["qy"].shape[2]
+    if len(gidx) and k:
+        for name in ("qy", "qx"):
+            scores[name][np.ix_(rows, gidx, np.arange(k))] = np.moveaxis(res[name][:, pair, :], 0, 1)
 
 
 def _group_blocks(pa: PanelArrays, sub: pd.DataFrame, merged: set[str] | None, out: dict) -> dict:
@@ -239,6 +289,7 @@ def _fit_block(pa: PanelArrays, members: list, wcol: str | None, specs: pd.DataF
         fit = FITTERS[fam](block, params.time_effects)
         res = _slopes(fit, sx2)
         res["sdx"], res["sdy"] = block.X.std(0, ddof=1), block.Y.std(0, ddof=1)
+        res["sdxw"], res["sdyw"] = within_sd(block.X, block.ent), within_sd(block.Y, block.ent)
         reasons = _block_reasons(fit, res, [x for _, x, _ in plist], fam)
         in_fam = fams == fam
         for cov in np.unique(covs[in_fam]):
@@ -276,6 +327,8 @@ def fit_specs(panel: pd.DataFrame, specs: pd.DataFrame, params: MultiverseParams
     out["reason"] = specs["reason"].to_numpy(dtype=object).copy()
     scores = {k: np.zeros((n, g_all)) for k in ("a", "h", "b")}
     scores["sxx"] = np.zeros(n)
+    k_max = len(np.unique(pa.year)) + 2  # constant, year dummies and a Mundlak mean at most
+    scores["qy"], scores["qx"] = np.zeros((n, g_all, k_max)), np.zeros((n, g_all, k_max))
     sub = specs[specs["status"] == "pending"]
     for (_, wcol), members in _group_blocks(pa, sub, merged, out).items():
         _fit_block(pa, members, wcol, specs, out, scores, params)
@@ -289,9 +342,10 @@ def fit_specs(panel: pd.DataFrame, specs: pd.DataFrame, params: MultiverseParams
     _inference_columns(table, params.alpha)
     for c in ("n_obs", "n_entities", "n_periods"):
         table[c] = table[c].astype("Int64")
-    for k in ("a", "h", "b"):
+    for k in ("a", "h", "b", "qy", "qx"):
         scores[k][~ok.to_numpy()] = 0.0
-    return table, Scores(table["spec_id"].to_numpy(), scores["a"], scores["h"], scores["b"], scores["sxx"], pa.codes)
+    return table, Scores(table["spec_id"].to_numpy(), scores["a"], scores["h"], scores["b"], scores["sxx"], pa.codes,
+                         scores["qy"], scores["qx"])
 
 
 def _inference_columns(table: pd.DataFrame, alpha: float) -> None:
@@ -308,7 +362,8 @@ def _inference_columns(table: pd.DataFrame, alpha: float) -> None:
     table["p_value"] = np.where(ok, p, np.nan)
     table["ci_low"] = np.where(ok, est - q * se, np.nan)
     table["ci_high"] = np.where(ok, est + q * se, np.nan)
-    for c in ("estimate", "std_error", "df", "cov_factor", "sd_exposure", "sd_dependent"):
+    for c in ("estimate", "std_error", "df", "cov_factor", "sd_exposure", "sd_dependent", "sd_exposure_within",
+              "sd_dependent_within"):
         table.loc[~ok, c] = np.nan
 
 

@@ -70,6 +70,13 @@ class FamilyFit:
         Why no pair can be fitted ('' if they can).
     extras : dict
         ``pair_reason`` (per-pair reasons) and variance components for random effects.
+    q : ndarray or None
+        Orthonormal basis of the nuisance columns still to be projected out of a bootstrap
+        draw after the transformation: (m, k) shared by every pair, (m, k, p) one per pair
+        (random effects), or None when the transformation alone is the whole projection
+        (trust effects only).  Trust effects never need a column here: a residual that
+        sums to zero within each trust still does after multiplying it by one weight per
+        trust.
     """
 
     rx: np.ndarray
@@ -83,6 +90,7 @@ class FamilyFit:
     g_time: int
     reason: str = ""
     extras: dict = field(default_factory=dict)
+    q: np.ndarray | None = None
 
 
 def run_starts(codes: np.ndarray) -> np.ndarray:
@@ -98,16 +106,20 @@ def group_means(z: np.ndarray, starts: np.ndarray, w: np.ndarray | None) -> np.n
     return np.add.reduceat(z * w[:, None], starts, axis=0) / np.add.reduceat(w, starts)[:, None]
 
 
-def residualize(z: np.ndarray, nuis: np.ndarray) -> tuple[np.ndarray, int]:
-    """Residuals of the columns of ``z`` on the columns of ``nuis`` (orthonormal basis by SVD), and its rank."""
+def basis(nuis: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (by SVD) of the column space of ``nuis``: (n, rank)."""
     if nuis.shape[1] == 0:
-        return z, 0
+        return np.zeros((nuis.shape[0], 0))
     u, s, _ = np.linalg.svd(nuis, full_matrices=False)
     if s[0] == 0:
-        return z, 0
-    keep = s > s[0] * max(nuis.shape) * 1e-12
-    q = u[:, keep]
-    return z - q @ (q.T @ z), int(keep.sum())
+        return np.zeros((nuis.shape[0], 0))
+    return u[:, s > s[0] * max(nuis.shape) * 1e-12]
+
+
+def residualize(z: np.ndarray, nuis: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Residuals of the columns of ``z`` on the columns of ``nuis``, its rank, and its orthonormal basis."""
+    q = basis(nuis)
+    return z - q @ (q.T @ z), q.shape[1], q
 
 
 def year_dummies(tim: np.ndarray, n_years: int) -> np.ndarray:
@@ -131,15 +143,15 @@ def fit_within(b: Block, time_effects: bool) -> FamilyFit:
     starts = run_starts(b.ent)
     g, t = len(starts), len(b.years)
     zd = _demeaned(b, np.hstack([b.Y, b.X]), starts)
-    rank = 0
+    rank, q = 0, None
     if time_effects:
         dd = _demeaned(b, year_dummies(b.tim, t), starts)
-        zd, rank = residualize(zd, dd)
+        zd, rank, q = residualize(zd, dd)
     p = b.Y.shape[1]
     reason = ""
     if time_effects and rank < t - 1:
         reason = f"year effects not separable from trust effects ({rank} of {t - 1} identified)"
-    return FamilyFit(zd[:, p:], zd[:, :p], b.ent, b.n, 2, g - 1, (t - 1) if time_effects else 0, g, t, reason)
+    return FamilyFit(zd[:, p:], zd[:, :p], b.ent, b.n, 2, g - 1, (t - 1) if time_effects else 0, g, t, reason, q=q)
 
 
 def fit_pooled(b: Block, time_effects: bool) -> FamilyFit:
@@ -149,11 +161,11 @@ def fit_pooled(b: Block, time_effects: bool) -> FamilyFit:
     nuis = np.ones((b.n, 1))
     if time_effects:
         nuis = np.hstack([nuis, year_dummies(b.tim, t)])
-    z, rank = residualize(sw[:, None] * np.hstack([b.Y, b.X]), sw[:, None] * nuis)
+    z, rank, q = residualize(sw[:, None] * np.hstack([b.Y, b.X]), sw[:, None] * nuis)
     p = b.Y.shape[1]
     g = len(run_starts(b.ent))
     reason = "" if rank == nuis.shape[1] else f"constant and year dummies collinear (rank {rank} of {nuis.shape[1]})"
-    return FamilyFit(z[:, p:], z[:, :p], b.ent, b.n, 1 + nuis.shape[1], 0, 0, g, t, reason)
+    return FamilyFit(z[:, p:], z[:, :p], b.ent, b.n, 1 + nuis.shape[1], 0, 0, g, t, reason, q=q)
 
 
 def fit_first_difference(b: Block, time_effects: bool) -> FamilyFit:
@@ -171,22 +183,22 @@ def fit_first_difference(b: Block, time_effects: bool) -> FamilyFit:
     else:
         wd = 1.0 / (1.0 / b.w[later] + 1.0 / b.w[later - 1])
         sw = np.sqrt(wd / wd.mean())
-    reason, rank = "", 0
+    reason, rank, q = "", 0, None
     z = sw[:, None] * dz
     if time_effects:
         dd = year_dummies(b.tim, t)
-        z, rank = residualize(z, sw[:, None] * (dd[later] - dd[later - 1]))
+        z, rank, q = residualize(z, sw[:, None] * (dd[later] - dd[later - 1]))
         if rank < t - 1:
             reason = f"differenced year dummies collinear ({rank} of {t - 1} identified): a year has no consecutive-year pair"
     cl = b.ent[later]
     g_t = len(np.unique(b.tim[later]))
-    return FamilyFit(z[:, p:], z[:, :p], cl, len(later), k_cols, 0, 0, len(run_starts(cl)), g_t, reason)
+    return FamilyFit(z[:, p:], z[:, :p], cl, len(later), k_cols, 0, 0, len(run_starts(cl)), g_t, reason, q=q)
 
 
 def _between_ssr(ybar: np.ndarray, xbar: np.ndarray, dbar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Residual sum of squares and rank of the between regression of ybar on [1, dbar, xbar], per pair."""
     nuis = np.hstack([np.ones((len(ybar), 1)), dbar])
-    r, rank0 = residualize(np.hstack([ybar, xbar]), nuis)
+    r, rank0, _ = residualize(np.hstack([ybar, xbar]), nuis)
     p = ybar.shape[1]
     ry, rx = r[:, :p], r[:, p:]
     sxx = (rx**2).sum(0)
@@ -250,6 +262,13 @@ def fit_random_effects(b: Block, time_effects: bool, mundlak: bool = False) -> F
     nuis = np.concatenate(cols, axis=1)
     rx, ry = _partial_batched(nuis, wx), _partial_batched(nuis, wy)
     k_cols = 1 + nuis.shape[1]
-    fit = FamilyFit(rx, ry, b.ent, b.n, k_cols, 0, 0, g, t, within.reason)
-    fit.extras = {"pair_reason": reasons, "sigma2_effects": s2u, "sigma2_eps": s2e}
+    fit = FamilyFit(rx, ry, b.ent, b.n, k_cols, 0, 0, g, t, within.reason, q=_pair_bases(nuis))
+    fit.extras = {"pair_reason": reasons, "sigma2_effects": s2u, "sigma2_eps": s2e, "theta": theta}
     return fit
+
+
+def _pair_bases(nuis: np.ndarray) -> np.ndarray:
+    """(n, q, p) orthonormal bases of the nuisance columns of every pair (batched SVD; dropped directions zeroed)."""
+    u, s, _ = np.linalg.svd(np.moveaxis(nuis, 2, 0), full_matrices=False)
+    keep = s > s[:, :1] * max(nuis.shape[:2]) * 1e-12
+    return np.moveaxis(u * keep[:, None, :], 0, 2)

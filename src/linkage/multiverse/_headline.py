@@ -16,8 +16,9 @@ BOOT_COLUMNS = [
 
 
 def headline_rows(table: pd.DataFrame, params: MultiverseParams) -> np.ndarray:
-    """Positions of the headline specifications: headline family, sample all, unweighted, clustered by trust."""
-    sel = (
+    """Positions of the headline specifications: headline family, forward, sample all, unweighted, clustered by trust."""
+    forward = table["direction"] == "forward" if "direction" in table else True
+    sel = forward & (
         (table["family"] == params.headline_family) & (table["sample"] == "all") & (table["weights"] == "none")
         & (table["cov_type"] == "clustered_entity") & (table["status"] == "ok")
     )
@@ -33,12 +34,13 @@ def headline_bootstrap(table: pd.DataFrame, scores: Scores, params: MultiversePa
     est = table["estimate"].to_numpy(dtype=float)[rows]
     se = table["std_error"].to_numpy(dtype=float)[rows]
     factor = table["cov_factor"].to_numpy(dtype=float)[rows]
+    sub = scores.subset(rows)
     parts = []
     for i, wkind in enumerate(params.bootstrap_weights):
         v = draw_weights(wkind, params.bootstrap_draws, scores.a.shape[1], params.seed + 1 + i)
         for kind in params.bootstrap_kinds:
-            r = wild_cluster_bootstrap(est, se, scores.a[rows].T, scores.h[rows].T, scores.b[rows].T,
-                                       scores.sxx[rows], factor, v, kind, params.alpha)
+            r = wild_cluster_bootstrap(est, se, sub["a"], sub["h"], sub["b"], sub["sxx"], factor, v, kind,
+                                       params.alpha, sub["qy"], sub["qx"])
             part = table.iloc[rows][["spec_id", "estimate", "std_error", "p_value", "ci_low", "ci_high"]].copy()
             part["boot_weights"], part["boot_kind"], part["draws"] = wkind, kind, params.bootstrap_draws
             part["p_value_boot"], part["ci_low_boot"], part["ci_high_boot"] = r["p_value"], r["ci_low"], r["ci_high"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ._bootstrap import boot_t
+
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (false discovery rate), NaN kept as NaN.
@@ -31,27 +33,39 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def null_t_draws(v: np.ndarray, a: np.ndarray, sxx: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Wild cluster score bootstrap of every specification at once.
+def null_t_draws(v: np.ndarray, a: np.ndarray, sxx: np.ndarray, se: np.ndarray, h: np.ndarray | None = None,
+                 qs: np.ndarray | None = None, qx: np.ndarray | None = None,
+                 factor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Wild cluster bootstrap draws of every specification at once, sharing one weight per trust and draw.
 
     Parameters
     ----------
     v : ndarray
         (B, G) draws, one weight per trust.
     a : ndarray
-        (G, S) cluster sums of regressor x residual.
+        (G, S) cluster sums of regressor x the resampled residual.  For the curve this is the
+        restricted residual under beta = 0, i.e. the transformed dependent (``Scores.b``): each
+        draw is then a full refit of data generated with no effect in any specification.
     sxx, se : ndarray
         (S,) regressor sums of squares and analytic standard errors.
+    h, qs, qx, factor : ndarray, optional
+        Trust sums of x squared (G, S), of the nuisance basis times the residual and times x
+        (G, S, K), and the small-sample factor (S,).  Given (the curve does), every draw's
+        clustered SE is re-estimated (:func:`~._bootstrap.boot_t`, exact full refit); omitted,
+        the analytic ``se`` is held fixed (a score bootstrap, kept for comparison only: its
+        null tails are too thin).
 
     Returns
     -------
     d, t : ndarray
-        (B, S) centred bootstrap estimates ``b* - b`` and ``(b* - b) / se``: draws from the
-        joint distribution of the estimates around their centre, i.e. under the null of no
-        effect in any specification, with the dependence between specifications kept.
+        (B, S) bootstrap estimates ``b* - b_ref`` and their t statistics: draws from the joint
+        distribution of the estimates under the null, with the dependence between
+        specifications kept.
     """
-    d = (v @ a) / sxx
-    return d, d / se
+    if h is None:
+        d = (v @ a) / sxx
+        return d, d / se
+    return boot_t(v, a, h, sxx, np.ones(len(sxx)) if factor is None else factor, qs, qx)
 
 
 def romano_wolf(t_obs: np.ndarray, t_null: np.ndarray) -> np.ndarray:

@@ -42,19 +42,21 @@ def load_merged(panel_path: str | Path, setting: str) -> set[str] | None:
 
 def write_outputs(run: MultiverseRun, out: str | Path, bootstrap_out: str | Path | None = None,
                   joint_out: str | Path | None = None) -> None:
-    """Write the specification table (``.parquet`` or ``.csv``), the bootstrap table and the joint test."""
+    """Write the specification table (forward and reverse, ``.parquet`` or ``.csv``), the bootstrap table, and
+    the joint test of the whole curve with the ``inferential``, ``falsification`` and ``exploratory`` summaries."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    table = run.all_specs()
     if out.suffix == ".csv":
-        run.table.to_csv(out, index=False)
+        table.to_csv(out, index=False)
     else:
-        run.table.to_parquet(out, index=False)
+        table.to_parquet(out, index=False)
     if bootstrap_out:
         Path(bootstrap_out).parent.mkdir(parents=True, exist_ok=True)
         run.bootstrap.to_csv(bootstrap_out, index=False)
     if joint_out:
         Path(joint_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(joint_out).write_text(json.dumps(run.joint, indent=2) + "\n")
+        Path(joint_out).write_text(json.dumps({**run.joint, **run.curves}, indent=2) + "\n")
 
 
 def summary_line(run: MultiverseRun, alpha: float) -> str:
@@ -69,7 +71,13 @@ def summary_line(run: MultiverseRun, alpha: float) -> str:
     better = good >= 0.5
     dom = "better staff wellbeing with better patient experience" if better else "better staff wellbeing with worse patient experience"
     same = (est > 0) if better else (est < 0)
-    return (
+    inf = run.curves.get("inferential") or {}
+    pre = ""
+    if inf.get("n_distinct"):
+        pre = (f"inferential curve: {inf['n_significant']} of {inf['n_distinct']} distinct within-trust specifications "
+               f"significant at {alpha:g} (about {inf['null_mean_significant']:.1f} by chance, joint p = "
+               f"{inf['joint_p']:.3f}); whole curve: ")
+    return pre + (
         f"{n:,} of {len(run.table):,} specifications fitted; {max(good, 1 - good):.0%} associate {dom}, "
         f"{float((sig & same).mean()):.0%} do so significantly at {alpha:g}, {float(sig.mean()):.0%} are significant "
         f"in either direction; after adjustment {float((ok['p_bh'] < alpha).mean()):.0%} (Benjamini-Hochberg) and "

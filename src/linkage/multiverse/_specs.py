@@ -12,7 +12,7 @@ from ..params.multiverse import MultiverseParams
 
 SPEC_COLUMNS = [
     "spec_id", "dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights", "cov_type",
-    "status", "reason",
+    "direction", "role", "status", "reason",
 ]
 """Choice columns of the specification table (results are added beside them)."""
 
@@ -58,7 +58,8 @@ def _prior_reason(row: tuple, panel: pd.DataFrame, merged: set[str] | None) -> s
     return ""
 
 
-def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[str] | None = None) -> pd.DataFrame:
+def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[str] | None = None,
+                    direction: str = "forward") -> pd.DataFrame:
     """Every combination of the choices in ``params``, one row each.
 
     Parameters
@@ -69,6 +70,11 @@ def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[s
         The choices.
     merged : set of str, optional
         Trust codes formed by a merger (``None``: unknown, so ``no_merged`` is unsupported).
+    direction : {'forward', 'reverse'}
+        ``forward``: patient measures regressed on staff measures at t - k (the curve);
+        ``reverse``: staff measures regressed on patient measures at t - k, for the inferential
+        families and positive inferential lags only (falsification checks; see
+        :func:`enumerate_all`).
 
     Returns
     -------
@@ -90,8 +96,15 @@ def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[s
         params.patient_measures, params.staff_measures, params.families, params.lags, samples,
         params.weights, params.cov_types,
     )
-    rows = [(d, x, f, k, s, kind, w, c) for d, x, f, k, (s, kind), w, c in grid]
-    specs = pd.DataFrame(rows, columns=["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights", "cov_type"])
+    if direction == "reverse":
+        grid = itertools.product(
+            params.staff_measures, params.patient_measures, [f for f in params.families if f in params.inferential_families],
+            [k for k in params.lags if k > 0 and k in params.inferential_lags], samples, params.weights, params.cov_types,
+        )
+    rows = [(d, x, f, k, s, kind, w, c, direction) for d, x, f, k, (s, kind), w, c in grid]
+    specs = pd.DataFrame(rows, columns=["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights",
+                                        "cov_type", "direction"])
+    specs["role"] = spec_roles(specs, params)
     specs.insert(0, "spec_id", np.arange(len(specs)))
     cols = ["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights"]
     keys = specs[cols].drop_duplicates(["dependent", "exposure", "sample_kind", "weights"])
@@ -100,6 +113,35 @@ def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[s
                         on=["dependent", "exposure", "sample_kind", "weights"], sort=False)
     specs["status"] = np.where(specs["reason"] == "", "pending", "unsupported")
     return specs[SPEC_COLUMNS]
+
+
+def enumerate_all(panel: pd.DataFrame, params: MultiverseParams, merged: set[str] | None = None) -> pd.DataFrame:
+    """The forward curve and, if ``falsification_reverse``, its reverse models after it (spec_id continues)."""
+    specs = enumerate_specs(panel, params, merged)
+    if not params.falsification_reverse:
+        return specs
+    back = enumerate_specs(panel, params, merged, direction="reverse")
+    back["spec_id"] += len(specs)
+    return pd.concat([specs, back], ignore_index=True)
+
+
+def spec_roles(specs: pd.DataFrame, params: MultiverseParams) -> np.ndarray:
+    """Role of each specification in the inference: inferential, placebo, reverse or exploratory.
+
+    ``inferential``: forward, an inferential family at an inferential lag (the pre-specified
+    evidence); ``placebo``: forward, an inferential family at a negative lag (staff measured
+    after patients); ``reverse``: patient measure earlier predicting the staff measure later;
+    ``exploratory``: everything else (designs that mix between-trust differences in, lags
+    not pre-specified), shown in the curve but never counted as evidence.
+    """
+    within = specs["family"].isin(list(params.inferential_families)).to_numpy()
+    lag = specs["lag"].to_numpy()
+    forward = (specs["direction"] == "forward").to_numpy()
+    role = np.full(len(specs), "exploratory", dtype=object)
+    role[forward & within & np.isin(lag, list(params.inferential_lags))] = "inferential"
+    role[forward & within & (lag < 0)] = "placebo"
+    role[~forward] = "reverse"
+    return role
 
 
 def merged_trusts(panel_long: pd.DataFrame) -> set[str]:

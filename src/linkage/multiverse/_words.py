@@ -14,31 +14,98 @@ def _p_text(p: float, draws: int) -> str:
     return f"p < {1 / (draws + 1):.3f}" if p == 0 else f"p = {p:.3f}"
 
 
+FAMILY_WORDS = {
+    "twoway_fe": "two-way fixed effects", "first_difference": "first differences", "mundlak": "Mundlak",
+    "entity_fe": "trust fixed effects", "random_effects": "random effects", "pooled": "pooled OLS",
+}
+
+
+def _list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _lags(lags: list[int]) -> str:
+    named = ["the same year" if k == 0 else f"staff surveyed {k} year{'s' if k > 1 else ''} before patients"
+             if k > 0 else f"staff surveyed {-k} year{'s' if k < -1 else ''} after patients" for k in lags]
+    return _list(named) if named else "no timing"
+
+
+def _counts(c: dict[str, Any], alpha: float) -> str:
+    """'k of n (x%) are significant at alpha, in either direction, where about e would be by chance (joint p)'."""
+    return (f"{c['n_significant']:,} of {c['n_distinct']:,} ({_pct(c['share_significant'])}) are significant at "
+            f"{alpha:g} in either direction, where about {c['null_mean_significant']:.1f} would be by chance if there "
+            f"were no association (joint test {_p_text(c['joint_p'], c['draws'])})")
+
+
+def describe_inferential(s: dict[str, Any]) -> str:
+    """What the pre-specified inferential curve finds, on its distinct specifications only."""
+    c = s["inferential"]
+    alpha = s["alpha"]
+    designs = _list([FAMILY_WORDS.get(f, f) for f in c.get("designs", [])]) if c.get("designs") else "no design"
+    head = (f"The evidence we pre-specified is the within-trust curve: {designs}, with {_lags(c.get('lags', []))}, "
+            "which compare each trust with itself over time")
+    if not c.get("n_distinct"):
+        return head + f"; none of its {c.get('n_specs', 0):,} specifications could be fitted on this panel."
+    dup = (f" ({c['n_duplicates']:,} more give exactly the same estimate as another and are counted once)"
+           if c.get("n_duplicates") else "")
+    pos = c["share_significant_positive"]
+    neg = c["share_significant_negative"]
+    return (
+        f"{head}. Of its {c['n_distinct']:,} distinct specifications{dup}, {_counts(c, alpha)}. On the same base, "
+        f"{_pct(pos)} are significant with better staff wellbeing going with better patient experience and "
+        f"{_pct(neg)} with worse; after adjusting for the number of tests, {_pct(c['share_significant_bh'])} remain "
+        f"significant controlling the false discovery rate (Benjamini-Hochberg) and "
+        f"{_pct(c['share_significant_romano_wolf'])} controlling the chance of any false positive (Romano-Wolf). "
+        f"The median estimate is {c['median_estimate_within_std']:+.2f} within-trust standard deviations of the "
+        "patient measure per within-trust standard deviation of the staff measure (above zero: better with better)."
+    )
+
+
+def describe_falsification(s: dict[str, Any]) -> str:
+    """Placebo leads and reverse models, in the same terms as the inferential curve ('' if neither was fitted)."""
+    f = s.get("falsification") or {}
+    parts = []
+    for key, what in (("placebo", "placebo leads (the same designs with staff surveyed after patients, which "
+                                  "should find nothing)"),
+                      ("reverse", "reverse models (patient experience in an earlier year predicting staff results "
+                                  "later)")):
+        c = f.get(key) or {}
+        if c.get("n_distinct"):
+            parts.append(f"of the {what}, {_counts(c, s['alpha'])}")
+    if not parts:
+        return ""
+    text = "As checks, not evidence: " + "; ".join(parts) + "."
+    placebo = f.get("placebo") or {}
+    if placebo.get("n_distinct") and placebo["joint_p"] < s["alpha"]:
+        text += (" The placebo leads find more than chance would, so the within-trust associations may reflect "
+                 "shared trends or other influences on both surveys rather than a link from staff to patients.")
+    return text
+
+
 def describe_curve(s: dict[str, Any]) -> str:
-    """What share of specifications agree in sign and significance, and what the adjusted p-values say.
+    """What the pre-specified inferential curve finds, its falsification checks, and the size of the whole curve.
 
     Parameters
     ----------
     s
-        The multiverse stage's summary metrics: counts, shares, ``alpha`` and ``joint_test``.
+        The multiverse stage's summary metrics (``metrics/multiverse.json``): counts, ``alpha``,
+        ``inferential`` and ``falsification``.  Every share in a sentence has the same base
+        (the distinct fitted specifications of that curve, significance in either direction).
     """
     if not s.get("n_fitted"):
         return f"None of the {s.get('n_specs', 0):,} specifications could be fitted; the table lists why."
-    j = s["joint_test"]
-    better = s["share_better_with_better"] >= 0.5
-    way = "better staff wellbeing with better" if better else "better staff wellbeing with worse"
-    agree = s["share_better_with_better"] if better else 1 - s["share_better_with_better"]
-    agree_sig = s["share_significant_better"] if better else s["share_significant_worse"]
-    return (
-        f"We fitted {s['n_fitted']:,} reasonable ways of asking the question (different staff and patient "
-        f"measures, designs, timings, samples and weightings; {s['n_unsupported']:,} more could not be fitted on "
-        f"this panel and are listed with the reason). {_pct(agree)} of them associate {way} patient experience, "
-        f"and {_pct(agree_sig)} do so with a p-value below {s['alpha']:g}. Because so many tests were run, some "
-        f"would be significant by chance: after adjusting for the number of tests, {_pct(s['share_significant_bh'])} "
-        f"of all specifications remain significant when controlling the false discovery rate (Benjamini-Hochberg) "
-        f"and {_pct(s['share_significant_romano_wolf'])} when controlling the chance of any false positive "
-        f"(Romano-Wolf). If there were no association at all, about {j['null_mean_significant']:.0f} "
-        f"specifications would be significant by chance; {j['n_significant']:,} are (joint test "
-        f"{_p_text(j['p_significant'], j['draws'])}, {j['draws']} bootstrap draws). These are associations, "
-        "not evidence that one causes the other."
+    whole = (
+        f"We fitted {s['n_fitted']:,} reasonable ways of asking the question (different staff and patient measures, "
+        f"designs, timings, samples and weightings; {s['n_unsupported']:,} more could not be fitted on this panel and "
+        "are listed with the reason)."
     )
+    if "inferential" not in s:
+        return whole + " These are associations, not evidence that one causes the other."
+    explore = ""
+    if (s.get("exploratory") or {}).get("n_fitted"):
+        explore = (f" The other {s['exploratory']['n_fitted']:,} fitted specifications (designs or timings not "
+                   "pre-specified, such as pooled and random-effects models, which mix differences between trusts in) "
+                   "are shown in the curve but not counted as evidence.")
+    falsify = describe_falsification(s)
+    return " ".join(x for x in (whole, describe_inferential(s), falsify) if x) + explore + (
+        " These are associations, not evidence that one causes the other.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..vocab import (
     BOOT_KINDS,
@@ -54,6 +54,18 @@ class MultiverseParams(Section):
         default_factory=lambda: ["clustered_entity"],
         description="Covariances: clustered_entity (by trust), robust (heteroskedasticity only), unadjusted (classical).",
     )
+    inferential_families: list[MultiverseFamily] = Field(
+        default_factory=lambda: ["twoway_fe", "first_difference", "mundlak"],
+        description="Pre-specified inferential curve: the families whose specifications count as evidence (default the within-trust designs; pooled, random_effects and entity_fe stay in the curve as exploratory). Families not in families are simply not fitted.",
+    )
+    inferential_lags: list[int] = Field(
+        default_factory=lambda: [0, 1],
+        description="Timings k (staff at t - k, k >= 0) of the inferential curve; the same families at negative lags are placebo leads, reported as falsification checks. Lags not in lags are simply not fitted.",
+    )
+    falsification_reverse: bool = Field(
+        True,
+        description="Also fit reverse models (patient measure at t - k predicting the staff measure at t, for the positive inferential lags, inferential families and every sample, weighting and covariance), reported as falsification checks only, never as evidence.",
+    )
     time_effects: bool = Field(
         True,
         description="Year effects in every family except entity_fe (absorbed in twoway_fe; dummies in pooled, random_effects, mundlak; differenced dummies in first_difference).",
@@ -88,6 +100,15 @@ class MultiverseParams(Section):
         description="dask.distributed scheduler address (e.g. tcp://10.0.0.5:8786) to fan the curve and the bootstrap out over a cluster; '' runs in-process.",
     )
     chunks: int = Field(8, ge=1, le=1000, description="Number of work chunks (groups of specifications sharing data) sent to the dask cluster when scheduler is set.")
+
+    @field_validator("inferential_families", "inferential_lags")
+    @classmethod
+    def _distinct(cls, values: list, info):
+        if not values or len(set(values)) != len(values):
+            raise ValueError(f"list at least one choice, each once; got {list(values)}")
+        if info.field_name == "inferential_lags" and any(k < 0 or k > 5 for k in values):
+            raise ValueError(f"lags between 0 and 5 (negative lags are placebo leads, not evidence); got {list(values)}")
+        return values
 
     @model_validator(mode="after")
     def _consistent(self) -> MultiverseParams:

@@ -30,15 +30,22 @@ def run(params: Params) -> MultiverseRun:
     """Fit the curve on the linked panel; write the specification table, the bootstrap table and the metrics."""
     m = params.multiverse
     run_ = run_multiverse(read_table(STAGE.path("panel")), m, merged_codes(m.panel_long), directions())
-    write_table(run_.table, STAGE.path("specs"))
+    write_table(run_.all_specs(), STAGE.path("specs"))
     write_table(run_.bootstrap, STAGE.path("bootstrap"))
     write_json(STAGE.path("summary"), summary_metrics(run_, m))
     return run_
 
 
 def summary_metrics(run_: MultiverseRun, m: MultiverseParams) -> dict[str, Any]:
-    """Counts, shares agreeing in sign and significance, adjusted counts and the joint test (metrics JSON)."""
+    """Counts, shares agreeing in sign and significance, adjusted counts and the joint test (metrics JSON).
+
+    The top-level keys describe the whole forward curve (every design, duplicates included);
+    ``inferential``, ``falsification`` and ``exploratory`` summarise each role over its
+    distinct specifications (see ``docs/multiverse.md``).
+    """
     t = run_.table
+    if "direction" in t:
+        t = t[t["direction"] == "forward"]
     ok = t[t["status"] == "ok"]
     est = ok["estimate_oriented"]
     sig = ok["p_value"] < m.alpha
@@ -51,6 +58,7 @@ def summary_metrics(run_: MultiverseRun, m: MultiverseParams) -> dict[str, Any]:
         "share_significant_bh": float((ok["p_bh"] < m.alpha).mean()) if len(ok) else None,
         "share_significant_romano_wolf": float((ok["p_romano_wolf"] < m.alpha).mean()) if len(ok) else None,
         "alpha": m.alpha, "small_sample": m.small_sample, "joint_test": run_.joint,
+        **run_.curves,
     }
 
 
