@@ -75,7 +75,15 @@ def signed(x: float, places: int, unit: str = "", higher: str = "higher", lower:
     text = fixed(abs(x), places)
     if float(text.replace(",", "")) == 0:
         return "about the same"
+    if text == "1":
+        unit = singular(unit)
     return f"{text}{' ' + unit if unit else ''} {lower if x < 0 else higher}"
+
+
+def singular(unit: str) -> str:
+    """``'percentage points'`` -> ``'percentage point'``; ``'units (0-1)'`` -> ``'unit (0-1)'``."""
+    head, sep, tail = unit.partition(" (")
+    return (head[:-1] if head.endswith("s") else head) + sep + tail
 
 
 def interval(lo: float, hi: float, places: int, unit: str = "", higher: str = "higher", lower: str = "lower") -> str:
