@@ -58,9 +58,15 @@ class Layout:
         The site folder pages are written into.
     stage : str
         The DVC stage writing the pages: its code paths define the source version shown.
+    params : linkage.params.Params, optional
+        The run's parameters.  The title and the sources named come from the
+        headline model: read from ``metrics/headline.json`` by the report stage
+        (a declared dependency), from ``model.exposure`` / ``model.dependent``
+        by the other stages, so a stage never reads a file it does not depend on.
     """
 
-    def __init__(self, root: str | Path = ".", out: str | Path = REPORTS, stage: str = "report") -> None:
+    def __init__(self, root: str | Path = ".", out: str | Path = REPORTS, stage: str = "report",
+                 params: Any = None) -> None:
         self.root, self.out = Path(root), Path(out)
         from ..catalogue import load_catalogue
         from .inputs import INPUT_FILES
@@ -68,7 +74,12 @@ class Layout:
         self.env = _environment()
         source = _json(self.root / MANIFEST).get("source")
         version = source_version(self.root, stage_sources(stage))
-        headline, catalogue = _json(self.root / INPUT_FILES["headline"]), load_catalogue()
+        catalogue = load_catalogue()
+        if stage == "report":
+            headline = _json(self.root / INPUT_FILES["headline"])
+        else:
+            model = getattr(params, "model", None)
+            headline = {"exposure": model.exposure, "dependent": model.dependent} if model is not None else {}
         read = sources_read(headline, catalogue)
         data_text = DATA_TEXT.get(source, "Data source unknown") + (f": {read}" if read and source != "demo" else "")
         self.common = {"site_title": site_title(headline, catalogue), "demo": source == "demo", "version": version,
@@ -95,7 +106,7 @@ def render_step_page(nb: Any, stem: str, params: Any, root: str | Path = ".", ou
     CDN scripts, the demo banner first, alt text on every figure.
     """
     step = next((s for s in STEPS if s.stem == stem), Step(stem, stem, ""))
-    layout = Layout(root, out, stage_of_notebook(stem) or "report")
+    layout = Layout(root, out, stage_of_notebook(stem) or "report", params)
     heading, body = notebook_body(nb, step_alt(params, stem))
     return layout.write(f"{stem}.html", "step.html.j2", page_title=step.title, heading=heading or step.title,
                         step=step, body=body)
