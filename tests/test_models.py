@@ -75,7 +75,10 @@ def test_results_table_contract(run):
     assert list(res.columns) == RESULT_COLUMNS
     assert not res[["estimate", "std_error", "ci_low", "ci_high", "p_value", "mde", "n_obs"]].isna().any().any()
     assert set(res["direction"]) == {"forward", "reverse", "placebo"}
-    assert set(res["small_sample"]) == {"cr1"}
+    # cr1 is the label of clustered covariances; between falls back to robust, scaled n/(n-K)
+    clustered = res["cov_type"].str.startswith("clustered")
+    assert set(res.loc[clustered, "small_sample"]) == {"cr1"}
+    assert set(res.loc[~clustered, "small_sample"]) == {"n/(n-K)"} and set(res.loc[~clustered, "model"]) == {"between"}
     assert res["headline"].sum() == 1
     assert (res["ci_low"] < res["estimate"]).all() and (res["estimate"] < res["ci_high"]).all()
     # lag 1 and placebo lead lose a year of observations
@@ -284,7 +287,8 @@ def test_duplicate_trust_years_raise(panel):
 
 def test_weighted_spec_without_its_base_column_is_skipped(panel):
     """A reverse model weighted by the staff base n is skipped, naming the column, when the panel lacks it."""
+    # reverse models exist at lags >= 1 only (the same-year one would repeat the forward partial correlation)
     run = fit_models(panel.drop(columns=[f"{X}__n"]), ModelParams(families=["twoway_fe"], weights="respondents",
-                                                                  placebo_leads=[], lags=[0]))
+                                                                  placebo_leads=[], lags=[0, 1]))
     assert any(f"needs '{X}__n'" in s for s in run.skipped)
     assert not (run.results["direction"] == "reverse").any()

@@ -127,6 +127,10 @@ def test_no_correction_for_a_design_that_uses_between_variation():
     h = run.headline
     assert h["estimate_corrected"] is None and h["correction"]["method"] == "none"
     assert "within designs" in h["correction"]["why"] and h["equivalence"]["based_on"] == "naive"
+    # the exposure's reliability is still reported, from the two-way FE design on the same sample
+    twfe = fit_models(panel, ModelParams(**FAST)).headline
+    assert h["exposure_reliability"] == pytest.approx(twfe["exposure_reliability"], rel=1e-12)
+    assert h["correction"]["reliability_design"] == "trust and year fixed effects"
 
 
 def test_low_reliability_warning_names_the_exposure_not_the_dependent():

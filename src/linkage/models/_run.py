@@ -497,12 +497,25 @@ def exposure_variance(panel: pd.DataFrame, spec: Spec, frame: ModelFrame, p: Mod
     return aligned, f"{formula[unit]} from {ncol} ({unit} measure)"
 
 
+def _reliability_only(panel: pd.DataFrame, frame: ModelFrame, spec: Spec, p: ModelParams) -> dict[str, Any]:
+    """The exposure's within reliability in the matching within design, for a headline that has no correction."""
+    fam = "twoway_fe" if p.time_effects else "entity_fe"
+    try:
+        var, formula = exposure_variance(panel, spec, frame, p)
+        fit = corrected_slope(fam, frame, var, time_effects=p.time_effects, small_sample=p.small_sample)
+    except LinkageDataError:
+        return {}
+    return {"exposure_reliability": fit.reliability, "reliability_design": family_label(fam, p.time_effects),
+            "sampling_variance": formula}
+
+
 def _correct(panel: pd.DataFrame, frame: ModelFrame, spec: Spec, p: ModelParams) -> _Correction:
     """The errors-in-variables corrected headline slope, or the reason it is not computed."""
     fam = p.headline_family
     if fam not in CORRECTABLE:
         return _Correction(None, "none", f"{FAMILY_TEXT[fam]} also uses differences between trusts; the "
-                           f"correction is defined for the within designs {list(CORRECTABLE)} only")
+                           f"correction is defined for the within designs {list(CORRECTABLE)} only",
+                           _reliability_only(panel, frame, spec, p))
     try:
         var, formula = exposure_variance(panel, spec, frame, p)
         fit = corrected_slope(fam, frame, var, time_effects=p.time_effects, small_sample=p.small_sample)
@@ -726,7 +739,7 @@ def plain_language(run: ModelRun) -> str:
     for direction, label in (("reverse", "Reverse direction (earlier patient values)"),
                              ("placebo", "Placebo (future staff values)")):
         sub = res[(res["direction"] == direction) & (res["model"] == p.headline_family)]
-        sub = sub[sub["term"].str.contains(p.dependent if direction == "reverse" else p.exposure, regex=False)]
+        sub = sub[sub["term"] == sub["regressor"]]  # the shifted term, not the same-year value of an _adj twin
         for _, r in sub.iterrows():
             lines.append(
                 f"{label}, {r['spec']}: {r['estimate']:.3g} ({pct}% CI {r['ci_low']:.3g} to {r['ci_high']:.3g})."
