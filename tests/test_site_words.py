@@ -344,3 +344,13 @@ def test_real_panel_lag_across_a_missing_year_is_named_as_such(real_pipeline):
     assert "one year before" not in lag1.title and "over two years" in lag1.title
     assert "the 2019 to 2021 change in staff with the 2020 to 2022 change in patients" in lag1.sentence
     assert "a two-year change" in lag1.sentence
+
+
+def test_year_effect_rule_matches_the_model_definitions():
+    """The site's rule for which families take out year effects is the estimation code's."""
+    from linkage.models._fit import FAMILY_MODELS
+    from linkage.site.design import _year_terms
+
+    for family, fm in FAMILY_MODELS.items():
+        for te in (True, False):
+            assert _year_terms(family, te) == bool(fm.absorbs_time or (te and fm.year_dummies)), (family, te)

@@ -11,7 +11,6 @@ effects is never described as "comparing each trust with itself" or as
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,13 +252,19 @@ def sources_read(headline: dict[str, Any], catalogue: Any) -> str:
     return and_list(dict.fromkeys(names))
 
 
-@functools.lru_cache(maxsize=16)
-def _year_terms(family: str, time_effects: bool) -> bool:
-    """Whether ``family`` fitted with ``time_effects`` takes out year effects (from the model definitions)."""
-    from ..models._fit import FAMILY_MODELS
+#: Families whose estimator always takes out year effects, and those that never fit any (whatever
+#: ``model.time_effects``); the others add year dummies when ``time_effects`` is true.  Kept here so the
+#: site does not import the estimation code (every stage renders pages); tests/test_site_words.py checks
+#: it against the model definitions (linkage.models._fit.FAMILY_MODELS).
+ALWAYS_YEAR_EFFECTS = frozenset({"twoway_fe"})
+NEVER_YEAR_EFFECTS = frozenset({"entity_fe", "between"})
 
-    fm = FAMILY_MODELS[family]
-    return bool(fm.absorbs_time or (time_effects and fm.year_dummies))
+
+def _year_terms(family: str, time_effects: bool) -> bool:
+    """Whether ``family`` fitted with ``time_effects`` takes out year effects."""
+    if family in ALWAYS_YEAR_EFFECTS:
+        return True
+    return bool(time_effects) and family not in NEVER_YEAR_EFFECTS
 
 
 def _param(inputs: Any, section: str, key: str) -> Any:

@@ -210,6 +210,9 @@ def _measurement(inputs: SiteInputs, head: Finding) -> str:
         text += (f" Corrected for that noise{how}, the link per {nice(step, 1)} {d.exposure.unit_words(step)} is "
                  f"{signed(est, places, yu)} (interval: {interval(lo, hi, places, yu)}), against "
                  f"{signed(head.per_step['estimate'], places, yu)} uncorrected.")
+    elif text and not d.within:
+        text += (" The estimate is not corrected for that noise: the correction is defined only for within-trust "
+                 "designs (trust fixed effects, first differences).")
     elif text and (h.get("correction") or {}).get("why"):
         text += f" The estimate is not corrected for that noise: {h['correction']['why'].rstrip('.')}."
     return text.strip()
