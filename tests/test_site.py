@@ -145,7 +145,7 @@ def test_executed_notebooks_are_made_byte_stable():
 
 
 def test_summary_shows_the_specification_curve_in_words(small_site):
-    """The curve's share agreeing in sign and significance and the adjusted p-values, in a plain sentence."""
+    """The pre-specified curve's shares and adjusted p-values, on one base, in a plain sentence."""
     import json
 
     html = (small_site["reports"] / "summary.html").read_text()

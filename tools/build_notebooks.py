@@ -163,7 +163,8 @@ display(Markdown(f"# {P.report.title}\n\n**{a.question}**\n\n" + "\n".join(f"- *
 """
 
 REPORT_CHECKS = r"""
-display(Markdown("\n".join(f"- **{f.title}.** {f.sentence}" for f in a.findings)))
+display(Markdown("\n".join(f"- **{f.title}.** {f.sentence}" for f in a.findings)
+                 or "No timing, reverse, placebo or other-measure results were fitted in this run."))
 if site["not_estimable"]:
     display(Markdown("**Not estimable with these data** (listed, not hidden):\n\n"
                      + "\n".join(f"- {item}" for item in site["not_estimable"])))

@@ -11,6 +11,7 @@ from ..paths import MANIFEST, REPORTS, STAGES
 from ..provenance import versions
 from ..vocab import UNIT_TEXT
 from .charts import Figure, coverage_figure, findings_figure
+from .design import Design, design_of, report_title, site_title, source_of, sources_read
 from .findings import all_findings
 from .inputs import SiteInputs, _json, load_inputs
 from .provenance import (
@@ -23,13 +24,13 @@ from .provenance import (
 from .steps import STEPS, Step, notebook_body
 from .summary import caveats, summary_context
 from .svg import trend_svg
-from .trusts import SOURCE_TEXT, trust_pages
-from .words import fixed
+from .trusts import source_text, trust_pages
+from .words import and_list, fixed
 
-SITE_TITLE = "Staff wellbeing and patient experience"
-DATA_TEXT = {"demo": "Synthetic demo data (not NHS results)", "local": "Published NHS Staff Survey and CQC Adult "
-             "Inpatient Survey files", "official": "Published NHS Staff Survey and CQC Adult Inpatient Survey files "
-             "(downloaded from the publishers)"}
+SITE_TITLE = site_title({}, None)
+"""The title when there is no headline model yet (the default design's outcome: patient experience)."""
+DATA_TEXT = {"demo": "Synthetic demo data (not NHS results)", "local": "Files from the project's data folder",
+             "official": "Files downloaded from the publishers"}
 FINDINGS_FIGURE = STAGES["report"].figure.name
 COVERAGE_FIGURE = "summary_coverage.png"
 
@@ -57,15 +58,32 @@ class Layout:
         The site folder pages are written into.
     stage : str
         The DVC stage writing the pages: its code paths define the source version shown.
+    params : linkage.params.Params, optional
+        The run's parameters.  The title and the sources named come from the
+        headline model: read from ``metrics/headline.json`` by the report stage
+        (a declared dependency), from ``model.exposure`` / ``model.dependent``
+        by the other stages, so a stage never reads a file it does not depend on.
     """
 
-    def __init__(self, root: str | Path = ".", out: str | Path = REPORTS, stage: str = "report") -> None:
+    def __init__(self, root: str | Path = ".", out: str | Path = REPORTS, stage: str = "report",
+                 params: Any = None) -> None:
         self.root, self.out = Path(root), Path(out)
+        from ..catalogue import load_catalogue
+        from .inputs import INPUT_FILES
+
         self.env = _environment()
         source = _json(self.root / MANIFEST).get("source")
         version = source_version(self.root, stage_sources(stage))
-        self.common = {"site_title": SITE_TITLE, "demo": source == "demo", "version": version,
-                       "data_text": DATA_TEXT.get(source, "Data source unknown"), "source_text": SOURCE_TEXT}
+        catalogue = load_catalogue()
+        if stage == "report":
+            headline = _json(self.root / INPUT_FILES["headline"])
+        else:
+            model = getattr(params, "model", None)
+            headline = {"exposure": model.exposure, "dependent": model.dependent} if model is not None else {}
+        read = sources_read(headline, catalogue)
+        data_text = DATA_TEXT.get(source, "Data source unknown") + (f": {read}" if read and source != "demo" else "")
+        self.common = {"site_title": site_title(headline, catalogue), "demo": source == "demo", "version": version,
+                       "data_text": data_text, "source_text": source_text(catalogue, source == "demo")}
         self.written: list[Path] = []
 
     def render(self, template: str, root: str = "", **context: Any) -> str:
@@ -88,7 +106,7 @@ def render_step_page(nb: Any, stem: str, params: Any, root: str | Path = ".", ou
     CDN scripts, the demo banner first, alt text on every figure.
     """
     step = next((s for s in STEPS if s.stem == stem), Step(stem, stem, ""))
-    layout = Layout(root, out, stage_of_notebook(stem) or "report")
+    layout = Layout(root, out, stage_of_notebook(stem) or "report", params)
     heading, body = notebook_body(nb, step_alt(params, stem))
     return layout.write(f"{stem}.html", "step.html.j2", page_title=step.title, heading=heading or step.title,
                         step=step, body=body)
@@ -98,17 +116,23 @@ def step_alt(params: Any, stem: str) -> str:
     """What a step report's figures show, for figures that carry no alt text of their own."""
     from ..catalogue import load_catalogue
 
-    cat = load_catalogue().measures
+    cat_all = load_catalogue()
+    cat = cat_all.measures
 
     def label(name: str) -> str:
         return cat[name].label if name in cat else name
 
-    staff = label(params.staff.measures[0]) if params.staff.measures else "the first staff measure"
-    patient = label(params.patient.measures[0]) if params.patient.measures else "the first patient measure"
+    def source(name: str) -> str:
+        return source_of(cat_all, cat[name]) if name in cat else "source unknown"
+
+    staff = params.staff.measures[0] if params.staff.measures else ""
+    patient = params.patient.measures[0] if params.patient.measures else ""
     x, y = label(params.model.exposure), label(params.model.dependent)
     return {
-        "01_ingest_staff": f"Box plots of {staff} by survey year, one point per organisation (NHS Staff Survey).",
-        "02_ingest_patient": f"Box plots of {patient} by survey year, one point per trust (CQC Adult Inpatient Survey).",
+        "01_ingest_staff": f"Box plots of {label(staff) if staff else 'the first staff measure'} by survey year, one "
+                           f"point per organisation ({source(staff)}).",
+        "02_ingest_patient": f"Box plots of {label(patient) if patient else 'the first patient measure'} by year, one "
+                             f"point per trust ({source(patient)}).",
         "03_link": "Panel balance: one row per trust and one column per survey year, shaded by which surveys have a value.",
         "04_model": f"Dot chart of the estimated link between {x} and {y} under each model design, with intervals.",
         "05_report": f"Dot chart of the estimated links between {x} and {y}: same year, timing, reverse and placebo checks.",
@@ -127,11 +151,18 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     layout.written += [layout.out / f.path for f in figs]
     rp = params.report
     curve = curve_section(inputs)
-    layout.write("summary.html", "summary.html.j2", page_title="Summary: " + rp.title, title=rp.title,
+    title = _title(inputs, rp)
+    layout.write("summary.html", "summary.html.j2", page_title="Summary: " + title, title=title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
                  curve=curve, **ctx)
     ctx["figures"] = figs
     return ctx
+
+
+def _title(inputs: SiteInputs, rp: Any) -> str:
+    """The report's title: ``report.title``, its default question asked of the outcome actually modelled."""
+    default = type(rp).model_fields["title"].default
+    return report_title(rp.title, default, inputs.headline, inputs.catalogue)
 
 
 def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
@@ -144,17 +175,19 @@ def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
     curve = inputs.extra.get("curve")
     figure = None
     if curve is not None and s.get("n_fitted"):
+        d = design_of(inputs)
+        up = (f"better {d.exposure.quoted} with better {d.outcome.quoted}" if d.outcome.higher_is_better is not None
+              and d.exposure.higher_is_better is not None else f"higher {d.exposure.quoted} with higher {d.outcome.quoted}")
         figure = Figure(
             path=Path(curve).relative_to(REPORTS).as_posix(),
             alt=(f"Specification curve of {s['n_fitted']:,} fitted specifications: each estimate, in standard "
-                 "deviations of the patient measure per standard deviation of the staff measure and oriented so "
-                 "that above zero means better staff wellbeing with better patient experience, ordered from lowest "
-                 "to highest with its interval; below, a panel marks the measures, design, timing, sample and "
-                 "weighting of each specification."),
+                 f"deviations of the second measure per standard deviation of the first and oriented so that above "
+                 f"zero means {up}, ordered from lowest to highest with its interval; below, a panel marks the "
+                 "measures, design, timing, sample and weighting of each specification."),
             caption=(f"Every reasonable specification ({s['n_fitted']:,} fitted of {s['n_specs']:,}), ordered by "
-                     "estimate (standardised: SD per SD, above zero = better staff wellbeing with better patient "
-                     "experience), with intervals. Source: NHS Staff Survey and CQC Adult Inpatient Survey, "
-                     "linked by trust and year; details in the step 6 report."),
+                     f"estimate (standardised: SD per SD, above zero = {up}), with intervals. Source: "
+                     f"{sources_read(inputs.headline, inputs.catalogue)}, linked by trust and year; details in the "
+                     "step 6 report."),
         )
     return {"sentence": describe_curve(s), "figure": figure}
 
@@ -162,6 +195,19 @@ def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
 def _breaks(inputs: SiteInputs, measure: str) -> tuple[tuple[int, bool], ...]:
     m = inputs.measure(measure)
     return tuple((b.year, b.comparable_across) for b in m.series_breaks) if m else ()
+
+
+def _has_role(inputs: SiteInputs, role: str) -> bool:
+    return any(m.kind == role for name, m in inputs.catalogue.measures.items() if name in inputs.panel.columns)
+
+
+def trust_results_text(inputs: SiteInputs) -> str:
+    """What a trust page shows: 'staff and patient survey results', or staff results and the outcomes named."""
+    roles = {inputs.measure(m).kind for m in inputs.catalogue.measures if m in inputs.panel.columns}
+    if "outcome" not in roles:
+        return "staff and patient survey results"
+    return "staff survey results and other outcomes" if "patient" not in roles else \
+        "staff and patient survey results and other outcomes"
 
 
 def _trusts(layout: Layout, inputs: SiteInputs, params: Any) -> list[Any]:
@@ -172,50 +218,70 @@ def _trusts(layout: Layout, inputs: SiteInputs, params: Any) -> list[Any]:
     pages = trust_pages(inputs, params)
     for t in pages:
         charts = [trend_svg(s, t.name, t.peer_text, f"c{i}", _breaks(inputs, s.measure)) for i, s in enumerate(t.series)]
-        layout.write(f"trusts/{t.code}.html", "trust.html.j2", page_title=f"{t.name}: staff and patient survey results",
+        layout.write(f"trusts/{t.code}.html", "trust.html.j2", page_title=f"{t.name}: {trust_results_text(inputs)}",
                      t=t, charts=charts, level=int(round(100 * rp.interval_level)), unit_text=UNIT_TEXT,
+                     results_text=trust_results_text(inputs), answered_patients=_has_role(inputs, "patient"),
                      min_base={"staff": rp.min_base_staff, "patient": rp.min_base_patient})
     return pages
 
 
 METHODS = (
-    "The panel links each NHS trust's Staff Survey results to its Adult Inpatient Survey results by survey year, "
-    "after mapping merged and renamed organisations to their successors (see the link step report).",
-    "Timing checks: staff results from earlier years (lags), the reverse direction (patient results predicting "
-    "later staff results) and placebo leads (later staff results 'predicting' earlier patient results).",
     "Results are expressed per typical year-to-year change within a trust, rounded to the precision their "
     "interval allows. Intervals are not adjusted for looking at several measures.",
     "Trust pages show each trust's published values with a sampling-error range from the number who answered "
-    "(binomial for percentages; an assumed respondent standard deviation for 0-10 scores, model.score_individual_sd), "
-    "next to the spread of trusts of the same type. Values under the publishers' disclosure thresholds are not shown.",
-    "The specification curve (step 6) fits every combination of staff and patient measures, designs, timings, "
-    "samples and weightings the parameters allow, and adjusts its p-values for the number of tests "
-    "(Benjamini-Hochberg; Romano-Wolf by wild cluster bootstrap over trusts).",
+    "(binomial for percentages; an assumed respondent standard deviation for 0-10 scores, model.score_individual_sd; "
+    "no range for other scales), next to the spread of trusts of the same type. Values under the disclosure "
+    "thresholds are not shown.",
+    "The specification curve (step 6) fits every combination of measures, designs, timings, samples and weightings "
+    "the parameters allow, and adjusts its p-values for the number of tests (Benjamini-Hochberg; Romano-Wolf by "
+    "wild cluster bootstrap over trusts).",
 )
 
-_DESIGN = {
-    "twoway_fe": "compares each trust with itself in other years (trust fixed effects) and removes what all trusts "
-                 "shared in a year (year fixed effects)",
-    "entity_fe": "compares each trust with itself in other years (trust fixed effects)",
-    "first_difference": "compares each trust's change from one year to the next with other trusts' changes",
-    "mundlak": "separates differences within each trust over time from differences between trusts (Mundlak)",
-    "random_effects": "pools differences within and between trusts, weighted by how much each varies (random effects)",
-    "pooled": "compares all trust-years with each other (pooled), so fixed differences between trusts are not removed",
-    "between": "compares trusts' averages with each other (between), so fixed differences between trusts are not removed",
-}
+
+def model_label(d: Design) -> str:
+    """The headline family's name with year effects said as fitted (``pooled OLS``, ``random effects + year effects``)."""
+    from ..vocab import FAMILY_TEXT
+
+    base = FAMILY_TEXT.get(d.family, d.family).split(" (+ year effects)")[0]
+    return base + (" + year effects" if d.year_effects and d.family != "twoway_fe" else "")
+
+
+def standard_errors(d: Design) -> str:
+    """The covariance and the small-sample convention actually used, in words."""
+    from ..vocab import COV_PLAIN
+
+    cov = COV_PLAIN.get(d.cov_type, d.cov_type)
+    if d.small_sample == "none":
+        return f"{cov}, without a small-sample correction"
+    if d.small_sample == "linearmodels":
+        return f"{cov}, with linearmodels' small-sample correction (debiased, effects counted)"
+    if d.clustered:
+        return f"{cov}, with the CR1 small-sample correction G/(G-1)(n-1)/(n-K) and a t reference with G-1 degrees of freedom"
+    return f"{cov}, with the n/(n-K) degrees-of-freedom correction and a t reference with n-K degrees of freedom"
 
 
 def methods_text(inputs: SiteInputs) -> list[str]:
-    """The methods paragraphs, with the headline design said as it was fitted."""
-    from ..vocab import COV_PLAIN, FAMILY_TEXT
-
-    h = inputs.headline
-    family = str(h.get("family", ""))
-    design = _DESIGN.get(family, f"is {FAMILY_TEXT.get(family, family)}")
-    years = " and year effects" if h.get("time_effects") and family not in ("twoway_fe", "entity_fe", "between") else ""
-    cov = COV_PLAIN.get(str(h.get("cov_type")), str(h.get("cov_type", "")))
-    headline = f"The headline model {design}{years}; {cov}, small-sample convention {h.get('small_sample', 'cr1')}."
-    return [METHODS[0], headline, *METHODS[1:]]
+    """The methods paragraphs, with the headline model said as it was fitted."""
+    d = design_of(inputs)
+    x, y = d.exposure, d.outcome
+    as_published = getattr(getattr(inputs.params, "link", None), "successors", "current") == "as_published"
+    orgs = ("with every organisation kept under the code it was published with (no successor mapping, no merging)"
+            if as_published else "after mapping merged and renamed organisations to their successors")
+    link = (f"The panel links each trust's {x.quoted} ({x.source}) to its {y.quoted} ({y.source}) by year, {orgs} "
+            "(see the link step report).")
+    headline = (f"The headline model ({model_label(d)}) {d.comparison()}; {d.weights_text(inputs.label)}; the sample "
+                f"is {d.sample_text() or 'as linked'}; {standard_errors(d)}. {y.quoted} is on its own scale "
+                f"({y.unit_words()}; {y.direction_text}).")
+    out = [link, headline]
+    groups = {f.group for f in all_findings(inputs)} - {"headline"}
+    checks = [text for g, text in (
+        ("timing", "lags (the measure that comes first from earlier years)"),
+        ("reverse", "the reverse direction (the second measure predicting the first)"),
+        ("placebo", "placebo leads (later values of the first measure 'predicting' earlier values of the second)"),
+        ("other_measure", "other measures in the same design")) if g in groups]
+    if checks:
+        out.append(f"Further results on the same design: {and_list(checks)}.")
+    return out + list(METHODS)
 
 
 def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:
@@ -256,7 +322,7 @@ def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *
         :class:`~linkage.site.summary.Answers`), ``figures`` and the summary's
         other context.
     """
-    inputs = load_inputs(root)
+    inputs = load_inputs(root, params)
     layout = Layout(root, out)
     ctx = _summary(layout, inputs, params)
     pages = _trusts(layout, inputs, params)
@@ -266,7 +332,8 @@ def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *
             if (layout.out / f"{s.stem}.ipynb").exists():
                 layout.written.append(render_step_page(layout.out / f"{s.stem}.ipynb", s.stem, params, root, out))
     rp = params.report
-    layout.write("index.html", "index.html.j2", page_title=rp.title, title=rp.title,
+    title = _title(inputs, rp)
+    layout.write("index.html", "index.html.j2", page_title=title, title=title,
                  question=ctx["answers"].question, audience_note=rp.audience_note, steps=STEPS,
                  trusts=sorted(pages, key=lambda t: (t.name.lower(), t.code)))
     return {**ctx, "written": layout.written}

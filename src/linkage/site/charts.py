@@ -11,13 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .design import design_of, sources_read
 from .findings import Finding, quoted, unit_words
 from .inputs import SiteInputs
 from .words import fixed, nice, places_for
 
 PNG_METADATA = {"Software": None}
 BLUE, GREY, DARK = "#005EB8", "#768692", "#231f20"
-SOURCES = "NHS Staff Survey (NHS England) and CQC Adult Inpatient Survey, linked by trust and survey year"
+
+
+def _sources(inputs: SiteInputs) -> str:
+    """The sources of the headline measures, named from the catalogue entries that read them (not assumed)."""
+    return f"{sources_read(inputs.headline, inputs.catalogue)}, linked by trust and year"
 
 
 @dataclass
@@ -80,10 +85,11 @@ def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel:
                f"{f.title}: {fixed(f.per_step['estimate'], places)} (interval {fixed(f.per_step['ci_low'], places)} "
                f"to {fixed(f.per_step['ci_high'], places)}{', excludes zero' if f.clear else ', includes zero'})"
                for f in rows) + ".")
-    caption = (f"Estimates per {nice(step, 1)} {xu} higher {quoted(inputs, h['exposure'])} than usual for the trust, in "
+    usual = " than usual for the trust" if design_of(inputs).within else ""
+    caption = (f"Estimates per {nice(step, 1)} {xu} higher {quoted(inputs, h['exposure'])}{usual}, in "
                f"{yu} of {quoted(inputs, h['dependent'])}; lines are {int(round(100 * (1 - h.get('alpha', 0.05))))}% "
                f"intervals; filled blue dots exclude zero, hollow grey dots do not; '!' marks a result with a warning "
-               f"in the text. N = {h['n_trusts']} trusts, {h['n_obs']} trust-years (headline). Source: {SOURCES}.")
+               f"in the text. N = {h['n_trusts']} trusts, {h['n_obs']} trust-years (headline). Source: {_sources(inputs)}.")
     return Figure(rel, alt, caption)
 
 
@@ -111,9 +117,10 @@ def coverage_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     ax.set_xlabel("Survey year")
     ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=1)
     save_png(fig, out)
+    who = "patients" if design_of(inputs).patient_experience else quoted(inputs, y)
     alt = ("Bar chart of the number of trusts with a value in each survey year: " + "; ".join(
-        f"{yr}: {s} for staff, {p} for patients" for yr, s, p in zip(years, counts["staff"], counts["patient"], strict=True))
+        f"{yr}: {s} for staff, {p} for {who}" for yr, s, p in zip(years, counts["staff"], counts["patient"], strict=True))
         + ".")
     caption = (f"Trusts in the panel with a value of {quoted(inputs, x)} (blue) and of {quoted(inputs, y)} (grey, "
-               f"hatched) by survey year. N = {panel['org_code'].nunique()} trusts. Source: {SOURCES}.")
+               f"hatched) by survey year. N = {panel['org_code'].nunique()} trusts. Source: {_sources(inputs)}.")
     return Figure(rel, alt, caption)

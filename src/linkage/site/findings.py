@@ -10,24 +10,27 @@ be an artefact of the design.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from ..vocab import UNIT_TEXT
+from .design import ROLE_PEOPLE, design_of
 from .inputs import SiteInputs, _base_measure
 from .words import (
+    NUMBER_WORDS,
     and_list,
+    fixed,
     interval,
     interval_places,
+    lower_first,
     nice,
     signed,
     typical_step,
     year_list,
     years_text,
 )
-
-KIND_PEOPLE = {"staff": "staff", "patient": "patients", "outcome": "trust outcomes"}
 
 
 @dataclass
@@ -51,6 +54,9 @@ class Finding:
     per_step : dict
         ``step`` (typical change of the first measure) and the estimate and
         interval per that step, in the second measure's units.
+    is_check : bool
+        False for the same-year model with the measures swapped: it is the
+        same partial association as the same-year result, not a further check.
     """
 
     key: str
@@ -60,6 +66,7 @@ class Finding:
     warning: str = ""
     clear: bool = False
     per_step: dict[str, float] = field(default_factory=dict)
+    is_check: bool = True
 
 
 def unit_words(inputs: SiteInputs, measure: str, n: float = 2) -> str:
@@ -93,17 +100,68 @@ def pairs_for(panel: pd.DataFrame, y: str, x: str, lag: int) -> list[tuple[int, 
     return out
 
 
-def pairing_text(pairs: list[tuple[int, int, int]], x_kind: str, y_kind: str, lag: int) -> str:
-    """Which survey years are paired, in words."""
-    xs, ys = KIND_PEOPLE.get(x_kind, x_kind), KIND_PEOPLE.get(y_kind, y_kind)
+def who(inputs: SiteInputs, measure: str) -> str:
+    """Who or what a measure's values are, inside a sentence: ``staff``, ``patients`` or the quoted label."""
+    m = inputs.measure(measure)
+    people = ROLE_PEOPLE.get(m.kind, "") if m else ""
+    return people or quoted(inputs, measure)
+
+
+def pairing_text(pairs: list[tuple[int, int, int]], xs: str, ys: str, lag: int, surveyed: bool = True) -> str:
+    """Which years are paired, in words (``xs``, ``ys``: who or what each measure is, from :func:`who`)."""
     if not pairs:
         return "No survey years could be paired."
     if lag == 0:
-        return f"It compares {xs} and {ys} surveyed in the same year ({year_list(p[1] for p in pairs)})."
+        how = "surveyed in the same year" if surveyed else "from the same year"
+        return f"It compares {xs} and {ys} {how} ({year_list(p[1] for p in pairs)})."
     if len(pairs) <= 3:
         return "It pairs " + and_list(f"{s} {xs} with {t} {ys}" for s, t, _ in pairs) + "."
     gap = f"{years_text(lag)} {'later' if lag > 0 else 'earlier'}"
-    return f"It pairs each {xs[:-1] if xs.endswith('s') else xs} survey year from {pairs[0][0]} to {pairs[-1][0]} with {ys} {gap}."
+    return f"It pairs each year of {xs} from {pairs[0][0]} to {pairs[-1][0]} with {ys} {gap}."
+
+
+def sample_steps(pairs: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """Consecutive outcome years of the paired sample: the changes a first-difference design compares."""
+    years = [t for _, t, _ in pairs]
+    return list(zip(years, years[1:], strict=False))
+
+
+def compared_changes(row: pd.Series, pairs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """``(x from, x to, y from, y to)`` of every change compared that spans more than one year.
+
+    From the model stage's ``changes`` column (``'2019->2021 vs 2020->2022; ...'``)
+    when it reports one, else from consecutive outcome years of the paired sample.
+    """
+    text = row.get("changes")
+    if isinstance(text, str) and "->" in text:
+        out = []
+        for part in text.split(";"):
+            hit = re.fullmatch(r"\s*(-?\d+)->(-?\d+) vs (-?\d+)->(-?\d+)\s*", part)
+            if hit:
+                a, b, c, d = (int(v) for v in hit.groups())
+                if d - c > 1:
+                    out.append((a, b, c, d))
+        return out
+    lag = int(row["lag"])
+    return [(a - lag, b - lag, a, b) for a, b in sample_steps(pairs) if b - a > 1]
+
+
+def n_changes(row: pd.Series, pairs: list[tuple[int, int, int]]) -> int:
+    """How many consecutive-year changes the sample has (from the model stage's ``changes``, else the pairs)."""
+    text = row.get("changes")
+    if isinstance(text, str) and "->" in text:
+        return len([p for p in text.split(";") if "->" in p])
+    return len(sample_steps(pairs))
+
+
+def change_text(changes: list[tuple[int, int, int, int]], xs: str, ys: str) -> str:
+    """The within-trust changes compared that span more than one year, named as such ('' if none)."""
+    if not changes:
+        return ""
+    spans = and_list(f"the {a} to {b} change in {xs} with the {c} to {d} change in {ys}" for a, b, c, d in changes)
+    n = max(d - c for _, _, c, d in changes)
+    return (f" Within each trust it compares changes between consecutive years of the sample, including {spans}: "
+            f"a {NUMBER_WORDS.get(n, n)}-year change, because a year in between is not in the sample.")
 
 
 def breaks_text(inputs: SiteInputs, measure: str, years: list[int]) -> list[str]:
@@ -143,20 +201,54 @@ def expected_sign(inputs: SiteInputs, x: str, y: str) -> int:
     return 1 if mx.higher_is_better == my.higher_is_better else -1
 
 
-def _title(row: pd.Series, inputs: SiteInputs, group: str) -> str:
+def _results_of(inputs: SiteInputs, measure: str) -> str:
+    """``staff results``, ``patient results`` or the quoted label, as the subject of a title."""
+    m = inputs.measure(measure)
+    people = {"staff": "Staff results", "patient": "Patient results"}.get(m.kind, "") if m else ""
+    return people or quoted(inputs, measure)
+
+
+def longest_change(row: pd.Series, pairs: list[tuple[int, int, int]]) -> int:
+    """Years spanned by the longest within-trust change a result compares (0 when not a within design).
+
+    The model stage's ``change_gap_years`` when it reports one, else the gaps
+    between consecutive outcome years of the paired sample.
+    """
+    if not design_of_family_within(str(row.get("model", ""))):
+        return 0
+    gap = row.get("change_gap_years")
+    if gap is not None and gap == gap:
+        return int(gap)
+    return max((b - a for a, b in sample_steps(pairs)), default=0)
+
+
+def design_of_family_within(family: str) -> bool:
+    """Whether ``family`` estimates from changes within trusts (its compared changes can span a missing year)."""
+    from ..vocab import EFFECT_KIND
+
+    return EFFECT_KIND.get(family) == "within"
+
+
+def _title(row: pd.Series, inputs: SiteInputs, group: str, span: int = 0, every: bool = False) -> str:
     lag = int(row["lag"])
     adj = str(row["spec_name"]).endswith("_adj")
     hold = ", same-year value held fixed" if adj else ""
+    x, y = _base_measure(str(row["regressor"])), str(row["dependent"])
     if group == "other_measure":
         return f"{inputs.label(row['regressor'])}, same design"
+    xs, ys = _results_of(inputs, x), _results_of(inputs, y)
     if group == "placebo":
-        return f"Placebo check: staff surveyed {years_text(lag)} after patients{hold}"
+        return f"Placebo check: {lower_first(xs)} from {years_text(lag)} after {lower_first(ys)}{hold}"
+    if group == "reverse" and lag == 0:
+        return "Same-year association with the two measures swapped (not a check of which comes first)"
     if group == "reverse":
-        when = "in the same year" if lag == 0 else f"{years_text(lag)} before staff"
-        return f"Reverse direction: patients surveyed {when}{hold}"
+        return f"Reverse direction: {lower_first(xs)} from {years_text(lag)} before {lower_first(ys)}{hold}"
     if lag == 0:
-        return "Staff and patients surveyed in the same year"
-    return f"Staff surveyed {years_text(lag)} before patients{hold}"
+        return f"{xs} and {lower_first(ys)} from the same year"
+    if span > 1:
+        return (f"Changes in {lower_first(xs)} against later changes in {lower_first(ys)}, "
+                f"{'over' if every else 'some over'} {years_text(span)}{hold}")
+    return f"{xs} from {years_text(lag)} before {lower_first(ys)}{hold}"
 
 
 def classify(row: pd.Series, head_spec: str) -> str:
@@ -206,13 +298,38 @@ def design_warning(inputs: SiteInputs, row: pd.Series, group: str, clear: bool, 
         adj = _adjusted_row(inputs, row)
         if adj is None:
             reason = _skipped_reason(inputs, f"{row['spec']} + ") or "it was not fitted"
+            within = " with trust effects and few years per trust" if design_of(inputs, str(row["model"])).within else ""
             parts.append("the check that also holds the same-year value fixed could not be estimated "
-                         f"({reason}); with trust effects and few years per trust an unadjusted lag or lead can "
-                         "carry part of a same-year association, so this is not evidence that one comes first")
+                         f"({reason});{within} an unadjusted lag or lead can carry part of a same-year "
+                         "association, so this is not evidence that one comes first")
         elif float(adj["ci_low"]) <= 0 <= float(adj["ci_high"]):
             parts.append("when the same-year value is also held fixed the link is no longer clear, so it may "
                          "carry part of a same-year association")
     return "; ".join(parts)
+
+
+def higher_than(inputs: SiteInputs, family: str) -> tuple[str, str]:
+    """``(subject, comparison)`` of a finding's sentence for the design fitted.
+
+    Within-trust designs compare a trust with its own other years ("higher than
+    usual for the trust"); pooled and random-effects designs compare trust-years
+    with each other; the between design compares trusts' averages.
+    """
+    d = design_of(inputs, family)
+    if d.within:
+        return "In years when", " higher than usual for the trust"
+    if family == "between":
+        return "In trusts whose average", " higher"
+    return "In trust-years where", " higher"
+
+
+def direction_words(inputs: SiteInputs, y: str, est: float, places: int) -> str:
+    """``' (worse, since for this measure higher is better)'`` after a rounded non-zero change of ``y``, else ''."""
+    m = inputs.measure(y)
+    if m is None or m.higher_is_better is None or float(fixed(abs(est), places).replace(",", "")) == 0:
+        return ""
+    better = "better" if (est > 0) == bool(m.higher_is_better) else "worse"
+    return f" ({better}, since for this measure {'higher' if m.higher_is_better else 'lower'} is better)"
 
 
 def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
@@ -235,23 +352,34 @@ def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
     places = interval_places(lo, hi)
     later = " in the same year" if lag == 0 else f" {years_text(lag)} {'later' if lag > 0 else 'earlier'}"
     yu = unit_words(inputs, y)
-    text = (f"In years when {quoted(inputs, x)} was {nice(step, 1)} {unit_words(inputs, x, step)} higher than usual "
-            f"for the trust, {quoted(inputs, y)}{later} was {signed(est, places, yu)} ({level}% interval: "
-            f"{interval(lo, hi, places, yu)}; {int(row['n_entities'])} trusts, {int(row['n_obs'])} trust-years). ")
+    subject, than = higher_than(inputs, str(row["model"]))
+    text = (f"{subject} {quoted(inputs, x)} was {nice(step, 1)} {unit_words(inputs, x, step)}{than}, "
+            f"{quoted(inputs, y)}{later} was {signed(est, places, yu)}{direction_words(inputs, y, est, places)} "
+            f"({level}% interval: {interval(lo, hi, places, yu)}; {int(row['n_entities'])} trusts, "
+            f"{int(row['n_obs'])} trust-years). ")
     text += ("The interval excludes no difference. " if clear
              else "The interval includes no difference: the data cannot tell a link from none. ")
-    kx, ky = (inputs.measure(x).kind if inputs.measure(x) else "staff"), (inputs.measure(y).kind if inputs.measure(y) else "patient")
     pairs = pairs_for(inputs.panel, y, x, lag)
-    text += pairing_text(pairs, kx, ky, lag)
+    xs, ys = who(inputs, x), who(inputs, y)
+    surveyed = all(inputs.measure(m) is not None and inputs.measure(m).kind in ROLE_PEOPLE for m in (x, y))
+    text += pairing_text(pairs, xs, ys, lag, surveyed)
+    span = longest_change(row, pairs)
+    long = compared_changes(row, pairs) if span > 1 else []
+    if span > 1:
+        text = text.rstrip(".") + "." + change_text(long, xs, ys)
     breaks = breaks_text(inputs, x, [p[0] for p in pairs]) + breaks_text(inputs, y, [p[1] for p in pairs])
     if breaks:
         text = text.rstrip(".") + "; " + "; ".join(breaks) + "."
+    if group == "reverse" and lag == 0:
+        text += (" With both measures from the same year this is the same-year association as above with the roles "
+                 "swapped, so it says nothing about which comes first.")
     warning = design_warning(inputs, row, group, clear, level)
     if warning:
         text += f" Warning: {warning}."
-    return Finding(key=str(row["spec_name"]), group=group, title=_title(row, inputs, group), sentence=text,
+    return Finding(key=str(row["spec_name"]), group=group, title=_title(row, inputs, group, span, bool(long) and len(long) == n_changes(row, pairs)), sentence=text,
                    warning=warning, clear=clear,
-                   per_step={"step": step, "estimate": est, "ci_low": lo, "ci_high": hi})
+                   per_step={"step": step, "estimate": est, "ci_low": lo, "ci_high": hi},
+                   is_check=not (group == "reverse" and lag == 0))
 
 
 def rows_of_interest(inputs: SiteInputs) -> pd.DataFrame:

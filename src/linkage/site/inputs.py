@@ -39,6 +39,12 @@ class SiteInputs:
         The acquire stage's manifest (source and sha256 of every raw file).
     catalogue : linkage.catalogue.Catalogue
         Measure labels, units, directions and series breaks.
+    extra : dict
+        The multiverse metrics and the curve figure's path.
+    params : linkage.params.Params or None
+        The run's validated parameters (the report stage's params): what the
+        output files do not record themselves (``model.time_effects``,
+        ``link.restrict_trust_types``) is read from here.
     """
 
     root: Path
@@ -51,6 +57,7 @@ class SiteInputs:
     manifest: dict[str, Any]
     catalogue: Any
     extra: dict[str, Any] = field(default_factory=dict)
+    params: Any = None
 
     @property
     def demo(self) -> bool:
@@ -80,13 +87,15 @@ def _json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def load_inputs(root: str | Path = ".") -> SiteInputs:
+def load_inputs(root: str | Path = ".", params: Any = None) -> SiteInputs:
     """Read the pipeline outputs under ``root``.
 
     Parameters
     ----------
     root
         Project root (the folder holding ``data/`` and ``metrics/``).
+    params
+        The run's validated parameters (see :attr:`SiteInputs.params`).
 
     Returns
     -------
@@ -107,4 +116,5 @@ def load_inputs(root: str | Path = ".") -> SiteInputs:
         catalogue=load_catalogue(),
         extra={"multiverse": _json(root / INPUT_FILES["multiverse"]),
                "curve": INPUT_FILES["curve"] if (root / INPUT_FILES["curve"]).exists() else None},
+        params=params,
     )

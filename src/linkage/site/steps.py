@@ -31,10 +31,12 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("01_ingest_staff", "Step 1: reading the NHS Staff Survey",
-         "What was read from each published Staff Survey file, and what could not be used and why."),
-    Step("02_ingest_patient", "Step 2: reading the CQC Adult Inpatient Survey",
-         "What was read from each published Inpatient Survey file, and what could not be used and why."),
+    Step("01_ingest_staff", "Step 1: reading the staff results",
+         "What was read from each staff file (NHS Staff Survey workbooks or the project's own extracts), and what "
+         "could not be used and why."),
+    Step("02_ingest_patient", "Step 2: reading the patient and outcome results",
+         "What was read from each patient experience or outcome file (CQC Adult Inpatient Survey files or the "
+         "project's own extracts), and what could not be used and why."),
     Step("03_link", "Step 3: linking trusts across surveys and years",
          "How trusts were matched between the surveys and over time: mergers, exclusions and the full audit."),
     Step("04_model", "Step 4: the panel models",

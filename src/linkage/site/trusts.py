@@ -16,12 +16,26 @@ import numpy as np
 import pandas as pd
 
 from ..vocab import UNIT_TEXT
+from .design import TRUST_TYPE_TEXT, source_of
 from .inputs import SiteInputs
-from .summary import TRUST_TYPE_TEXT
-from .words import fixed, places_for
+from .words import and_list, fixed, places_for
 
-SOURCE_TEXT = {"staff": "NHS Staff Survey", "patient": "CQC Adult Inpatient Survey",
-               "outcome": "the project's own outcome data (data.measures_file)"}
+
+def source_text(catalogue: Any, demo: bool = False) -> dict[str, str]:
+    """Where each measure's values come from, by measure name, and by role (every source of that role).
+
+    Named from the catalogue entry that reads the measure, so a measure from a
+    project's own extract is never credited to a publisher's survey; on the
+    demo, the publisher's layout the synthetic files imitate.
+    """
+    if catalogue is None:
+        return {}
+    suffix = " layout (synthetic demo files)" if demo else ""
+    by_name = {name: source_of(catalogue, m) + suffix for name, m in catalogue.measures.items()}
+    by_role: dict[str, list[str]] = {}
+    for name, m in catalogue.measures.items():
+        by_role.setdefault(m.kind, []).append(by_name[name])
+    return {**{role: and_list(dict.fromkeys(v)) for role, v in by_role.items()}, **by_name}
 
 
 @dataclass
@@ -49,6 +63,11 @@ class Series:
     points: list[Point]
     change: str
     position: str
+
+    @property
+    def has_range(self) -> bool:
+        """Whether any shown value has a sampling-error range (known only for percentages and 0-10 scores)."""
+        return any(p.low is not None for p in self.points)
 
 
 @dataclass

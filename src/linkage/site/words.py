@@ -25,6 +25,17 @@ def nice(x: float, digits: int = 2) -> str:
     return f"{rounded:.{places}f}"
 
 
+def p_text(p: float) -> str:
+    """A p-value in words: ``'p < 0.001'``, ``'p > 0.99'``, else two significant figures (``'p = 0.12'``)."""
+    if p is None or not math.isfinite(p):
+        return "p not available"
+    if p < 0.001:
+        return "p < 0.001"
+    if p > 0.99:
+        return "p > 0.99"
+    return f"p = {nice(p, 2)}"
+
+
 def typical_step(sd: float) -> float:
     """A round number close to ``sd`` (1, 2 or 5 times a power of ten) to express effects per 'typical change'."""
     if sd is None or not math.isfinite(sd) or sd <= 0:
@@ -64,7 +75,15 @@ def signed(x: float, places: int, unit: str = "", higher: str = "higher", lower:
     text = fixed(abs(x), places)
     if float(text.replace(",", "")) == 0:
         return "about the same"
+    if text == "1":
+        unit = singular(unit)
     return f"{text}{' ' + unit if unit else ''} {lower if x < 0 else higher}"
+
+
+def singular(unit: str) -> str:
+    """``'percentage points'`` -> ``'percentage point'``; ``'units (0-1)'`` -> ``'unit (0-1)'``."""
+    head, sep, tail = unit.partition(" (")
+    return (head[:-1] if head.endswith("s") else head) + sep + tail
 
 
 def interval(lo: float, hi: float, places: int, unit: str = "", higher: str = "higher", lower: str = "lower") -> str:
