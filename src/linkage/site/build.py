@@ -11,6 +11,7 @@ from ..paths import MANIFEST, REPORTS, STAGES
 from ..provenance import versions
 from ..vocab import UNIT_TEXT
 from .charts import Figure, coverage_figure, findings_figure
+from .deprivation import deprivation_section, methods_paragraphs
 from .findings import all_findings
 from .inputs import SiteInputs, _json, load_inputs
 from .provenance import (
@@ -127,9 +128,11 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     layout.written += [layout.out / f.path for f in figs]
     rp = params.report
     curve = curve_section(inputs)
+    deprivation = deprivation_section(inputs, layout.out)
+    layout.written += [layout.out / deprivation.figure.path] if deprivation.figure else []
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + rp.title, title=rp.title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
-                 curve=curve, **ctx)
+                 curve=curve, deprivation=deprivation, **ctx)
     ctx["figures"] = figs
     return ctx
 
@@ -215,7 +218,7 @@ def methods_text(inputs: SiteInputs) -> list[str]:
     years = " and year effects" if h.get("time_effects") and family not in ("twoway_fe", "entity_fe", "between") else ""
     cov = COV_PLAIN.get(str(h.get("cov_type")), str(h.get("cov_type", "")))
     headline = f"The headline model {design}{years}; {cov}, small-sample convention {h.get('small_sample', 'cr1')}."
-    return [METHODS[0], headline, *METHODS[1:]]
+    return [METHODS[0], headline, *METHODS[1:], *methods_paragraphs(inputs)]
 
 
 def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ..vocab import UNIT_TEXT
+from .deprivation import trust_sentences
 from .inputs import SiteInputs
 from .summary import TRUST_TYPE_TEXT
 from .words import fixed, places_for
@@ -62,6 +63,7 @@ class TrustPage:
     peer_text: str
     n_peers: int
     series: list[Series]
+    context: str = ""
 
 
 def page_measures(inputs: SiteInputs) -> list[str]:
@@ -189,6 +191,7 @@ def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
     panel = inputs.panel.sort_values(["org_code", "year"])
     n_by_type = panel.groupby("trust_type")["org_code"].nunique().to_dict()
     pages = []
+    context = trust_sentences(inputs)
     for code, g in panel.groupby("org_code", sort=True):
         ttype = str(g["trust_type"].iloc[-1])
         peer_text = TRUST_TYPE_TEXT.get(ttype, f"{ttype} trusts")
@@ -199,5 +202,5 @@ def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
             if s is not None:
                 series.append(s)
         pages.append(TrustPage(str(code), str(g["org_name"].dropna().iloc[-1]) if g["org_name"].notna().any() else str(code),
-                               ttype, peer_text, int(n_by_type.get(ttype, 0)), series))
+                               ttype, peer_text, int(n_by_type.get(ttype, 0)), series, context.get(str(code), "")))
     return pages
