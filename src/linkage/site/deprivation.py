@@ -156,7 +156,7 @@ def base_sentences(inputs: SiteInputs, cm: dict[str, Any], warned: list[tuple[st
     if not parts:
         return [f"The panel has no respondent counts for {quoted(inputs, y)}, so this cannot be answered."]
     out = [f"Respondents behind {quoted(inputs, y)}: " + "; ".join(parts) + ". Reliability is the share of the "
-           "differences between trusts in one year that is not sampling noise (from the respondent counts; 1 = none)."]
+           "differences between trusts in one year that is not sampling noise (from the respondent counts; 1 would mean no sampling noise at all)."]
     if warned:
         out.append(f"{len(warned)} trust(s) in the most deprived third have a median base in the lowest fifth of "
                    "panel trusts; their pages say so.")
@@ -187,14 +187,15 @@ def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: s
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, axes = plt.subplots(1, len(ms), figsize=(5.2 * len(ms), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(ms), figsize=(5.6 * len(ms), 4.0), squeeze=False)
+    fig.subplots_adjust(wspace=0.45)
     d = inputs.panel.groupby("org_code")[MODERATOR].first()
     for ax, g in zip(axes[0], ms, strict=True):
         tm = pd.concat([inputs.panel.groupby("org_code")[g["measure"]].mean(), d], axis=1).dropna()
         ax.plot(tm[MODERATOR], tm[g["measure"]], "o", ms=4, color=GREY, alpha=0.7)
         xs = np.linspace(tm[MODERATOR].min(), tm[MODERATOR].max(), 2)
         ax.plot(xs, g["mean"] + g["slope_per_sd"] * (xs - tm[MODERATOR].mean()) / g["d_sd"], color=BLUE, lw=2)
-        ax.set_xlabel("Catchment deprivation (IMD 2019 score, higher = more deprived)")
+        ax.set_xlabel("Catchment deprivation\n(IMD 2019 score, higher = more deprived)")
         ax.set_ylabel(f"{inputs.label(g['measure'])}\n(trust mean, {unit_words(inputs, g['measure'])})", color=DARK)
     save_png(fig, out)
     alt = ("Scatter plots of trust means against catchment deprivation: " + "; ".join(
@@ -206,7 +207,7 @@ def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: s
     return Figure(rel, alt, caption)
 
 
-def coverage_sentence(cm: dict[str, Any], audit: pd.DataFrame) -> str:
+def coverage_sentence(cm: dict[str, Any], audit: pd.DataFrame, demo: bool = False) -> str:
     """How many panel trusts carry the scores, the successor mapping, and the trusts without a catchment."""
     none = audit[audit["fate"] == "no_catchment"]["trust_code"].astype(str).tolist() if len(audit) else []
     n_succ = int(audit["reason"].astype(str).str.contains("successor").sum()) if len(audit) else 0
@@ -215,8 +216,12 @@ def coverage_sentence(cm: dict[str, Any], audit: pd.DataFrame) -> str:
             f"(2024 authorities), {n_succ} catchment rows of authorities abolished in the 2023 reorganisations "
             "(Cumbria, North Yorkshire, Somerset) are scored by their successor authority.")
     if none:
-        text += (f" {len(none)} panel trust(s) have no published catchment (mostly specialist trusts) and are left out "
-                 f"of this section: {', '.join(none)}.")
+        n_spec = int(audit.loc[audit["fate"] == "no_catchment", "reason"].astype(str).str.contains("specialist").sum())
+        text += (f" {len(none)} panel trust(s) have no published catchment ({n_spec} of them specialist trusts) and "
+                 f"are left out of this section: {', '.join(none)}.")
+    if demo:
+        text += (" On this synthetic demo, catchment deprivation was planted to go with a lower patient-experience level "
+                 "between trusts, and no exposure x deprivation interaction was planted.")
     return text
 
 
@@ -227,7 +232,7 @@ def deprivation_section(inputs: SiteInputs, out: Path) -> Deprivation:
         return Deprivation(False, reason=cm.get("reason", "this run has no trust context"))
     warned = warned_trusts(inputs, cm)
     fig = deprivation_figure(inputs, cm, out / "figures" / FIGURE_NAME, f"figures/{FIGURE_NAME}")
-    return Deprivation(True, coverage=coverage_sentence(cm, audit), gradients=gradient_sentences(inputs, cm),
+    return Deprivation(True, coverage=coverage_sentence(cm, audit, inputs.demo), gradients=gradient_sentences(inputs, cm),
                        within=within_sentences(inputs, cm), thirds=third_rows(cm),
                        bases=base_sentences(inputs, cm, warned), warned=warned, cannot=CANNOT, figure=fig)
 
