@@ -216,6 +216,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "methods": REPORTS / "methods.html",
             "trusts": REPORTS / "trusts",
             "coverage_figure": FIGURES / "summary_coverage.png",
+            "deprivation_figure": FIGURES / "summary_deprivation.png",
         },
         # all the pipeline's code: the methods page shows every step's source version, so any code change re-renders it
         code=(SRC, NOTEBOOKS.as_posix()),

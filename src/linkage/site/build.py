@@ -11,6 +11,7 @@ from ..paths import MANIFEST, REPORTS, STAGES
 from ..provenance import versions
 from ..vocab import UNIT_TEXT
 from .charts import Figure, coverage_figure, findings_figure
+from .deprivation import FIGURE_NAME as DEPRIVATION_FIGURE
 from .deprivation import deprivation_section, methods_paragraphs
 from .findings import all_findings
 from .inputs import SiteInputs, _json, load_inputs
@@ -129,7 +130,7 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     rp = params.report
     curve = curve_section(inputs)
     deprivation = deprivation_section(inputs, layout.out)
-    layout.written += [layout.out / deprivation.figure.path] if deprivation.figure else []
+    layout.written.append(layout.out / "figures" / DEPRIVATION_FIGURE)
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + rp.title, title=rp.title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
                  curve=curve, deprivation=deprivation, **ctx)

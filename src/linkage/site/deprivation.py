@@ -96,14 +96,14 @@ def within_sentences(inputs: SiteInputs, cm: dict[str, Any]) -> list[str]:
     if not it.get("ok"):
         return [f"The interaction model could not be fitted: {it.get('reason', 'no data')}."]
     b, bi = it["terms"]["x"], it["terms"]["xd"]
-    p = places_for(bi["ci_low"], bi["ci_high"])
+    p, pb = places_for(bi["ci_low"], bi["ci_high"]), places_for(b["ci_low"], b["ci_high"])
     yu, xu = unit_words(inputs, y), unit_words(inputs, x, 1)
     lag = f" {cm['lag']} year(s) earlier" if cm["lag"] else " in the same year"
     out = [f"Design: {cm['design']}; {quoted(inputs, x)}{lag} and {quoted(inputs, y)}, with their product with catchment "
            f"deprivation (IMD 2019 score, centred at the trusts' mean {nice(it['d_mean'], 3)} and divided by their "
            f"standard deviation {nice(it['d_sd'], 2)}). {it['n_trusts']} trusts, {it['n_obs']} trust-years.",
            f"At average deprivation, a trust's year with 1 {xu} higher {quoted(inputs, x)} than usual for it goes with "
-           f"{fixed(b['estimate'], p)} {yu} ({_level(cm)}% interval {_ci(b, p)}). For a trust one standard deviation more "
+           f"{fixed(b['estimate'], pb)} {yu} ({_level(cm)}% interval {_ci(b, pb)}). For a trust one standard deviation more "
            f"deprived, this association differs by {fixed(bi['estimate'], p)} {yu} per {xu} (interval {_ci(bi, p)}, "
            f"p = {nice(bi['p_value'], 2)}); the smallest difference these data would detect with "
            f"{int(round(100 * cm['power']))}% power is {nice(bi['mde'], 2)} {yu} per {xu} in either direction."]
@@ -178,10 +178,22 @@ CANNOT = [
 ]
 
 
+def placeholder(out: Path) -> None:
+    """The declared figure file when there is nothing to plot: a small image saying so."""
+    _style()
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 0.6))
+    ax.axis("off")
+    ax.text(0.5, 0.5, "No trust context in this run", ha="center", va="center", color=DARK)
+    save_png(fig, out)
+
+
 def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: str) -> Figure | None:
     """Two panels: each trust's mean dependent and exposure against its catchment deprivation, with the OLS line."""
-    ms = [g for g in cm["gradients"] if "slope_per_sd" in g]
+    ms = [g for g in cm.get("gradients", []) if "slope_per_sd" in g]
     if not ms or MODERATOR not in inputs.panel:
+        placeholder(out)
         return None
     _style()
     import matplotlib.pyplot as plt
@@ -229,6 +241,7 @@ def deprivation_section(inputs: SiteInputs, out: Path) -> Deprivation:
     """The whole section for the summary (figure written to ``out/figures``)."""
     cm, audit = load_context(inputs.root)
     if not cm.get("available"):
+        placeholder(out / "figures" / FIGURE_NAME)
         return Deprivation(False, reason=cm.get("reason", "this run has no trust context"))
     warned = warned_trusts(inputs, cm)
     fig = deprivation_figure(inputs, cm, out / "figures" / FIGURE_NAME, f"figures/{FIGURE_NAME}")
@@ -251,11 +264,12 @@ def trust_sentence(inputs: SiteInputs, code: str, n_acute: int, warned: set[str]
     if pd.isna(d19) and pd.isna(d25):
         return ("No catchment population is published for this trust (specialist trusts have none), so the deprivation "
                 "of the people it serves is not known here.")
-    where = ("more deprived than most" if not pd.isna(d19) and int(d19) <= 3 else
-             "less deprived than most" if not pd.isna(d19) and int(d19) >= 8 else "near the middle of")
+    where = ("more deprived than those most of its peers serve" if not pd.isna(d19) and int(d19) <= 3 else
+             "less deprived than those most of its peers serve" if not pd.isna(d19) and int(d19) >= 8 else
+             "near the middle of its peers' in deprivation")
     text = (f"Its catchment is in decile {_decile_word(d19)} on the IMD 2019 and decile {_decile_word(d25)} on the "
-            f"IMD 2025 among the {n_acute} acute trusts with a published catchment (1 = most deprived tenth), so it serves "
-            f"a population {where} its peers'; the comparison with peers below does not adjust for that.")
+            f"IMD 2025 among the {n_acute} acute trusts (as now constituted) with a published catchment (1 = most "
+            f"deprived tenth), so it serves a population {where}; the comparison with peers below does not adjust for that.")
     if code in warned:
         text += (" Its patient results rest on fewer respondents than those of four in five panel trusts, and it is in "
                  "the most deprived third: read its patient results with their wider ranges in mind.")
