@@ -186,3 +186,35 @@ def test_real_panel_carries_both_scores(real_context_run, context_dir):
     assert (audit["file"] == "trust_catchment_ltla21_2022.csv").sum() == 5670
     missing = audit[audit["fate"] == "no_catchment"]
     assert set(missing["trust_code"]) == set(orgs.index[orgs["context.imd2019_score"].isna()])
+
+
+# ------------------------------------------------------------------ params and acquire
+def test_context_dir_refused_by_dotted_key():
+    from linkage.errors import LinkageError
+    from linkage.params import validate_params
+
+    with pytest.raises(LinkageError, match=r"data\.context_dir"):
+        validate_params({"data": {"context_dir": ""}})
+
+
+def test_missing_context_dir_is_named(tmp_path):
+    from linkage.acquire import acquire
+    from linkage.errors import LinkageError
+    from linkage.params import DataParams
+
+    with pytest.raises(LinkageError, match="data.context_dir 'nowhere' is not a folder"):
+        acquire(DataParams(source="demo", context_dir="nowhere"), raw_dir="raw", root=tmp_path)
+
+
+def test_demo_context_same_bytes_and_reorganised_areas(tmp_path):
+    from linkage.demo_context import write_demo_context
+    from linkage.params import DemoParams
+
+    spec = DemoParams(n_acute=40, n_non_acute=4, n_mergers=1)
+    a, b = write_demo_context(tmp_path / "a", spec), write_demo_context(tmp_path / "b", spec)
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    catch = pd.read_csv(a[0])
+    panel = pd.DataFrame({"org_code": sorted(catch["trust_code"].unique()), "year": 2022, "trust_type": "acute"})
+    res = attach_context(panel, tmp_path / "a")
+    assert res.panel[["context.imd2019_score", "context.imd2025_score"]].notna().all().all()
+    assert res.audit["reason"].str.contains("successor E0600006").any()

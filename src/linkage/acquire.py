@@ -69,7 +69,7 @@ def _acquire_context(data: DataParams, raw_dir: Path, root: Path) -> str | None:
 
     dest = raw_dir / "context"
     if data.context_dir is not None:
-        copy_context(root / data.context_dir, dest)
+        copy_context(root / data.context_dir, dest, named=data.context_dir)
         return str(data.context_dir)
     if data.source == "demo":
         from .demo_context import write_demo_context

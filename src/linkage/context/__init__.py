@@ -25,12 +25,16 @@ __all__ = ["AUDIT_COLUMNS", "PREFIX", "SUCCESSORS_FILE", "ContextResult", "attac
            "deciles", "load_layouts", "read_context_folder", "read_successors"]
 
 
-def copy_context(source: str | Path, dest: str | Path) -> list[Path]:
-    """Copy the context files (CSV and layout YAML) of ``source`` into ``dest``; a missing folder is an error."""
+def copy_context(source: str | Path, dest: str | Path, *, named: str | None = None) -> list[Path]:
+    """Copy the context files (CSV and layout YAML) of ``source`` into ``dest``; a missing folder is an error.
+
+    ``named`` is the folder as the user wrote it (``data.context_dir``), for the messages.
+    """
     source, dest = Path(source), Path(dest)
+    named = named or str(source)
     if not source.is_dir():
-        raise LinkageError(f"data.context_dir {str(source)!r} is not a folder. Point it at a folder of context "
-                           "files (e.g. ../shared/data/context) or set it to null.")
+        raise LinkageError(f"data.context_dir {named!r} is not a folder (looked at {source}). Point it at a folder of "
+                           "context files (e.g. ../shared/data/context) or set it to null.")
     copied = []
     for p in sorted(source.rglob("*")):
         if p.is_file() and p.suffix.lower() in _KEEP_SUFFIXES and not p.name.startswith("."):
@@ -39,5 +43,5 @@ def copy_context(source: str | Path, dest: str | Path) -> list[Path]:
             shutil.copyfile(p, out)
             copied.append(out)
     if not copied:
-        raise LinkageError(f"data.context_dir {str(source)!r} holds no context files (CSV).")
+        raise LinkageError(f"data.context_dir {named!r} holds no context files (CSV or layout YAML).")
     return copied
