@@ -45,7 +45,7 @@ def test_interaction_matches_pyfixest(frame):
     pf = pytest.importorskip("pyfixest")
     ours = interaction(frame, 0.05, 0.8)
     f = frame.assign(xd=frame["x"] * (frame["d"] - ours["d_mean"]) / ours["d_sd"])
-    ref = pf.feols("y ~ x + xd | org_code + year", data=f, vcov={"CRV1": "org_code"})
+    ref = pf.feols("y ~ x + xd | org_code + year", data=f, vcov={"CRV1": "org_code"}, fixef_tol=1e-12)
     for term in ("x", "xd"):
         assert ours["terms"][term]["estimate"] == pytest.approx(ref.coef()[term], abs=1e-8)
         assert ours["terms"][term]["se"] == pytest.approx(ref.se()[term], rel=1e-8)
@@ -59,7 +59,7 @@ def test_third_fit_matches_pyfixest(frame):
     third = thirds_of(frame)
     part = frame[frame["org_code"].map(third) == 2]
     ours = within_fit(part, ["x"], 0.05, 0.8)["terms"]["x"]
-    ref = pf.feols("y ~ x | org_code + year", data=part, vcov={"CRV1": "org_code"})
+    ref = pf.feols("y ~ x | org_code + year", data=part, vcov={"CRV1": "org_code"}, fixef_tol=1e-12)
     assert ours["estimate"] == pytest.approx(ref.coef()["x"], abs=1e-8)
     assert ours["se"] == pytest.approx(ref.se()["x"], rel=1e-8)
     assert third.value_counts().tolist() == [30, 30, 30]

@@ -35,7 +35,7 @@ def test_halves_match_pyfixest_on_the_split_panel():
                           ("least_deprived_half", per.index[per <= per.median()])):
         part = panel[panel["org_code"].isin(codes)].dropna(subset=["staff.stress", "patient.ip_overall"])
         ref = pf.feols("Q('patient.ip_overall') ~ Q('staff.stress') | org_code + year", data=part,
-                       vcov={"CRV1": "org_code"})
+                       vcov={"CRV1": "org_code"}, fixef_tol=1e-12)
         assert table.loc[sample, "status"] == "ok"
         assert table.loc[sample, "estimate"] == pytest.approx(float(ref.coef().iloc[0]), abs=1e-8)
         assert table.loc[sample, "n_obs"] == len(part)
