@@ -66,6 +66,8 @@ def test_every_bound_validates(key, value):
         raw["data"]["demo"]["n_acute"] = DemoParams.model_fields["n_acute"].metadata[-1].le
     if key == "model.dk_bandwidth":
         raw["model"]["cov_type"] = "driscoll_kraay"
+    if key == "model.lag":  # the headline lag must be one of the lags examined
+        raw["model"]["lags"] = [value]
     validate_params(raw)
 
 
@@ -96,7 +98,7 @@ MODEL_BOUNDS = [(k.split(".", 1)[1], v) for k, v in ALL_BOUNDS if k.startswith("
 def test_every_model_bound_runs_or_refuses_in_one_paragraph(demo_pipeline, key, value):
     from linkage.models import fit_models
 
-    extra = {"cov_type": "driscoll_kraay"} if key == "dk_bandwidth" else {}
+    extra = {"cov_type": "driscoll_kraay"} if key == "dk_bandwidth" else {"lags": [value]} if key == "lag" else {}
     params = ModelParams(**{key: value, **extra})
     try:
         run = fit_models(demo_pipeline["link"].panel, params)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LinkageError
-from .files import sha256_of
+from .files import files_inside, sha256_of
 from .params import DataParams
 from .paths import MANIFEST as MANIFEST_PATH
 from .paths import ODS_DIR, RAW_DIR
@@ -63,8 +63,8 @@ def _copy_local(local_dir: Path, raw_dir: Path, key: str = "data.local_dir") -> 
             "(e.g. ../shared/data/real), or set data.source to 'demo' for the built-in synthetic data."
         )
     copied = []
-    for p in sorted(local_dir.rglob("*")):
-        if p.is_file() and p.suffix.lower() not in _SKIP_SUFFIXES and not p.name.startswith("."):
+    for p in files_inside(local_dir):  # links leading outside the folder are refused, never followed
+        if p.suffix.lower() not in _SKIP_SUFFIXES and not p.name.startswith("."):
             dest = raw_dir / p.relative_to(local_dir)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(p, dest)
@@ -172,7 +172,8 @@ def acquire(data: DataParams, *, raw_dir: str | Path, root: str | Path = ".") ->
         # so a file placed there by hand, or fetched once, is kept and re-verified.
         downloads = root / data.download_dir
         sources = None if data.sources_file == "default" else root / data.sources_file
-        download_sources(sources, downloads, base_url=data.mirror_url or None)
+        download_sources(sources, downloads, base_url=data.mirror_url or None, timeout=data.download_timeout,
+                         stall=data.download_stall)
         _copy_local(downloads, raw_dir, key="data.download_dir")
         extra["sources_file"] = str(data.sources_file)
         extra["download_dir"] = str(data.download_dir)

@@ -80,9 +80,9 @@ def _project_files(args: argparse.Namespace) -> tuple[str | None, str | None]:
     """``(mappings_dir, measures_file)``: the flags, else those of ``--params`` when that file exists."""
     mdir, measures = args.mappings_dir, args.measures
     if (mdir is None or measures is None) and Path(args.params).is_file():
-        from .params import DataParams, read_raw
+        from .params import read_raw, validate_params
 
-        data = DataParams.model_validate(read_raw(args.params).get("data") or {})
+        data = validate_params({"data": read_raw(args.params).get("data") or {}}, source=str(args.params)).data
         mdir = mdir if mdir is not None else data.project_mappings()
         measures = measures if measures is not None else data.project_measures()
     return mdir, measures
@@ -106,6 +106,7 @@ def quarantine_summary(quarantine, names=None) -> list[str]:
 def _read(args: argparse.Namespace) -> int:
     from .catalogue import harmonise, load_catalogue
     from .contract import TIDY_COLUMNS
+    from .files import write_csv
     from .readers import read_file
 
     mdir, measures = _project_files(args)
@@ -120,9 +121,9 @@ def _read(args: argparse.Namespace) -> int:
         if out.suffix == ".parquet":
             tidy.to_parquet(out, index=False)
         else:
-            tidy.to_csv(out, index=False)
+            write_csv(tidy, out)
     else:
-        tidy.to_csv(sys.stdout, index=False)
+        write_csv(tidy, sys.stdout)
     print(
         f"{args.file}: layout {result.layout}; {len(tidy):,} values, "
         f"{tidy['org_code'].nunique():,} organisations, years {sorted(tidy['year'].dropna().unique().tolist())}; "
@@ -136,9 +137,9 @@ def _read(args: argparse.Namespace) -> int:
     for item in getattr(result, "unrecognised", None) or []:  # files no reader or mapping recognised
         print(f"not recognised: {item.get('file')}: {item.get('reason')}", file=sys.stderr)
     if args.quarantine:
-        result.quarantine.to_csv(args.quarantine, index=False)
+        write_csv(result.quarantine, args.quarantine)
     if args.names_audit:
-        result.names.to_csv(args.names_audit, index=False)
+        write_csv(result.names, args.names_audit)
     return 0
 
 
@@ -228,7 +229,8 @@ def _setup_kernel(args: argparse.Namespace) -> int:
 def _download_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sources", default=None, help="sources YAML (default: the shipped catalogue/sources.yaml)")
     parser.add_argument("--dest", default="data/downloads", help="folder to download into (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per connection (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="most seconds per file in all (default: %(default)s)")
+    parser.add_argument("--stall", type=float, default=30.0, help="most seconds without a byte, and to connect (default: %(default)s)")
     parser.add_argument("--base-url", default=None, help="fetch <base-url>/<dest> instead of each file's url (mirror)")
     parser.add_argument("--only", nargs="*", default=None, help="source ids to fetch (default: all)")
 
@@ -237,7 +239,7 @@ def _download_args(parser: argparse.ArgumentParser) -> None:
 def _download(args: argparse.Namespace) -> int:
     from .download import download_sources
 
-    paths = download_sources(args.sources, args.dest, timeout=args.timeout, base_url=args.base_url, only=args.only)
+    paths = download_sources(args.sources, args.dest, timeout=args.timeout, stall=args.stall, base_url=args.base_url, only=args.only)
     for p in paths:
         print(p)
     return 0

@@ -3,13 +3,21 @@
 Each file is streamed to a temporary file beside its destination, its sha256
 checked against the sources file, then moved into place with
 :func:`os.replace` (so a half-written or wrong file never appears under its
-real name).  Without a network the first failed connection stops the stage
+real name).  Every file has a deadline (``data.download_timeout``) and a stall
+limit (``data.download_stall``); a body shorter than its Content-Length is
+named as incomplete with both byte counts.
+
+Why not pooch: pooch gives hash-checked cached downloads, which this module
+needs too, but its HTTP downloader passes one timeout to ``requests`` that
+bounds each read, not the whole file, so a trickling server is never cut off,
+and a short body surfaces as a hash mismatch; it would also be a new
+dependency.  The ~100 lines here add the deadline and the byte counts.  Without a network the first failed connection stops the stage
 with a message listing where to put each missing file by hand.
 
 Public functions
 ----------------
 load_sources(sources_file=None) -> list[SourceFile]
-download_sources(sources_file, dest_dir, *, timeout=30.0, base_url=None, only=None) -> list[Path]
+download_sources(sources_file, dest_dir, *, timeout=900.0, stall=30.0, base_url=None, only=None) -> list[Path]
 
 ``linkage download`` (in :mod:`linkage.cli`) runs :func:`download_sources` on its own.
 """
@@ -17,13 +25,16 @@ download_sources(sources_file, dest_dir, *, timeout=30.0, base_url=None, only=No
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -95,23 +106,49 @@ def _by_hand(missing: list[SourceFile], dest_dir: Path) -> str:
     return "put these files there by hand (or use the `local` data source pointing at a folder of them):\n" + "\n".join(lines)
 
 
-def _fetch(src: SourceFile, url: str, target: Path, timeout: float) -> None:
+class IncompleteDownload(DownloadError):
+    """A download ended early, stalled or ran past its deadline; nothing of it was kept."""
+
+
+def _fetch(src: SourceFile, url: str, target: Path, timeout: float, stall: float) -> None:
+    """Stream ``url`` to a temporary file beside ``target``, check it, then move it into place.
+
+    ``stall`` bounds every wait for bytes (and the connection); ``timeout`` bounds
+    the whole file (checked after every read, so it can be exceeded by at most
+    one ``stall``).  A body shorter than its Content-Length is named as
+    incomplete with the byte counts; the temporary file is always removed.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     h = hashlib.sha256()
+    received = 0
+    deadline = time.monotonic() + timeout
     try:
         req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(req, timeout=timeout) as resp:
-            for chunk in iter(lambda: resp.read(1 << 16), b""):
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(req, timeout=min(stall, timeout)) as resp:
+            length = resp.headers.get("Content-Length")
+            expected = int(length) if length and length.isdigit() else None
+            while chunk := _read_some(resp, src, url, received, expected, stall):
                 h.update(chunk)
                 out.write(chunk)
+                received += len(chunk)
+                if time.monotonic() > deadline:
+                    raise IncompleteDownload(
+                        f"{src.id}: {url} took longer than data.download_timeout={timeout:g} s "
+                        f"({_bytes(received, expected)}); nothing was kept"
+                    )
+        if expected is not None and received != expected:
+            raise IncompleteDownload(
+                f"{src.id}: {url} is incomplete: expected {expected:,} bytes, received {received:,}; "
+                "the connection ended early and nothing was kept (try again)"
+            )
         got = h.hexdigest()
         if got != src.sha256:
             raise DownloadError(
-                f"{src.id}: checksum mismatch for {url}: expected sha256 {src.sha256}, got {got}; "
-                f"the file was not saved (the publisher may have re-issued it: check {src.publisher_page or url} "
-                "and update catalogue/sources.yaml)"
+                f"{src.id}: checksum mismatch for {url} ({received:,} bytes, complete): expected sha256 "
+                f"{src.sha256}, got {got}; the file was not saved (the publisher may have re-issued it: check "
+                f"{src.publisher_page or url} and update catalogue/sources.yaml)"
             )
         os.replace(tmp, target)
     finally:
@@ -119,11 +156,32 @@ def _fetch(src: SourceFile, url: str, target: Path, timeout: float) -> None:
             tmp.unlink()
 
 
+def _read_some(resp: Any, src: SourceFile, url: str, received: int, expected: int | None, stall: float) -> bytes:
+    """The next bytes of the body as soon as any arrive (not a full buffer), or b"" at its end."""
+    try:
+        return resp.read1(1 << 16)
+    except TimeoutError:
+        raise IncompleteDownload(
+            f"{src.id}: {url} stalled: no data for data.download_stall={stall:g} s after "
+            f"{_bytes(received, expected)}; nothing was kept"
+        ) from None
+    except http.client.IncompleteRead as err:
+        raise IncompleteDownload(
+            f"{src.id}: {url} is incomplete: expected {expected or received + (err.expected or 0):,} bytes, "
+            f"received {received + len(err.partial):,}; nothing was kept (try again)"
+        ) from None
+
+
+def _bytes(received: int, expected: int | None) -> str:
+    return f"{received:,} of {expected:,} bytes received" if expected is not None else f"{received:,} bytes received"
+
+
 def download_sources(
     sources_file: str | Path | None,
     dest_dir: str | Path,
     *,
-    timeout: float = 30.0,
+    timeout: float = 900.0,
+    stall: float = 30.0,
     base_url: str | None = None,
     only: list[str] | None = None,
 ) -> list[Path]:
@@ -139,7 +197,9 @@ def download_sources(
     dest_dir
         Raw-data folder; each file goes to ``dest_dir / dest``.
     timeout
-        Seconds per connection attempt / read.
+        Most seconds one file may take in all (``data.download_timeout``).
+    stall
+        Most seconds without a byte, and for the connection (``data.download_stall``).
     base_url
         Fetch ``<base_url>/<dest>`` instead of each file's ``url`` (a mirror,
         or a test server).
@@ -155,7 +215,8 @@ def download_sources(
     ------
     DownloadError
         Offline / unreachable host (fails at the first connection error and
-        says where to put the files by hand), HTTP error, or checksum mismatch.
+        says where to put the files by hand), HTTP error, a stalled, slow or
+        short download (:class:`IncompleteDownload`), or checksum mismatch.
     """
     dest = Path(dest_dir)
     sources = load_sources(sources_file)
@@ -174,7 +235,7 @@ def download_sources(
         url = _url_for(src, base_url)
         log.info("downloading %s -> %s", url, target)
         try:
-            _fetch(src, url, target, timeout)
+            _fetch(src, url, target, timeout, stall)
         except urllib.error.HTTPError as err:
             raise DownloadError(f"{src.id}: {url} answered HTTP {err.code} {err.reason}; " + _by_hand([src], dest)) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:

@@ -1,4 +1,7 @@
-"""Small file helpers used across the package: hashing, JSON metrics, reading stage inputs.
+"""Small file helpers used across the package: hashing, JSON metrics, stage inputs, safe CSV, the data folder.
+
+Every CSV the workbench writes goes through :func:`write_csv`, which neutralises
+cells a spreadsheet would execute (see :func:`neutralise_cell`).
 
 Part of the foundation: imports only the errors module.
 """
@@ -8,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,5 +81,86 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     if path.suffix == ".parquet":
         df.to_parquet(path, index=False)
     else:
-        df.to_csv(path, index=False)
+        write_csv(df, path)
     return path
+
+
+#: First characters that make a spreadsheet read a cell as a formula (or, for tab and CR, shift it into one).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """``value`` made inert for a spreadsheet: text starting like a formula gets a leading apostrophe.
+
+    The usual rule for CSV injection: a cell beginning with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return is prefixed with ``'`` so that Excel,
+    LibreOffice and Google Sheets show it as text instead of executing it.
+    Numbers are left alone, whether stored as numbers or as text (``-3.5`` is
+    a negative number, not a formula); so are all other values.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names are passed through :func:`neutralise_cell`.
+
+    Numeric, boolean and date columns are returned unchanged (they cannot hold a formula).
+    """
+    out = df.rename(columns=lambda c: neutralise_cell(c) if isinstance(c, str) else c)
+    for col in out.columns[[not _numeric_kind(out[c]) for c in out.columns]] if len(out.columns) else []:
+        out[col] = out[col].map(neutralise_cell, na_action="ignore")
+    return out
+
+
+def _numeric_kind(series: Any) -> bool:
+    return getattr(series.dtype, "kind", "O") in "biufcmM"
+
+
+def write_csv(df: pd.DataFrame, target: Any, **kwargs: Any) -> Any:
+    """Write ``df`` as CSV (no index unless asked) with spreadsheet formulas neutralised; ``target`` is a path or a stream."""
+    kwargs.setdefault("index", False)
+    if isinstance(target, (str, Path)):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    spreadsheet_safe(df).to_csv(target, **kwargs)
+    return target
+
+
+# --------------------------------------------------------------------------- the data folder
+class OutsideFolderError(LinkageError):
+    """A file in a data folder is a link to something outside that folder."""
+
+
+def files_inside(folder: str | Path) -> list[Path]:
+    """Every regular file under ``folder`` (recursively, sorted), refusing links that leave it.
+
+    A symbolic link (to a file or a folder) is allowed only when it resolves
+    to a place inside ``folder``; one that resolves outside is refused with a
+    message naming the link and where it points, before anything is copied,
+    hashed or read.  A link to a file inside is listed under its own path; a
+    link to a folder inside is skipped (its files are listed where they are).
+    """
+    root = Path(folder)
+    real_root = root.resolve()
+    found: list[Path] = []
+    outside: list[str] = []
+    for here, dirs, names in os.walk(root, followlinks=False):
+        for name in sorted(dirs) + sorted(names):
+            path = Path(here) / name
+            if path.is_symlink():
+                target = path.resolve()
+                if target != real_root and real_root not in target.parents:
+                    outside.append(f"{path} -> {os.readlink(path)}")
+                    continue
+                if target.is_dir():
+                    continue  # a folder inside: its files are listed where they really are
+            if name in names and path.is_file():
+                found.append(path)
+    if outside:
+        raise OutsideFolderError(
+            f"{root}: {len(outside)} link(s) point outside the data folder and are refused (nothing was copied): "
+            + "; ".join(outside) + ". Copy the files themselves into the folder instead."
+        )
+    return sorted(found)

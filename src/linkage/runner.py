@@ -49,12 +49,15 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
 
 
 def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "params.yaml") -> Path:
-    """Execute the stage's notebook with its section injected; write the executed copy and its HTML."""
+    """Execute the stage's notebook with its section injected; write the executed copy and its HTML.
+
+    A kernel that dies before answering its first request (a start-up race on
+    a busy machine) is replaced once; a second death is the stage's error.
+    """
     km = start_kernel(stage)  # starts, and imports what the notebook needs, while papermill loads here
     _skip_iri_grammar()
     import nbconvert  # noqa: F401 - loaded now, while the kernel boots, rather than after the run
     import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
 
     from . import site  # noqa: F401 - the step page renderer, likewise
 
@@ -62,22 +65,39 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
     section = getattr(params, stage.section).model_dump(mode="json")
     source = NOTEBOOKS / f"{stage.notebook}.ipynb"
     stage.executed.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        nb = pm.execute_notebook(
-            str(source), str(stage.executed), parameters={"params_file": str(params_file), **section},
-            kernel_name=KERNEL_NAME, progress_bar=False, request_save_on_cell_execute=False, cwd=".", km=km,
-        )
-    except PapermillExecutionError as err:
-        raise StageError(
-            f"stage {stage.name} failed in {source} (cell {err.exec_count}): {err.ename}: {err.evalue.strip()} "
-            f"- the executed notebook with the full traceback is {stage.executed}."
-        ) from None
-    finally:
-        km.shutdown_kernel(now=True)
+    run = {"input_path": str(source), "output_path": str(stage.executed), "kernel_name": KERNEL_NAME,
+           "parameters": {"params_file": str(params_file), **section}, "progress_bar": False,
+           "request_save_on_cell_execute": False, "cwd": "."}
+    for attempt in (1, 2):
+        try:
+            nb = pm.execute_notebook(**run, km=km)
+            break
+        except RuntimeError as err:
+            if "before replying" not in str(err):
+                raise
+            if attempt == 2:
+                raise StageError(f"stage {stage.name}: the notebook's kernel died at start-up twice ({err})") from None
+            logging.getLogger("linkage.runner").warning("stage %s: kernel died at start-up; starting another", stage.name)
+        except Exception as err:  # noqa: BLE001 - a cell's error becomes one paragraph
+            _stage_failed(stage, source, err)
+        finally:
+            stop_kernel(km)
+        km = start_kernel(stage)
     normalise(nb)
     _write(nb, stage.executed)
     render_html(nb, stage, params)
     return stage.executed
+
+
+def _stage_failed(stage: Stage, source: Path, err: Exception) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(err, PapermillExecutionError):
+        raise StageError(
+            f"stage {stage.name} failed in {source} (cell {err.exec_count}): {err.ename}: {err.evalue.strip()} "
+            f"- the executed notebook with the full traceback is {stage.executed}."
+        ) from None
+    raise err
 
 
 def _skip_iri_grammar() -> None:
@@ -98,14 +118,22 @@ def _skip_iri_grammar() -> None:
 def start_kernel(stage: Stage) -> Any:
     """Start the notebook's kernel and have it import the stage's modules, without waiting.
 
-    The kernel's start-up and the notebook's heavy imports (pandas, matplotlib, the
-    stage module and its domain code) then overlap with this process loading
-    papermill and nbconvert; the notebook's own import cell finds them loaded.
-    The warm-up runs silently: it adds no cell, output or execution count.
+    The kernel talks over IPC (Unix sockets in a private temporary folder), not
+    TCP: no port can collide with another kernel starting at the same moment,
+    and nothing listens on the network (so ipykernel has no unencrypted-TCP
+    warning to print).  The kernel's start-up and the notebook's heavy imports
+    (pandas, matplotlib, the stage module and its domain code) overlap with
+    this process loading papermill and nbconvert; the notebook's own import
+    cell finds them loaded.  The warm-up runs silently: it adds no cell,
+    output or execution count.
     """
+    import tempfile
+
     from jupyter_client.manager import KernelManager
 
-    km = KernelManager(kernel_name=KERNEL_NAME)
+    private = tempfile.mkdtemp(prefix="linkage-kernel-")  # mode 0700: only this user can reach the sockets
+    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(private) / "k"),
+                       connection_file=str(Path(private) / "kernel.json"))
     km.start_kernel(cwd=".")
     kc = km.client()
     kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)  # only to send the request
@@ -116,6 +144,16 @@ def start_kernel(stage: Stage) -> Any:
     )
     kc.stop_channels()
     return km
+
+
+def stop_kernel(km: Any) -> None:
+    """Shut the kernel down and remove its private folder of sockets and connection file."""
+    import shutil
+
+    try:
+        km.shutdown_kernel(now=True)
+    finally:
+        shutil.rmtree(Path(km.connection_file).parent, ignore_errors=True)
 
 
 def normalise(nb: Any) -> Any:

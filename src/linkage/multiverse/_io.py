@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import LinkageDataError
+from ..files import write_csv
 from ._run import MultiverseRun
 from ._specs import merged_trusts
 
@@ -46,12 +47,12 @@ def write_outputs(run: MultiverseRun, out: str | Path, bootstrap_out: str | Path
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
-        run.table.to_csv(out, index=False)
+        write_csv(run.table, out)
     else:
         run.table.to_parquet(out, index=False)
     if bootstrap_out:
         Path(bootstrap_out).parent.mkdir(parents=True, exist_ok=True)
-        run.bootstrap.to_csv(bootstrap_out, index=False)
+        write_csv(run.bootstrap, bootstrap_out)
     if joint_out:
         Path(joint_out).parent.mkdir(parents=True, exist_ok=True)
         Path(joint_out).write_text(json.dumps(run.joint, indent=2) + "\n")

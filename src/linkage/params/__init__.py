@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import ParamsError
-from ._base import Section
+from ._base import KeyProblem, Section
 from .data import DataParams, DemoParams
 from .link import LinkParams
 from .model import ModelParams
@@ -57,10 +57,37 @@ SECTIONS: tuple[str, ...] = tuple(Params.model_fields)
 
 
 # --------------------------------------------------------------------------- validation
+def dotted(loc: tuple[Any, ...]) -> str:
+    """A pydantic location as the key a user writes: ``model.lags[0]``, ``link.series_start.patient.*``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _location(e: dict[str, Any]) -> tuple[Any, ...]:
+    """pydantic's location, extended by the key a :class:`KeyProblem` names; internal tags dropped."""
+    loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p in {"str", "int"})))
+    err = (e.get("ctx") or {}).get("error")
+    if isinstance(err, KeyProblem):
+        loc += err.where
+    return loc
+
+
 def _format_error(e: dict[str, Any]) -> str:
-    key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    loc = _location(e)
+    key = dotted(loc)
     given = e.get("input")
     msg = e["msg"]
+    err = (e.get("ctx") or {}).get("error")
+    if isinstance(err, KeyProblem):
+        given = _value_at(given, err.where)
+        msg = str(err)
+    elif e["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
     if e["type"] == "extra_forbidden":
         parent = e["loc"][:-1]
         model: Any = Params
@@ -75,7 +102,19 @@ def _format_error(e: dict[str, Any]) -> str:
         msg = "expected a YAML list, e.g. [a, b] (on the command line: -S 'section.key=[a,b]')"
     elif e["type"] == "dict_type":
         msg = "expected a YAML mapping, e.g. {key: value}"
+    elif e["type"] in ("int_type", "float_type", "bool_type", "string_type", "int_from_float"):
+        msg += " (write the value without quotes, and whole numbers without a decimal point)" if isinstance(given, (str, float)) else ""
     return f"  - {key}: {msg} (given: {given!r})"
+
+
+def _value_at(value: Any, where: tuple[Any, ...]) -> Any:
+    """The part of a validated section's input that a :class:`KeyProblem` names."""
+    for part in where:
+        try:
+            value = value[part] if isinstance(value, (dict, list, tuple)) else getattr(value, str(part))
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return value
+    return value
 
 
 def cross_check(params: Params) -> list[str]:
@@ -156,17 +195,44 @@ def validate_params(raw: dict[str, Any] | None, *, source: str = "params") -> Pa
 
 
 def read_raw(path: str | Path = "params.yaml") -> dict[str, Any]:
-    """The parsed YAML of ``path`` (not validated), with file-level errors."""
+    """The parsed YAML of ``path`` (not validated), with file-level errors.
+
+    Parsed as DVC parses it (ruamel.yaml, YAML 1.2: ``yes`` is text, not true),
+    and refused where DVC refuses it: an empty file, a key or section given
+    twice (named with both lines), a top level that is not a mapping.
+    """
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: file not found (run from the project root, or pass --params)")
+    if path.is_dir():
+        raise ParamsError(f"{path}: is a folder, not a params file")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not UTF-8 text") from None
+    raw = parse_yaml(text, str(path))
+    if raw is None:
+        raise ParamsError(f"{path}: the file is empty; it must hold the params sections (see `linkage params-doc`)")
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: top level must be a mapping of sections, got {type(raw).__name__}")
     return raw
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """YAML text as plain Python data, refusing duplicate keys with their line numbers."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except DuplicateKeyError as err:
+        first, again = err.context_mark, err.problem_mark
+        key = str(err.problem).split('"')[1] if '"' in str(err.problem) else str(err.problem)
+        raise ParamsError(f"{source}: key {key!r} is given twice (line {first.line + 1} and line {again.line + 1}); "
+                          "keep one") from None
+    except YAMLError as err:
+        raise ParamsError(f"{source}: not valid YAML: {' '.join(str(err).split())}") from None
 
 
 def load_params(path: str | Path = "params.yaml", *, overrides: dict[str, dict[str, Any]] | None = None) -> Params:

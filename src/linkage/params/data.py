@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from ..vocab import DataSource
-from ._base import Section
+from ._base import KeyProblem, Section
 from .userpath import ALL_STAGES, UserPath
 
 #: Largest number of synthetic organisations of each group the demo can code uniquely.
 DEMO_MAX_ORGS = 400
+DemoYear = Annotated[int, Field(ge=2010, le=2030)]
 
 
 class DemoParams(Section):
     seed: int = Field(20241121, ge=0, le=2**32 - 1, description="Random seed of the synthetic demo data (0 to 2^32-1); same seed, same files.")
     n_acute: int = Field(130, ge=10, le=DEMO_MAX_ORGS, description="Number of synthetic acute and acute specialist trusts.")
     n_non_acute: int = Field(25, ge=0, le=200, description="Number of synthetic non-acute organisations (mental health, community, ambulance, CCG-like).")
-    staff_years: list[int] = Field(
+    staff_years: list[DemoYear] = Field(
         default_factory=lambda: [2017, 2018, 2019, 2020, 2021, 2022, 2023],
         description="Staff Survey years written as 2019-layout organisation workbooks (2010-2030).",
     )
-    patient_years: list[int] = Field(
+    patient_years: list[DemoYear] = Field(
         default_factory=lambda: [2018, 2019, 2020, 2021, 2022, 2023],
         description="Inpatient Survey years written as 2022-layout benchmark files (each with two historical sheets; 2010-2030).",
     )
@@ -47,7 +49,7 @@ class DemoParams(Section):
     @model_validator(mode="after")
     def _mergers_fit(self) -> DemoParams:
         if 2 * self.n_mergers > self.n_acute // 2:
-            raise ValueError(
+            raise KeyProblem("n_mergers",
                 f"n_mergers={self.n_mergers} needs {2 * self.n_mergers} acute trusts to merge, more than half of "
                 f"n_acute={self.n_acute}; use at most {self.n_acute // 4} mergers or more trusts"
             )
@@ -76,6 +78,18 @@ class DataParams(Section):
     mirror_url: str = Field(
         "",
         description="Optional base URL of a mirror holding the official files at <mirror_url>/<dest> (e.g. an internal file server); empty uses each file's own URL.",
+    )
+    download_timeout: float = Field(
+        900.0,
+        gt=0,
+        le=86_400,
+        description="Most seconds one official download may take in all (connection, every read and the checksum); a slower file is abandoned as incomplete and nothing of it is kept.",
+    )
+    download_stall: float = Field(
+        30.0,
+        gt=0,
+        le=3_600,
+        description="Most seconds an official download may go without receiving a byte (also the connection timeout); a stalled file is abandoned and nothing of it is kept.",
     )
     mappings_dir: Annotated[str, UserPath("dir", ("ingest_staff", "ingest_patient"), absent_ok=True,
                                           suffixes=(".yaml", ".yml"))] = Field(
@@ -108,6 +122,14 @@ class DataParams(Section):
         description="Optional CSV of other names of trusts (columns name,org_code), for files keyed by organisation name: a renamed trust's old name maps to its code. Added to the names in the registry (etr.csv, and the regions file's 2022 names); copied by acquire into data/raw/ods. Empty: none.",
     )
     demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")
+
+    @field_validator("mirror_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if v and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"not an http(s) URL (given: {v!r}); expected '' or e.g. https://files.example.org/nhs")
+        return v
 
     def project_mappings(self) -> str | None:
         """``mappings_dir`` to use: None when it is the default and absent (e.g. outside the project folder).

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from ..vocab import TrustType
-from ._base import Section
+from ._base import KeyProblem, Section, Year, refuse_repeats
 from .userpath import UserPath
+
+#: Earliest reference date accepted (before any survey year the workbench reads).
+EARLIEST_REFERENCE = date(2000, 1, 1)
 
 
 class LinkParams(Section):
     """Parameters of the ``link`` stage (trust identity, alignment, sample)."""
 
-    reference_date: date = Field(
+    reference_date: Annotated[date, Field(strict=False)] = Field(
         date(2024, 4, 1),
         description="Organisations are mapped to their successor as of this date (ISO date); successions dated later are listed but not applied.",
     )
@@ -34,6 +37,7 @@ class LinkParams(Section):
     )
     trust_types: list[TrustType] = Field(
         default_factory=lambda: ["acute", "acute_specialist"],
+        min_length=1,
         description="Trust types kept in the panel (sample restriction), judged on the successor as of the reference date; others are excluded with reason type_not_in_sample:<type>.",
     )
     successors: Literal["current", "as_published"] = Field(
@@ -54,7 +58,7 @@ class LinkParams(Section):
         True,
         description="Exclude values from survey years before a measure's comparable_from year (measure catalogue, else link.series_start); reason series_break. If false they are kept and flagged before_series_start in panel_long.",
     )
-    series_start: dict[str, int] = Field(
+    series_start: dict[str, Year] = Field(
         default_factory=lambda: {"patient.*": 2020},
         description="First comparable year per measure name or 'prefix.*' pattern. Exact names override the measure catalogue; patterns apply to measures the catalogue does not know (default: no inpatient comparisons before 2020).",
     )
@@ -91,11 +95,39 @@ class LinkParams(Section):
         description="Trust type overrides CSV: 'default' = the packaged src/linkage/orgdata/type_overrides.csv; '' = none; or a path to your own file, whose rows are ADDED to the packaged ones (a row for the same trust_code replaces the packaged one). Tracked by DVC for the link stage.",
     )
 
+    @field_validator("reference_date", mode="before")
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        # a YAML date, or its ISO text (what papermill injects); never a number read as a timestamp
+        if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            return v
+        if isinstance(v, date) and not hasattr(v, "hour"):
+            return v
+        raise ValueError(f"expected an ISO date YYYY-MM-DD, e.g. 2024-04-01 (given: {v!r})")
+
+    @field_validator("reference_date")
+    @classmethod
+    def _date_range(cls, v: date) -> date:
+        if v > date.today():
+            raise ValueError(f"{v.isoformat()} is in the future; successions known today cannot be dated later")
+        if v < EARLIEST_REFERENCE:
+            raise ValueError(f"{v.isoformat()} is before {EARLIEST_REFERENCE.isoformat()}, earlier than any survey")
+        return v
+
+    @field_validator("trust_types")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        refuse_repeats(None, v)
+        return v
+
     @field_validator("survey_dates")
     @classmethod
     def _month_day(cls, v: dict[str, str]) -> dict[str, str]:
         for k, md in v.items():
             if not re.fullmatch(r"\d{2}-\d{2}", md):
-                raise ValueError(f"survey_dates.{k} must be MM-DD, got {md!r}")
-            date(2000, int(md[:2]), int(md[3:]))
+                raise KeyProblem(k, f"must be MM-DD, got {md!r}")
+            try:
+                date(2000, int(md[:2]), int(md[3:]))
+            except ValueError as err:
+                raise KeyProblem(k, f"{md!r} is not a day of the year ({err})") from None
         return v

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from ..vocab import FAMILIES, CovType, Family, SmallSample
-from ._base import Section
+from ._base import KeyProblem, Section, refuse_empty, refuse_repeats
+
+#: Longest lag or lead (years) a model may use.
+MAX_LAG = 5
+Lag = Annotated[int, Field(ge=0, le=MAX_LAG)]
+Lead = Annotated[int, Field(ge=1, le=MAX_LAG)]
 
 
 class ModelParams(Section):
@@ -52,6 +57,7 @@ class ModelParams(Section):
     dk_bandwidth: int | None = Field(
         None,
         ge=0,
+        le=50,
         description="Bartlett bandwidth of the Driscoll-Kraay covariance; null uses linearmodels' rule of thumb floor(4*(T/100)^(2/9)). Must be below the number of years.",
     )
     weights: str | None = Field(
@@ -64,7 +70,7 @@ class ModelParams(Section):
         le=5,
         description="Lag k of the headline model: staff exposure at year t-k predicting patient experience at year t (calendar years, so a gap year gives no lagged value).",
     )
-    lags: list[int] = Field(
+    lags: list[Lag] = Field(
         default_factory=lambda: [0, 1],
         description="Lags k examined with the headline family, in both directions (forward: staff at t-k -> patient at t; reverse: patient at t-k -> staff at t).",
     )
@@ -76,7 +82,7 @@ class ModelParams(Section):
         False,
         description="Also fit the headline model with the dependent at t-1 as a regressor (with trust effects this is subject to Nickell bias of order 1/T in short panels; a warning is issued).",
     )
-    placebo_leads: list[int] = Field(
+    placebo_leads: list[Lead] = Field(
         default_factory=lambda: [1],
         description="Leads k for placebo models: staff exposure at t+k 'predicting' patient experience at t. These should be near zero if the forward association is not an artefact of shared trends.",
     )
@@ -89,6 +95,7 @@ class ModelParams(Section):
     min_obs: int = Field(
         30,
         ge=3,
+        le=1_000_000,
         description="Fewest usable trust-year observations a model may have after lags and missing values; fewer raises an error for the headline model and skips (with a warning) any other model.",
     )
     reliability_measures: list[str] | None = Field(
@@ -102,26 +109,28 @@ class ModelParams(Section):
     score_individual_sd: float = Field(
         2.0,
         gt=0,
+        le=5,
         description="Assumed standard deviation of one respondent's answer on 0-10 score measures, used for their sampling variance sd^2/n in the reliability table (the published files do not give it).",
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelParams:
         if self.exposure == self.dependent:
-            raise ValueError(f"exposure and dependent are the same measure ({self.exposure!r})")
-        bad = [c for c in self.covariates if c in (self.exposure, self.dependent)]
-        if bad:
-            raise ValueError(f"covariates must not repeat the exposure or the dependent: {bad}")
-        if not self.families:
-            raise ValueError("families is empty; list at least the headline family")
+            raise KeyProblem("exposure", f"is the same measure as model.dependent ({self.exposure!r})")
+        for i, c in enumerate(self.covariates):
+            if c in (self.exposure, self.dependent):
+                raise KeyProblem(("covariates", i), f"{c!r} repeats the exposure or the dependent")
+            if c in self.other_exposures:
+                raise KeyProblem(("covariates", i), f"{c!r} is also in model.other_exposures, where it is fitted "
+                                 "as the exposure: a model cannot hold it twice")
+        for key in ("families", "lags", "placebo_leads", "covariates", "other_exposures"):
+            refuse_repeats(key, getattr(self, key))
+        refuse_empty("families", self.families)
         if self.headline_family not in self.families:
-            raise ValueError(
-                f"headline_family {self.headline_family!r} is not in families {list(self.families)}"
-            )
+            raise KeyProblem("headline_family", f"headline_family {self.headline_family!r} is not in families {list(self.families)}")
         if self.dependent in self.other_exposures:
-            raise ValueError(f"other_exposures must not include the dependent ({self.dependent!r})")
-        if any(k < 0 or k > 5 for k in self.lags):
-            raise ValueError(f"lags must be between 0 and 5, got {self.lags}")
-        if any(k < 1 or k > 5 for k in self.placebo_leads):
-            raise ValueError(f"placebo_leads must be between 1 and 5, got {self.placebo_leads}")
+            raise KeyProblem(("other_exposures", self.other_exposures.index(self.dependent)),
+                             f"must not include the dependent ({self.dependent!r})")
+        if self.lag not in self.lags:
+            raise KeyProblem("lag", f"{self.lag} is not in model.lags {list(self.lags)}; add it there")
         return self

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
 
 from ..vocab import (
     BOOT_KINDS,
@@ -18,7 +21,11 @@ from ..vocab import (
     SmallSample,
     WeightChoice,
 )
-from ._base import Section
+from ._base import KeyProblem, Section, refuse_empty, refuse_repeats
+
+#: Schemes a dask.distributed scheduler address may use.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+Timing = Annotated[int, Field(ge=-5, le=5)]
 
 
 class MultiverseParams(Section):
@@ -39,7 +46,7 @@ class MultiverseParams(Section):
         default_factory=lambda: list(MULTIVERSE_FAMILIES),
         description="Model families: entity_fe, twoway_fe, first_difference, mundlak (within coefficient), random_effects, pooled. All but entity_fe include year effects when time_effects is true.",
     )
-    lags: list[int] = Field(
+    lags: list[Timing] = Field(
         default_factory=lambda: [0, 1, -1],
         description="Timings k of the staff measure: staff at calendar year t - k; 0 same year, positive lags, negative placebo leads.",
     )
@@ -64,7 +71,7 @@ class MultiverseParams(Section):
         description="Small-sample convention of every standard error and reference distribution (same conventions as model.small_sample; see docs/models.md).",
     )
     alpha: float = Field(0.05, gt=0, lt=0.5, description="Two-sided significance level of every interval, test and adjusted p-value.")
-    min_obs: int = Field(30, ge=3, description="Fewest trust-year observations a specification may have; fewer lists it as unsupported with the count.")
+    min_obs: int = Field(30, ge=3, le=1_000_000, description="Fewest trust-year observations a specification may have; fewer lists it as unsupported with the count.")
     panel_long: str = Field(
         "auto",
         description="Long panel file whose merged_from column marks merged trusts (for the no_merged sample): 'auto' = panel_long.parquet beside the panel file; '' = none (no_merged specifications are then listed as unsupported).",
@@ -90,16 +97,30 @@ class MultiverseParams(Section):
     )
     chunks: int = Field(8, ge=1, le=1000, description="Number of work chunks (groups of specifications sharing data) sent to the dask cluster when scheduler is set.")
 
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if v == "":
+            return v
+        parts = urlsplit(v)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in SCHEDULER_SCHEMES or not parts.hostname or port is None or parts.path not in ("", "/"):
+            raise ValueError(f"not a scheduler address (given: {v!r}); expected '' or "
+                             f"<{'|'.join(SCHEDULER_SCHEMES)}>://host:port, e.g. tcp://10.0.0.5:8786")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> MultiverseParams:
         for key in ("staff_measures", "patient_measures", "families", "lags", "samples", "weights", "cov_types"):
-            values = getattr(self, key)
-            if not values:
-                raise ValueError(f"{key} is empty; list at least one choice")
-            if len(set(values)) != len(values):
-                raise ValueError(f"{key} repeats a choice: {list(values)}")
-        if any(abs(k) > 5 for k in self.lags):
-            raise ValueError(f"lags must be between -5 and 5, got {self.lags}")
-        if self.bootstrap_specs and (not self.bootstrap_weights or not self.bootstrap_kinds):
-            raise ValueError("bootstrap_weights and bootstrap_kinds must be non-empty when bootstrap_specs > 0")
+            refuse_empty(key, getattr(self, key))
+            refuse_repeats(key, getattr(self, key))
+        if self.bootstrap_specs:
+            for key in ("bootstrap_weights", "bootstrap_kinds"):
+                if not getattr(self, key):
+                    raise KeyProblem(key, "is empty but bootstrap_specs > 0; list at least one, or set bootstrap_specs: 0")
+        for key in ("bootstrap_weights", "bootstrap_kinds"):
+            refuse_repeats(key, getattr(self, key))
         return self

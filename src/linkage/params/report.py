@@ -15,11 +15,11 @@ class ReportParams(Section):
     )
     decimals: int = Field(3, ge=1, le=6, description="Decimal places for estimates in the report text.")
     min_base_staff: int = Field(
-        11, ge=1,
+        11, ge=1, le=10_000,
         description="Disclosure threshold of the Staff Survey: a trust's staff value based on fewer responses than this is never shown on the report site (the publisher suppresses results from fewer than 11 responses).",
     )
     min_base_patient: int = Field(
-        30, ge=1,
+        30, ge=1, le=10_000,
         description="Disclosure threshold of the Inpatient Survey: a trust's patient score based on fewer respondents than this is never shown on the report site (CQC does not publish scores from fewer than 30 respondents).",
     )
     interval_level: float = Field(

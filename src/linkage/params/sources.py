@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from ._base import Section
+from ._base import Section, Year, refuse_repeats
 
 
 class _IngestSection(Section):
@@ -15,6 +15,13 @@ class _IngestSection(Section):
     def _not_empty(cls, v: list[str]) -> list[str]:
         if not v:
             raise ValueError("at least one measure is required")
+        refuse_repeats(None, v)
+        return v
+
+    @field_validator("years", check_fields=False)
+    @classmethod
+    def _distinct_years(cls, v: list[int]) -> list[int]:
+        refuse_repeats(None, v)
         return v
 
 
@@ -27,7 +34,7 @@ class StaffParams(_IngestSection):
         ],
         description="Canonical staff measures to keep (names from src/linkage/catalogue/measures.yaml or the project's data.measures_file).",
     )
-    years: list[int] = Field(
+    years: list[Year] = Field(
         default_factory=list,
         description="Staff Survey years to keep; empty keeps every year found.",
     )
@@ -38,7 +45,7 @@ class PatientParams(_IngestSection):
         default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity", "patient.ip_respondents"],
         description="Patient experience measures, and other trust-year outcomes (role outcome, e.g. outcome.hsmr from data.measures_file), to keep (names from the measure catalogue).",
     )
-    years: list[int] = Field(
+    years: list[Year] = Field(
         default_factory=list,
         description="Patient survey years to keep; empty keeps every year found.",
     )

@@ -64,6 +64,8 @@ class Table:
                 best = (i, missing)
         if best is None:
             return "the file has no rows"
+        if len(best[1]) == len(want):  # no row holds any expected column: not a table of ours, so quote nothing of it
+            return f"missing columns {best[1]} (none of the first {HEADER_SEARCH_ROWS} rows holds any of them)"
         hdr = [cell_text(c) for c in self.rows[best[0]]][:5]
         return f"missing columns {best[1]} (best header candidate row {best[0] + 1} starts {hdr})"
 

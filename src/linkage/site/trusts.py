@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..vocab import UNIT_TEXT
 from .deprivation import trust_sentences
@@ -166,6 +165,8 @@ def _measure_frames(inputs: SiteInputs, params: Any) -> dict[str, tuple[pd.DataF
 def _series(inputs: SiteInputs, params: Any, measure: str, rows: pd.DataFrame, spread: dict,
             trust_type: str, peer_text: str) -> Series | None:
     m = inputs.measure(measure)
+    from scipy import stats  # here, not at import: the step pages (every stage) do not need scipy
+
     z = float(stats.norm.ppf(0.5 + params.report.interval_level / 2))
     points = []
     for r in rows.sort_values("year").itertuples():
