@@ -74,6 +74,22 @@ def _copy_local(local_dir: Path, raw_dir: Path, key: str = "data.local_dir") -> 
     return copied
 
 
+def _acquire_context(data: DataParams, raw_dir: Path, root: Path) -> str | None:
+    """Trust context into ``<raw_dir>/context`` (:mod:`linkage.context`); returns where it came from."""
+    from .context import copy_context
+
+    dest = raw_dir / "context"
+    if data.context_dir is not None:
+        copy_context(root / data.context_dir, dest, named=data.context_dir)
+        return str(data.context_dir)
+    if data.source == "demo":
+        from .demo_context import write_demo_context
+
+        write_demo_context(dest, data.demo)
+        return "synthetic demo context"
+    if data.source == "local" and (root / data.local_dir / "context").is_dir():
+        return f"{data.local_dir}/context (copied with the local folder)"
+    return None
 def place_registry(data: DataParams, raw_dir: Path, root: Path) -> dict[str, Any]:
     """Put the organisation registry (and the user's name aliases) into ``<raw_dir>/ods``.
 
@@ -162,6 +178,7 @@ def acquire(data: DataParams, *, raw_dir: str | Path, root: str | Path = ".") ->
         extra["sources_file"] = str(data.sources_file)
         extra["download_dir"] = str(data.download_dir)
         extra["synthetic"] = False
+    extra["context"] = _acquire_context(data, raw_dir, root)
     extra.update(place_registry(data, raw_dir, root))
     manifest = {"source": data.source, **extra, "files": file_inventory(raw_dir)}
     (raw_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")

@@ -139,9 +139,13 @@ MultiverseFamily = Literal["entity_fe", "twoway_fe", "first_difference", "mundla
 """Families the specification curve can vary over (``between`` has one row per trust and is left out)."""
 MULTIVERSE_FAMILIES: tuple[str, ...] = get_args(MultiverseFamily)
 
-Sample = Literal["all", "no_merged", "no_specialist", "balanced", "leave_one_year_out"]
+Sample = Literal["all", "no_merged", "no_specialist", "balanced", "leave_one_year_out", "most_deprived_half",
+                 "least_deprived_half"]
 """Estimation samples of the specification curve; ``leave_one_year_out`` expands to one sample per year."""
 SAMPLES: tuple[str, ...] = get_args(Sample)
+DEPRIVATION_SAMPLES: tuple[str, ...] = ("most_deprived_half", "least_deprived_half")
+"""Samples split at the trusts' median catchment deprivation (``context.imd2019_score``); in the curve only
+when ``multiverse.samples`` names them."""
 
 SAMPLE_TEXT: dict[str, str] = {
     "all": "every linked trust-year",
@@ -149,6 +153,8 @@ SAMPLE_TEXT: dict[str, str] = {
     "no_specialist": "without acute specialist trusts",
     "balanced": "trusts observed in every year of the specification",
     "leave_one_year_out": "one survey year left out",
+    "most_deprived_half": "trusts whose catchment is more deprived than the median (IMD 2019)",
+    "least_deprived_half": "trusts whose catchment is as or less deprived than the median (IMD 2019)",
 }
 
 WeightChoice = Literal["none", "respondents"]

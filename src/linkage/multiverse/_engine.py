@@ -29,6 +29,9 @@ from ._families import (
 )
 from ._specs import DATA_KEY
 
+DEPRIVATION = "context.imd2019_score"
+"""Panel column splitting the most / least deprived half samples (:mod:`linkage.context`)."""
+
 RESULT_COLUMNS = [
     "estimate", "std_error", "statistic", "df", "p_value", "ci_low", "ci_high",
     "n_obs", "n_entities", "n_periods", "cov_factor", "sd_exposure", "sd_dependent",
@@ -76,6 +79,10 @@ class PanelArrays:
             return self.df["trust_type"].astype(str).to_numpy() != "acute_specialist"
         if kind == "leave_one_year_out":
             return self.year != int(label.rsplit("_", 1)[1])
+        if kind in ("most_deprived_half", "least_deprived_half"):
+            score = pd.to_numeric(self.df[DEPRIVATION], errors="coerce").to_numpy(dtype=float)
+            median = float(pd.Series(score).groupby(self.ent).first().median())
+            return score > median if kind == "most_deprived_half" else score <= median
         return np.ones(len(self.df), dtype=bool)
 
 

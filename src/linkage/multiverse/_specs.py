@@ -55,6 +55,9 @@ def _prior_reason(row: tuple, panel: pd.DataFrame, merged: set[str] | None) -> s
         return "no merger information (give multiverse.panel_long, the long panel with its merged_from column)"
     if kind == "no_specialist" and "trust_type" not in cols:
         return "the panel has no trust_type column"
+    if kind in ("most_deprived_half", "least_deprived_half") and (
+            "context.imd2019_score" not in cols or panel["context.imd2019_score"].notna().sum() == 0):
+        return "the panel has no catchment deprivation (context.imd2019_score; give data.context_dir)"
     return ""
 
 

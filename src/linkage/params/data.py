@@ -102,6 +102,11 @@ class DataParams(Section):
         min_length=1,
         description="The project's own measures YAML (role staff/patient/outcome, scale, label, direction, first comparable year; docs/mappings.md), added to the packaged catalogue for every stage. A DVC dependency of every stage that reads measures.",
     )
+    context_dir: Annotated[str | None, UserPath("dir", ("acquire",))] = Field(
+        None,
+        min_length=1,
+        description="Folder of trust context files (catchment shares by local authority, area deprivation scores, or your own trust / trust-year values with a layout YAML; docs/context.md), copied into data/raw/context by acquire. null: the demo writes synthetic context in the same layouts, local and official runs use <local_dir>/context if it exists (else no context). Real runs: ../shared/data/context.",
+    )
     max_uncompressed_mb: float = Field(
         1000.0,
         gt=0,

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from ..vocab import (
     BOOT_KINDS,
     BOOT_WEIGHTS,
+    DEPRIVATION_SAMPLES,
     MULTIVERSE_FAMILIES,
     SAMPLES,
     BootKind,
@@ -50,8 +51,8 @@ class MultiverseParams(Section):
         description="Timings k of the staff measure: staff at calendar year t - k; 0 same year, positive lags, negative placebo leads.",
     )
     samples: list[Sample] = Field(
-        default_factory=lambda: list(SAMPLES),
-        description="Estimation samples: all; no_merged (drop trusts formed by a merger, from panel_long); no_specialist (drop acute_specialist trusts); balanced (trusts present in every year of the specification); leave_one_year_out (one sample per year with data).",
+        default_factory=lambda: [s for s in SAMPLES if s not in DEPRIVATION_SAMPLES],
+        description="Estimation samples: all; no_merged (drop trusts formed by a merger, from panel_long); no_specialist (drop acute_specialist trusts); balanced (trusts present in every year of the specification); leave_one_year_out (one sample per year with data); most_deprived_half / least_deprived_half (trusts above / at or below the median catchment deprivation, context.imd2019_score; only when listed here).",
     )
     weights: list[WeightChoice] = Field(
         default_factory=lambda: ["none", "respondents"],

@@ -11,6 +11,8 @@ from ..paths import MANIFEST, REPORTS, STAGES
 from ..provenance import versions
 from ..vocab import UNIT_TEXT
 from .charts import Figure, coverage_figure, findings_figure
+from .deprivation import FIGURE_NAME as DEPRIVATION_FIGURE
+from .deprivation import deprivation_section, methods_paragraphs
 from .design import Design, design_of, report_title, site_title, source_of, sources_read
 from .findings import all_findings
 from .inputs import SiteInputs, _json, load_inputs
@@ -152,9 +154,11 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     rp = params.report
     curve = curve_section(inputs)
     title = _title(inputs, rp)
+    deprivation = deprivation_section(inputs, layout.out)
+    layout.written.append(layout.out / "figures" / DEPRIVATION_FIGURE)
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + title, title=title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
-                 curve=curve, **ctx)
+                 curve=curve, deprivation=deprivation, **ctx)
     ctx["figures"] = figs
     return ctx
 
@@ -281,7 +285,7 @@ def methods_text(inputs: SiteInputs) -> list[str]:
         ("other_measure", "other measures in the same design")) if g in groups]
     if checks:
         out.append(f"Further results on the same design: {and_list(checks)}.")
-    return out + list(METHODS)
+    return out + list(METHODS) + list(methods_paragraphs(inputs))
 
 
 def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:

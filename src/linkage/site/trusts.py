@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..vocab import UNIT_TEXT
+from .deprivation import trust_sentences
 from .design import TRUST_TYPE_TEXT, source_of
 from .inputs import SiteInputs
 from .words import and_list, fixed, places_for
@@ -80,6 +81,7 @@ class TrustPage:
     peer_text: str
     n_peers: int
     series: list[Series]
+    context: str = ""
 
 
 def page_measures(inputs: SiteInputs) -> list[str]:
@@ -209,6 +211,7 @@ def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
     panel = inputs.panel.sort_values(["org_code", "year"])
     n_by_type = panel.groupby("trust_type")["org_code"].nunique().to_dict()
     pages = []
+    context = trust_sentences(inputs)
     for code, g in panel.groupby("org_code", sort=True):
         ttype = str(g["trust_type"].iloc[-1])
         peer_text = TRUST_TYPE_TEXT.get(ttype, f"{ttype} trusts")
@@ -219,5 +222,5 @@ def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
             if s is not None:
                 series.append(s)
         pages.append(TrustPage(str(code), str(g["org_name"].dropna().iloc[-1]) if g["org_name"].notna().any() else str(code),
-                               ttype, peer_text, int(n_by_type.get(ttype, 0)), series))
+                               ttype, peer_text, int(n_by_type.get(ttype, 0)), series, context.get(str(code), "")))
     return pages

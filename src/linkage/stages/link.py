@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..context import attach_context
 from ..files import read_table, write_json, write_table
 from ..link import LinkResult, balance_long, build_registry_for, run_link
 from ..params import Params
-from ..paths import ODS_DIR, STAGES
+from ..paths import ODS_DIR, RAW_DIR, STAGES
 
 STAGE = STAGES["link"]
 
@@ -20,6 +21,9 @@ def run(params: Params) -> LinkResult:
     rollups = pd.concat([d["staff_rollups"], d["patient_rollups"]], ignore_index=True)
     registry = build_registry_for(ODS_DIR, params.link)
     res = run_link(d["staff"], d["patient"], orgs, registry, params.link, rollups=rollups)
+    ctx = attach_context(res.panel, RAW_DIR / "context", lambda code: registry.resolve(code).target)
+    res.panel, res.metrics = ctx.panel, {**res.metrics, **ctx.metrics}
+    write_table(ctx.audit, STAGE.path("context_audit"))
     for role, frame in (("panel", res.panel), ("panel_long", res.panel_long), ("audit", res.audit),
                         ("balance", balance_by_year(res.balance))):
         write_table(frame, STAGE.path(role))

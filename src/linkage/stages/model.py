@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..context_models import run_context_models
 from ..files import read_json, read_table, write_json, write_table
 from ..models import ModelRun, fit_models
 from ..params import ModelParams, Params
@@ -15,7 +16,9 @@ STAGE = STAGES["model"]
 
 def run(params: Params) -> ModelRun:
     """Fit the models on the panel; write results, notes, headline metrics and coefficient plot data."""
-    run_ = fit_models(read_table(STAGE.path("panel")), params.model)
+    panel = read_table(STAGE.path("panel"))
+    run_ = fit_models(panel, params.model)
+    write_json(STAGE.path("context"), run_context_models(panel, params.model))
     write_table(run_.results, STAGE.path("results"))
     write_json(STAGE.path("headline"), headline_metrics(run_, params.model))
     write_json(STAGE.path("notes"), {"convention": run_.convention, "warnings": run_.warnings,
