@@ -261,6 +261,8 @@ def _png_axis_titles(path: Path) -> str | None:
 
 def test_every_chart_names_its_axes(browser, reader_site):
     """Inline SVG charts have an x and a y axis title in the DOM; PNG figures carry their axis titles."""
+    import re
+
     base, folder = reader_site
     problems = []
     for page in _reader_pages(folder):
@@ -273,7 +275,7 @@ def test_every_chart_names_its_axes(browser, reader_site):
             if src.startswith("data:"):
                 continue  # notebook outputs: the same figure is saved as a file by its stage (checked there)
             titles = _png_axis_titles((folder / page).parent / src)
-            panels = [dict(part.strip().split(": ", 1) for part in p.split("; ") if ": " in part)
+            panels = [{k: v.strip() for k, v in re.findall(r"(?:^|; )([xy]): ([^;]*)", p.strip())}
                       for p in (titles or "").split(" | ")]
             if not titles or not all(p.get("y") for p in panels) or not any(p.get("x") for p in panels):
                 problems.append(f"{page}: figure {src} lacks axis titles ({titles!r})")

@@ -93,7 +93,7 @@ def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel:
     ax.set_xlabel(textwrap.fill(f"Difference in {inputs.label(h['dependent'])}, {yu}, per {nice(step, 1)} {xu} "
                                 f"higher {inputs.label(h['exposure'])}", 70))
     ax.set_ylabel("Result (model or check)")
-    ax.legend(title="Interval", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2 - 0.6 / len(rows)),
+    ax.legend(title="Interval", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / len(rows)),
               ncol=2)
     save_png(fig, out)
     places = places_for(rows[0].per_step["ci_low"], rows[0].per_step["ci_high"])

@@ -41,5 +41,5 @@ def merger_text(merged: pd.DataFrame, code: str) -> str:
                      f"{and_list(sorted(str(codes).split(';')))}{f' ({ways})' if ways else ''}")
     return ("This trust was formed by a merger, or took over another organisation: its results are the combined "
             "results of the organisations it replaced, mapped to it by the link step. "
-            + "; ".join(p[:1].upper() + p[1:] for p in parts) + ". Values from before and after a merger describe "
+            + ". ".join(p[:1].upper() + p[1:] for p in parts) + ". Values from before and after a merger describe "
             "different organisations, so read changes across it with care.")

@@ -5,7 +5,7 @@ The step notebooks display pandas tables with the program's own column names
 When a step report is rendered, every header and index cell that is such a
 name is replaced by words, and every number is printed with the precision a
 reader needs (p-values to three decimals or "< 0.001", others to four
-significant figures, counts with thousands separators). The notebook itself
+significant figures, whole numbers from 10,000 with thousands separators). The notebook itself
 keeps the raw table for researchers.
 """
 
@@ -66,7 +66,7 @@ def plain_number(text: str, p_value: bool = False) -> str:
     if p_value and 0 <= x <= 1:
         return "< 0.001" if x < 0.001 else f"{x:.3f}"
     if x == int(x) and "e" not in t.lower() and "." not in t:
-        return f"{int(x):,}"
+        return t if abs(x) < 10_000 else f"{int(x):,}"  # years and small counts as they are
     if x == 0:
         return "0"
     places = max(0, 3 - math.floor(math.log10(abs(x))))
