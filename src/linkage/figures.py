@@ -261,3 +261,38 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     bottom.set_xlabel("Specification, ordered by estimate (rank)")
     fig.tight_layout()
     return fig
+
+
+#: Reasons a specification was not fitted, as patterns (quoted names replaced by ``…``) and their words.
+UNFITTED_TEXT = {
+    "exposure … is not a column of the panel": "the staff measure is not in the linked panel",
+    "dependent … is not a column of the panel": "the patient measure is not in the linked panel",
+    "exposure … is missing in every row of the panel": "the staff measure has no value in the panel",
+    "dependent … is missing in every row of the panel": "the patient measure has no value in the panel",
+}
+
+
+def unfitted_sentence(table: pd.DataFrame) -> str:
+    """The specifications that were not fitted, grouped by reason, in one sentence (Markdown).
+
+    Reasons that differ only in the measure they name are one group, with the measures listed by label.
+    """
+    import re
+
+    bad = table[table["status"] != "ok"]
+    if bad.empty:
+        return f"All {len(table):,} specifications were fitted."
+    groups: dict[str, list[int | set[str]]] = {}
+    for reason, n in bad.groupby(bad["reason"].fillna("no reason given").astype(str)).size().items():
+        names = set(re.findall(r"'([^']+)'", reason))
+        key = re.sub(r"'[^']+'", "…", reason)
+        entry = groups.setdefault(key, [0, set()])
+        entry[0] += int(n)
+        entry[1] |= names
+    parts = []
+    for key, (n, names) in sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        words = UNFITTED_TEXT.get(key, key.replace("…", "a measure"))
+        labels = ", ".join(sorted(_label(m) for m in names if not m.endswith("__n")))
+        parts.append(f"{n:,} because {words}" + (f" ({labels})" if labels and key in UNFITTED_TEXT else ""))
+    return (f"**{len(bad):,} of {len(table):,} specifications were not fitted**, each for a reason listed in the "
+            f"table below: " + "; ".join(parts) + ".")
