@@ -114,8 +114,11 @@ def test_a_merged_trust_names_the_organisations_and_years_it_combines(small_site
     text = note.get_text(" ", strip=True)
     for pred in {c for m in merged.loc[merged["org_code"] == code, "merged_from"] for c in m.split(";")}:
         assert pred in text
-    for year in merged.loc[merged["org_code"] == code, "year"].unique():
-        assert str(int(year)) in text
+    said = set()
+    for a, b in re.findall(r"(\d{4}) to (\d{4})", text):
+        said |= set(range(int(a), int(b) + 1))
+    said |= {int(y) for y in re.findall(r"\b(\d{4})\b", text)}
+    assert {int(y) for y in merged.loc[merged["org_code"] == code, "year"].unique()} <= said
     plain = sorted(set(pl["org_code"]) - set(merged["org_code"]))[0]
     assert _page(small_site, f"trusts/{plain}.html").select_one(".merged") is None
 
