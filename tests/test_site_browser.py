@@ -155,11 +155,16 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "ci-artifacts" / "screenshot
 
 
 def test_pages_are_screenshotted_for_review(browser, served_site):
-    """Full-page screenshots of the index, the summary and one trust page (ci-artifacts/screenshots/, demo site)."""
+    """Full-page screenshots of the index, summary, board page, a trust page, a merged trust's page and step 6
+    (ci-artifacts/screenshots/, small demo site)."""
     base, folder = served_site
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     trust = sorted((folder / "trusts").glob("*.html"))[0]
-    for name, rel in (("index", "index.html"), ("summary", "summary.html"), ("trust", f"trusts/{trust.name}")):
+    merged = [p for p in sorted((folder / "trusts").glob("*.html")) if 'class="merged"' in p.read_text(encoding="utf-8")]
+    pages = [("index", "index.html"), ("summary", "summary.html"), ("board", "board.html"),
+             ("trust", f"trusts/{trust.name}"), ("curve", "06_multiverse.html")]
+    pages += [("trust_merged", f"trusts/{merged[0].name}")] if merged else []
+    for name, rel in pages:
         browser.get(urljoin(base, rel))
         height = browser.execute_script("return document.documentElement.scrollHeight;")
         browser.set_window_size(1280, min(int(height), 6000))

@@ -223,7 +223,7 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     ok = ok.sort_values(column, kind="mergesort").reset_index(drop=True)
     x = ok.index.to_numpy()
     rows = _indicator_rows(ok, choices)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 4.2 + 0.26 * len(rows)), sharex=True,
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 4.2 + 0.26 * len(rows)), sharex=True,
                                       gridspec_kw={"height_ratios": [3.2, max(2, 0.26 * len(rows))]})
     sig = (ok["p_value"] < alpha).to_numpy()
     names = {True: f"p < {alpha:g}", False: "not significant"}
@@ -260,6 +260,7 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     bottom.set_ylabel("Choices made (one mark per specification)", fontsize=10)
     bottom.set_xlabel("Specification, ordered by estimate (rank)")
     fig.tight_layout()
+    fig.align_ylabels([top, bottom])  # the top title beside the choice labels, not over them
     return fig
 
 
