@@ -42,6 +42,7 @@ FIELD_TEXT: dict[str, str] = {
 _WORDS = {"n": "number of", "p": "p", "ci": "interval", "sd": "SD", "se": "SE", "id": "id", "mde": "MDE"}
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 _NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$", re.IGNORECASE)
+_QUOTED = re.compile(r"'([a-z][a-z0-9_]*\.[a-z0-9_]+)'")
 _P_HEAD = re.compile(r"\bp-value|^p\b", re.IGNORECASE)
 
 
@@ -69,24 +70,44 @@ def plain_number(text: str, p_value: bool = False) -> str:
         return t if abs(x) < 10_000 else f"{int(x):,}"  # years and small counts as they are
     if x == 0:
         return "0"
-    places = max(0, 3 - math.floor(math.log10(abs(x))))
-    return f"{x:,.{min(places, 6)}f}" if abs(x) >= 1e-4 else f"{x:.1e}"
+    if abs(x) < 1e-4:
+        return f"{x:.1e}"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    import numpy as np
+
+    return np.format_float_positional(x, precision=4, unique=False, fractional=False, trim="-")
+
+
+def _words(text: str, labels: dict[str, str]) -> str:
+    """A cell's text with design codes, measure names and program names in words."""
+    t = text.strip()
+    if t in FAMILY_TEXT:
+        return FAMILY_TEXT[t]
+    if t in labels:
+        return labels[t]
+    text = _QUOTED.sub(lambda m: f"“{labels[m.group(1)]}”" if m.group(1) in labels else m.group(0), text)
+    return plain_name(text)
 
 
 def humanise_tables(soup) -> None:
     """Rewrite every table in ``soup`` (BeautifulSoup) in place: plain names, formatted numbers."""
+    from ..catalogue import load_catalogue
+
+    labels = {name: m.label for name, m in load_catalogue().measures.items()}
     for table in soup.find_all("table"):
-        heads = table.find_all("th")
-        for th in heads:
+        for th in table.select("thead th"):
             if th.string is not None:
-                th.string.replace_with(plain_name(str(th.string)))
-        p_cols = _p_columns(table)
+                th.string.replace_with(_words(str(th.string), labels))
+        p_cols = _p_columns(table)  # from the headers in words ("p-value")
         for tr in table.find_all("tr"):
+            if tr.parent is not None and tr.parent.name == "thead":
+                continue
             col = 0
             for cell in tr.find_all(["td", "th"], recursive=False):
-                if cell.name == "td" and cell.string is not None:
-                    text = plain_number(str(cell.string), col in p_cols or _row_is_p(tr))
-                    cell.string.replace_with(FAMILY_TEXT.get(text.strip(), plain_name(text)))
+                if cell.string is not None:
+                    text = plain_number(str(cell.string), col in p_cols or (cell.name == "td" and _row_is_p(tr)))
+                    cell.string.replace_with(_words(text, labels))
                 col += int(cell.get("colspan", 1))
 
 
