@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,16 @@ def measure_by_year(tidy: pd.DataFrame, measure: str, ax: plt.Axes | None = None
     sns.boxplot(data=rows, x="survey_year", y="value", ax=ax, color="#7fa7c9", fliersize=2.5,
                 medianprops={"color": "#003087", "linewidth": 2})
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
-    ax.set(ylabel=label, xlabel="Survey year", title=f"{label} by survey year (one point per organisation)")
+    years = sorted(int(y) for y in rows["year"].unique())
+    for b in (m.series_breaks if m else []):
+        if years and years[0] < b.year <= years[-1]:
+            pos = sum(y < b.year for y in years) - 0.5
+            reason = textwrap.shorten(b.note.rstrip("."), 70, placeholder="...")
+            ax.axvline(pos, color="#425563", ls="--", lw=1.2, label=f"series break ({b.year}): {reason}")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False, fontsize=9)
+    ax.set(ylabel=textwrap.fill(label, 34), xlabel="Survey year",
+           title=textwrap.fill(f"{label} by survey year (one point per organisation)", 70))
     return ax
 
 
