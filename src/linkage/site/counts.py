@@ -71,8 +71,9 @@ def counts(inputs: SiteInputs) -> list[Count]:
     type_words = and_list(TRUST_TYPE_TEXT.get(t, f"{t} trusts") for t in types) or "the trust types chosen"
     out = _read_rows(inputs)
     out.append(Count("linked", "Trusts linked (in the panel; one page each)", int(panel["org_code"].nunique()),
-                     f"Only {type_words} are kept; other organisations, codes unknown to the organisation registry "
-                     "and predecessors merged into their successor are not counted separately (see the link step)."))
+                     f"Organisations in either survey that are {type_words}; other organisations, codes unknown to the "
+                     "organisation registry and predecessors merged into their successor are not counted (see the link "
+                     "step)."))
     for key, role in (("exposure", "staff"), ("dependent", "patient")):
         m = h.get(key)
         if m:
