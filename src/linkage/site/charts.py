@@ -83,7 +83,8 @@ def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel:
         ax.plot([ps["ci_low"], ps["ci_high"]], [i, i], color=BLUE if f.clear else GREY, lw=2.5, solid_capstyle="butt")
     sns.scatterplot(data=frame, x="estimate", y="row", hue="interval", style="interval", ax=ax, s=80, zorder=3,
                     palette={"Excludes zero": BLUE, "Includes zero": GREY},
-                    markers={"Excludes zero": "o", "Includes zero": "D"}, edgecolor="white", linewidth=1.2)
+                    markers={"Excludes zero": "o", "Includes zero": "D"}, edgecolor="white", linewidth=1.2,
+                    hue_order=["Excludes zero", "Includes zero"], style_order=["Excludes zero", "Includes zero"])
     ax.axvline(0, color=DARK, lw=1, ls="--")
     ax.set_yticks(range(len(rows)), [textwrap.fill(("! " if f.warning else "") + f.title, 34) for f in rows])
     ax.set_ylim(len(rows) - 0.5, -0.5)
