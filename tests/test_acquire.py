@@ -63,3 +63,42 @@ def test_official_offline_says_where_to_put_files(tmp_path):
         run_pipeline_in(tmp_path, {"source": "official", "mirror_url": f"http://127.0.0.1:{port}"}, model=False)
     msg = str(err.value)
     assert "by hand" in msg and "data/downloads/nss/ST19-Organisation-Data-2019-Only-v1f.xlsx" in msg
+
+
+def _study_folder(tmp_path):
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "extract.csv").write_text("trust_code,fin_year,x\nRAA,2019,1\n")
+    return study
+
+
+def test_a_study_folder_without_a_registry_names_registry_dir(tmp_path):
+    from linkage.acquire import acquire
+    from linkage.errors import LinkageError
+    from linkage.params import DataParams
+
+    _study_folder(tmp_path)
+    with pytest.raises(LinkageError, match=r"no organisation registry: study/ods holds no etr.csv\. Set data.registry_dir"):
+        acquire(DataParams(source="local", local_dir="study"), raw_dir="raw", root=tmp_path)
+
+
+def test_registry_dir_and_aliases_are_copied_beside_the_study_files(tmp_path):
+    import json
+
+    from test_registry import write_ods
+
+    from linkage.acquire import acquire
+    from linkage.params import DataParams
+
+    _study_folder(tmp_path)
+    write_ods(tmp_path / "elsewhere" / "ods")
+    (tmp_path / "aliases.csv").write_text("name,org_code\nOld Name NHS Trust,RAA\n")
+    manifest = acquire(DataParams(source="local", local_dir="study", registry_dir="elsewhere/ods",
+                                  name_aliases="aliases.csv"), raw_dir="raw", root=tmp_path)
+    raw = tmp_path / "raw"
+    assert sorted(p.name for p in (raw / "ods").iterdir()) == ["etr.csv", "name_aliases.csv", "trust_successions.csv",
+                                                              "trust_types_2022.csv"]
+    assert (raw / "extract.csv").exists() and not (tmp_path / "study" / "ods").exists()
+    assert manifest["registry_dir"] == "elsewhere/ods" and manifest["name_aliases"] == "aliases.csv"
+    listed = {f["path"] for f in json.loads((raw / "manifest.json").read_text())["files"]}
+    assert {"ods/etr.csv", "ods/name_aliases.csv", "extract.csv"} <= listed

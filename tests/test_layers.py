@@ -2,37 +2,27 @@
 
 Layers, lowest first (a module may import its own layer or lower ones only):
 
-0. foundation - errors, vocab, paths, files, contract, catalogue, params
+0. foundation - errors, vocab, paths, files, contract, catalogue, params, sourcegraph
 1. domain     - readers, registry, link, models, demo, download, acquire, ingest, report, figures, provenance,
                 and any new domain package
 2. stages     - linkage.stages.*, linkage.notebook (what notebooks call)
 3. entry      - linkage.cli, linkage.runner
 
 Imports are read from the source (every ``import``/``from`` statement, also those
-inside functions), so a lazy import cannot hide an upward dependency.
+inside functions) by :mod:`linkage.sourcegraph`, the same reader that derives each
+stage's code dependencies in ``dvc.yaml``, so a lazy import cannot hide an upward dependency.
 """
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "linkage"
+from linkage.sourcegraph import graph
 
 FOUNDATION = {"linkage", "linkage.errors", "linkage.vocab", "linkage.paths", "linkage.files", "linkage.contract",
-              "linkage.catalogue", "linkage.params"}
+              "linkage.catalogue", "linkage.params", "linkage.sourcegraph"}
 STAGES = {"linkage.stages", "linkage.notebook"}
 ENTRY = {"linkage.cli", "linkage.runner", "linkage.__main__"}
-
-
-def module_name(path: Path) -> str:
-    rel = path.relative_to(SRC.parent).with_suffix("")
-    parts = list(rel.parts)
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
 
 
 def layer(mod: str) -> int:
@@ -46,46 +36,6 @@ def layer(mod: str) -> int:
     if within(FOUNDATION):
         return 0
     return 1
-
-
-def imports_of(path: Path) -> set[str]:
-    """Modules of the package imported by ``path`` (absolute names)."""
-    mod = module_name(path)
-    package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("linkage")}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            if not target.startswith("linkage"):
-                continue
-            # `from . import x` / `from .pkg import mod` may name submodules
-            for alias in node.names:
-                sub = f"{target}.{alias.name}"
-                found.add(sub if _exists(sub) else target)
-    return {_owner(m) for m in found}
-
-
-def _exists(mod: str) -> bool:
-    rel = Path(*mod.split(".")[1:])
-    return (SRC / rel).with_suffix(".py").exists() or (SRC / rel / "__init__.py").exists()
-
-
-def _owner(mod: str) -> str:
-    """The module file that defines ``mod`` (a name may point at an attribute of a module)."""
-    while mod.count(".") and not _exists(mod):
-        mod = mod.rsplit(".", 1)[0]
-    return mod
-
-
-def graph() -> dict[str, set[str]]:
-    return {module_name(p): imports_of(p) - {module_name(p)} for p in sorted(SRC.rglob("*.py"))}
 
 
 def test_dependencies_point_down_the_layers():

@@ -1,4 +1,8 @@
-"""The project's own inputs (data.local_dir, data.mappings_dir, data.measures_file) are DVC dependencies."""
+"""The project's own inputs (data.local_dir, data.mappings_dir, data.measures_file) are DVC dependencies.
+
+They are tracked through the fingerprints the ``params`` stage writes (no ``${...}`` templating of
+params into dvc.yaml); tests/test_user_paths.py checks the fingerprints change with the files.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,23 @@ import yaml
 from conftest import REPO
 
 from linkage.params import validate_params
-from linkage.paths import LOCAL_DIR, USER_MAPPINGS, USER_MEASURES
+from linkage.params.userpath import path_fields
+from linkage.paths import user_inputs
 
 
 def test_dvc_stages_depend_on_the_project_inputs():
+    from linkage.params import Params
+
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert str(LOCAL_DIR) == "${data.local_dir}" and str(LOCAL_DIR) in dvc["acquire"]["deps"]
+    readers = dict(path_fields(Params))
+    assert readers["data.local_dir"].reads("acquire")
     for name in ("ingest_staff", "ingest_patient"):
-        assert {str(USER_MAPPINGS), str(USER_MEASURES)} <= set(dvc[name]["deps"])
+        assert readers["data.mappings_dir"].reads(name) and readers["data.measures_file"].reads(name)
+        assert str(user_inputs(name)) in dvc[name]["deps"]
+    for name in ("acquire", "link", "model", "report", "multiverse"):
+        assert str(user_inputs(name)) in dvc[name]["deps"]
     for name in ("link", "model", "report", "multiverse"):
-        assert str(USER_MEASURES) in dvc[name]["deps"]
+        assert readers["data.measures_file"].reads(name)
 
 
 def test_the_default_project_inputs_exist():

@@ -7,7 +7,16 @@ depends on the whole of params.yaml, so an invalid file stops ``dvc repro``
 and ``dvc exp run`` before any other stage removes or writes an output; its
 one output never changes, so it does not make later stages re-run.
 
-Run ``python tools/build_dvc.py`` after changing ``linkage.paths``;
+Each stage's code dependencies are derived, not listed: the import closure of
+its stage module, of its notebook's imports and of the runner, plus the package
+data files those modules name (:func:`linkage.sourcegraph.stage_code`).  Paths
+the user names in params.yaml are never templated into ``dvc.yaml`` (DVC would
+parse params.yaml before the workbench can refuse it): each stage depends on
+the fingerprint of them that the ``params`` stage writes (always run, so an
+edited user file is seen; unchanged files give the same bytes, so nothing else
+runs).
+
+Run ``python tools/build_dvc.py`` after changing ``linkage.paths`` or the imports;
 ``--check`` (CI, and a test) fails when ``dvc.yaml`` is out of date.
 """
 
@@ -19,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from linkage.paths import COMMON_CODE, NOTEBOOKS, PARAMS_FILE, STAGES, Stage  # noqa: E402
+from linkage.paths import NOTEBOOKS, PARAMS_FILE, STAGES, Stage  # noqa: E402
+from linkage.sourcegraph import stage_sources  # noqa: E402
 
 
 def _items(paths: list[str], indent: int = 6) -> list[str]:
@@ -30,12 +40,24 @@ def _uncached(paths: list[str]) -> list[str]:
     return [line for p in paths for line in (f"      - {p}:", "          cache: false")]
 
 
+def code_deps(stage: Stage) -> list[str]:
+    """The source files the stage's results depend on: derived from imports (:func:`linkage.sourcegraph.stage_sources`)."""
+    return [p for p in stage_sources(stage.name, ROOT) if p != notebook_of(stage)]
+
+
+def notebook_of(stage: Stage) -> str | None:
+    """The stage's notebook, relative to the project root."""
+    return f"{NOTEBOOKS / stage.notebook}.ipynb" if stage.notebook else None
+
+
 def stage_block(stage: Stage) -> list[str]:
     """The ``dvc.yaml`` lines of one stage."""
-    lines = [f"  {stage.name}:", f"    cmd: linkage stage {stage.name}", "    deps:"]
-    deps = ([f"{NOTEBOOKS / stage.notebook}.ipynb"] if stage.notebook else []) + [str(p) for p in stage.deps.values()]
-    code = list(stage.code) + (list(COMMON_CODE) if stage.notebook else [])
-    lines += _items(list(dict.fromkeys(deps + code)))
+    lines = [f"  {stage.name}:", f"    cmd: linkage stage {stage.name}"]
+    if stage.name == "params":  # always run: it fingerprints the user's files, which DVC cannot see
+        lines += ["    always_changed: true"]
+    lines += ["    deps:"]
+    deps = ([notebook_of(stage)] if stage.notebook else []) + [str(p) for p in stage.deps.values()]
+    lines += _items(list(dict.fromkeys(deps + code_deps(stage))))
     lines += ["    params:"]
     lines += [f"      - {PARAMS_FILE}:"] if stage.name == "params" else _items([stage.section, *stage.params])
     outs = [str(p) for p in stage.outs.values()]

@@ -76,6 +76,10 @@ def ingest_nb(kind: str, number: int, title: str, intro: str, figure: str) -> nb
              'Markdown("No cells quarantined."))\n'
              'display(res.audit.pivot_table(index=["source_file", "year"], columns="status", values="rows", '
              'aggfunc="sum", fill_value=0))'),
+        code('u = res.metrics["files_unrecognised"]\n'
+             'display(Markdown("### Files no reader or mapping recognised\\n\\n" + ("\\n".join(f"- `{x}`" for x in u) '
+             'if u else "None: every file in the raw folder is a survey file of a known layout, a mapped extract or '
+             'an ODS registry file.")))'),
         code('display(Markdown("### Organisations by kind"))\n'
              'display(res.orgs.groupby(["year", "org_kind"]).size().unstack(fill_value=0) if len(res.orgs) else '
              'Markdown("(no organisation metadata in these files)"))'),

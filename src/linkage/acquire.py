@@ -14,6 +14,11 @@
     then copied in.  Files the sources list cannot fetch (the ODS successions
     and trust types, converted from R data) go into ``data.download_dir/ods`` by hand.
 
+The organisation registry (ODS files) lands in ``data/raw/ods``: the source's own
+(the demo's, ``<local_dir>/ods``, ``<download_dir>/ods``) or, when
+``data.registry_dir`` names one, a copy of that folder, so a study folder needs only
+the study's files.  ``data.name_aliases`` (other names of trusts) is copied beside it.
+
 Every run writes ``data/raw/manifest.json``: the source, and every file with its
 size and sha256, which the report echoes for reviewers.
 """
@@ -29,8 +34,14 @@ from .errors import LinkageError
 from .files import sha256_of
 from .params import DataParams
 from .paths import MANIFEST as MANIFEST_PATH
+from .paths import ODS_DIR, RAW_DIR
 
 MANIFEST = MANIFEST_PATH.name
+ODS_SUBDIR = ODS_DIR.relative_to(RAW_DIR)
+"""Where the registry sits inside the raw folder (the link stage reads it there)."""
+ALIASES_FILE = "name_aliases.csv"
+"""The name under which ``data.name_aliases`` is copied into the registry folder."""
+_REGISTRY_FILE = "etr.csv"
 #: Files under a local folder that are documentation, not data.
 _SKIP_SUFFIXES = {".md", ".txt", ".rst", ".html", ".pdf"}
 
@@ -45,10 +56,10 @@ def file_inventory(folder: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _copy_local(local_dir: Path, raw_dir: Path) -> list[Path]:
+def _copy_local(local_dir: Path, raw_dir: Path, key: str = "data.local_dir") -> list[Path]:
     if not local_dir.is_dir():
         raise LinkageError(
-            f"data.local_dir {str(local_dir)!r} is not a folder. Point it at a folder of published files "
+            f"{key} {str(local_dir)!r} is not a folder. Point it at a folder of published files "
             "(e.g. ../shared/data/real), or set data.source to 'demo' for the built-in synthetic data."
         )
     copied = []
@@ -59,8 +70,48 @@ def _copy_local(local_dir: Path, raw_dir: Path) -> list[Path]:
             shutil.copyfile(p, dest)
             copied.append(dest)
     if not copied:
-        raise LinkageError(f"data.local_dir {str(local_dir)!r} holds no data files (searched recursively).")
+        raise LinkageError(f"{key} {str(local_dir)!r} holds no data files (searched recursively).")
     return copied
+
+
+def place_registry(data: DataParams, raw_dir: Path, root: Path) -> dict[str, Any]:
+    """Put the organisation registry (and the user's name aliases) into ``<raw_dir>/ods``.
+
+    An explicit ``data.registry_dir`` replaces whatever the source provided; otherwise the
+    source's own registry must be there.  Returns what the manifest records about it.
+
+    Raises
+    ------
+    LinkageError
+        No registry: the message names ``data.registry_dir`` and what it must hold.
+    """
+    ods = raw_dir / ODS_SUBDIR
+    extra: dict[str, Any] = {}
+    if data.registry_dir:
+        folder = (root / data.registry_dir).resolve()
+        if not folder.is_dir():
+            raise LinkageError(f"data.registry_dir {data.registry_dir!r} is not a folder: point it at the ODS "
+                               "files (etr.csv, trust_successions.csv, trust_types*.csv).")
+        if ods.exists():
+            shutil.rmtree(ods)
+        ods.mkdir(parents=True)
+        _copy_local(folder, ods, key="data.registry_dir")
+        extra["registry_dir"] = str(data.registry_dir)
+    if not any(ods.rglob(_REGISTRY_FILE)):
+        provided = {"demo": "the demo's", "local": f"{data.local_dir}/ods", "official": f"{data.download_dir}/ods"}
+        where = f"data.registry_dir {data.registry_dir!r}" if data.registry_dir else provided[data.source]
+        raise LinkageError(
+            f"no organisation registry: {where} holds no {_REGISTRY_FILE}. Set data.registry_dir to a folder with "
+            "the ODS files (etr.csv, trust_successions.csv, trust_types*.csv; e.g. ../shared/data/real/ods), "
+            "or put them in that folder."
+        )
+    if data.name_aliases:
+        src = root / data.name_aliases
+        if not src.is_file():
+            raise LinkageError(f"data.name_aliases {data.name_aliases!r} is not a file (a CSV name,org_code).")
+        shutil.copyfile(src, ods / ALIASES_FILE)
+        extra["name_aliases"] = str(data.name_aliases)
+    return extra
 
 
 def acquire(data: DataParams, *, raw_dir: str | Path, root: str | Path = ".") -> dict[str, Any]:
@@ -106,10 +157,11 @@ def acquire(data: DataParams, *, raw_dir: str | Path, root: str | Path = ".") ->
         downloads = root / data.download_dir
         sources = None if data.sources_file == "default" else root / data.sources_file
         download_sources(sources, downloads, base_url=data.mirror_url or None)
-        _copy_local(downloads, raw_dir)
+        _copy_local(downloads, raw_dir, key="data.download_dir")
         extra["sources_file"] = str(data.sources_file)
         extra["download_dir"] = str(data.download_dir)
         extra["synthetic"] = False
+    extra.update(place_registry(data, raw_dir, root))
     manifest = {"source": data.source, **extra, "files": file_inventory(raw_dir)}
     (raw_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest

@@ -187,11 +187,58 @@ class Catalogue:
         for rule in self.org_code_kinds:
             if re.search(rule["pattern"], code):
                 return rule["kind"]
-        text = "" if benchmark_group is None or pd.isna(benchmark_group) else str(benchmark_group)
+        return self._group_kind("" if benchmark_group is None or pd.isna(benchmark_group) else str(benchmark_group))
+
+    def _group_kind(self, text: str) -> str:
+        """The kind named by the first group rule matching ``text`` (``other`` if none)."""
         for rule in self.org_kinds:
             if re.search(rule["pattern"], text, flags=re.IGNORECASE):
                 return rule["kind"]
         return "other"
+
+    def org_kinds_for(self, benchmark_groups: Any, org_codes: Any) -> Any:
+        """:meth:`org_kind` of many organisations at once (an object array, same order).
+
+        Code rules run as one vectorised regex search per rule; group rules
+        once per distinct group text.
+        """
+        import numpy as np
+
+        def text(values: Any) -> pd.Series:
+            s = pd.Series(values, dtype=object)
+            if pd.api.types.infer_dtype(s, skipna=False) == "string":
+                return s
+            return s.map(lambda v: "" if v is None or pd.isna(v) else str(v))
+
+        codes, groups = text(org_codes), text(benchmark_groups)
+        out = np.full(len(codes), None, dtype=object)
+        todo = np.ones(len(codes), dtype=bool)
+        for rule in self.org_code_kinds:
+            pat = rule["pattern"]
+            if re.escape(pat) == pat:  # a plain text: a substring test
+                hit = np.fromiter((pat in c for c in codes), dtype=bool, count=len(codes)) & todo
+            else:
+                rx = re.compile(pat)
+                hit = np.fromiter((rx.search(c) is not None for c in codes), dtype=bool, count=len(codes)) & todo
+            out[hit] = rule["kind"]
+            todo &= ~hit
+        if todo.any():
+            by_text = {g: self._group_kind(g) for g in groups[todo].unique()}
+            out[todo] = groups[todo].map(by_text).to_numpy(dtype=object)
+        return out
+
+    def rollup_targets(self, org_codes: Any) -> pd.Series:
+        """:meth:`rollup_target` of many codes at once (a Series of targets or None, same index), each distinct
+        code looked up once."""
+        codes = pd.Series(org_codes).astype(object)
+        if not self.rollups or codes.empty:
+            return pd.Series([None] * len(codes), index=codes.index, dtype=object)
+        text = codes.map(str) if pd.api.types.infer_dtype(codes, skipna=False) != "string" else codes
+        uniq = pd.unique(text.to_numpy(dtype=object))
+        found = {c: t for c in uniq if (t := self.rollup_target(c)) is not None}
+        if not found:
+            return pd.Series([None] * len(codes), index=codes.index, dtype=object)
+        return text.map(found).astype(object).where(text.isin(list(found)), None)
 
     def rollup_target(self, org_code: str) -> str | None:
         """The code that sub-code ``org_code`` rolls up into, if any."""

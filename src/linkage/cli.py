@@ -40,9 +40,14 @@ def _params_arg(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- params
 @command("validate-params", "validate params.yaml against the schema and exit non-zero naming bad keys")(_params_arg)
 def _validate_params(args: argparse.Namespace) -> int:
+    from .errors import ParamsError
     from .params import load_params
+    from .params.userpath import check_user_paths
 
-    load_params(args.params)
+    params = load_params(args.params)
+    problems = check_user_paths(params)  # the paths it names, as the params stage checks them
+    if problems:
+        raise ParamsError(f"{args.params}: {len(problems)} invalid parameter(s)\n" + "\n".join(problems))
     print(f"{args.params}: OK")
     return 0
 
@@ -97,16 +102,18 @@ def quarantine_summary(quarantine, names=None) -> list[str]:
     return lines
 
 
-@command("read", "read one published file into the tidy contract (org_code, year, measure, value, base_n, source_file, source_code)")(_read_args)
+@command("read", "read one published file into the tidy contract (org_code, year, measure, value, base_n, source_file, source_code), values in the pipeline's canonical units")(_read_args)
 def _read(args: argparse.Namespace) -> int:
-    from .catalogue import load_catalogue
+    from .catalogue import harmonise, load_catalogue
     from .contract import TIDY_COLUMNS
     from .readers import read_file
 
     mdir, measures = _project_files(args)
     cat = load_catalogue(measures_file=measures)
     result = read_file(args.file, mapping=args.mapping, mapping_dir=mdir, catalogue=cat, names=args.ods_dir)
-    tidy = result.tidy[TIDY_COLUMNS]
+    # values in the pipeline's canonical units (what ingest stores: 45.65 percent, not the published 0.4565)
+    canonical = harmonise(result.tidy, cat) if len(result.tidy) else result.tidy.reindex(columns=[*TIDY_COLUMNS, "scale"])
+    tidy = canonical[TIDY_COLUMNS]
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +129,12 @@ def _read(args: argparse.Namespace) -> int:
         f"{len(result.quarantine):,} cells quarantined" + (f" -> {args.out}" if args.out else ""),
         file=sys.stderr,
     )
+    units = ", ".join(f"{m} {u}" for m, u in canonical.drop_duplicates("measure")[["measure", "scale"]].itertuples(index=False))
+    print(f"values are in the pipeline's canonical units (as stored by ingest): {units or 'none'}", file=sys.stderr)
     for line in quarantine_summary(result.quarantine, result.names):
         print(line, file=sys.stderr)
+    for item in getattr(result, "unrecognised", None) or []:  # files no reader or mapping recognised
+        print(f"not recognised: {item.get('file')}: {item.get('reason')}", file=sys.stderr)
     if args.quarantine:
         result.quarantine.to_csv(args.quarantine, index=False)
     if args.names_audit:

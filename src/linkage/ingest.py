@@ -52,8 +52,22 @@ def _unreadable(files: pd.DataFrame) -> list[str]:
     return [f"{f}: {d}" for f, d in zip(skipped["file"], skipped["detail"], strict=True)]
 
 
+#: File names the organisation registry reads (see :func:`linkage.registry.build_registry`): recognised,
+#: so not listed as unrecognised by the survey ingest stages.
+REGISTRY_FILES = ("etr.csv", "trust_successions*.csv", "*succ*.csv", "trust_types*.csv", "trusts_*regions*.csv")
+
+
+def _unrecognised(items: list[dict[str, str]]) -> list[str]:
+    """``file: reason`` of each file no reader, mapping or the registry recognises."""
+    from fnmatch import fnmatch
+
+    return [f"{u['file']}: {u['reason']}" for u in items
+            if not any(fnmatch(Path(u["file"]).name, pat) for pat in REGISTRY_FILES)]
+
+
 def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Path | None = None,
-           mapping_dir: str | Path | None = None, measures_file: str | Path | None = None) -> IngestResult:
+           mapping_dir: str | Path | None = None, measures_file: str | Path | None = None,
+           max_uncompressed_mb: float | None = None) -> IngestResult:
     """Read every file of ``kind`` under ``raw_dir`` into the harmonised tidy contract.
 
     Parameters
@@ -69,6 +83,8 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
     mapping_dir, measures_file
         The project's own mappings folder and measures file
         (``data.mappings_dir``, ``data.measures_file``); None: packaged only.
+    max_uncompressed_mb
+        ``data.max_uncompressed_mb``: workbooks declaring more unpacked MB are refused (None: the default).
     """
     import pandas as pd
 
@@ -76,9 +92,12 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
     from .contract import validate_tidy
     from .errors import LinkageError
     from .readers import read_folder
+    from .readers.common import limits
 
     cat = load_catalogue(measures_file=measures_file or None)
-    res = read_folder(Path(raw_dir), kind=kind, cache_dir=cache_dir, mapping_dir=mapping_dir or None, catalogue=cat)
+    with limits(max_uncompressed_mb=max_uncompressed_mb):
+        res = read_folder(Path(raw_dir), kind=kind, cache_dir=cache_dir, mapping_dir=mapping_dir or None,
+                          catalogue=cat)
     if res.tidy.empty:
         raise LinkageError(
             f"no {kind} survey files found under {raw_dir!s}: expected e.g. "
@@ -119,7 +138,10 @@ def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Pa
         "years": [int(y) for y in sorted(kept["year"].dropna().unique())],
         "measures_requested_but_absent": missing,
         "files_unreadable": _unreadable(res.files),
+        "files_unrecognised": _unrecognised(res.unrecognised),
     }
     for line in metrics["files_unreadable"]:
         log.warning("%s files: skipped an unreadable file: %s", kind, line)
+    for line in metrics["files_unrecognised"]:
+        log.warning("%s files: no reader or mapping recognises %s", kind, line)
     return IngestResult(kind, kept, res.quarantine, res.rollups, res.orgs, audit, metrics)

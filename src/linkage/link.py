@@ -362,7 +362,7 @@ def exclude_unknown_codes(rows: _Rows, fates: RowFates, res: Mapping[str, Resolu
     fates.exclude(
         status == "unknown",
         "unknown_code",
-        "not in etr.csv, the successions, the trust types or the overrides",
+        "not in etr.csv, the successions (as predecessor or successor), the trust types or the overrides",
     )
 
 
@@ -488,8 +488,9 @@ def exclude_by_trust_type(
 ) -> None:
     """Step 6: rows by the registry type of the target (the successor, not the input code).
 
-    A target that is not a trust gives ``not_a_trust``; a type outside
-    ``link.trust_types`` gives ``type_not_in_sample:<type>``.  With
+    A target that is not a trust gives ``not_a_trust``; a known organisation without a type
+    (e.g. one listed only in the successions) gives ``type_unknown``, its detail naming the code
+    and the fix; a type outside ``link.trust_types`` gives ``type_not_in_sample:<type>``.  With
     ``link.restrict_trust_types: false`` (a study's own sample) nothing is excluded here.
     """
     if not params.restrict_trust_types:
@@ -499,6 +500,15 @@ def exclude_by_trust_type(
         ttype == "non_trust",
         "not_a_trust",
         _per_row(f"{t} is not a trust in the registry" for t in target),
+    )
+    untyped = (ttype == "unknown") & ("unknown" not in params.trust_types)
+    fates.exclude(
+        untyped,
+        "type_unknown",
+        _per_row(f"{t} is a known organisation ({registry.listed_in(t)}) without a trust type: add a row "
+                 f"'{t},<type>,<note>,<source>' to your type overrides file (link.type_overrides; it adds to the "
+                 "packaged one), or set link.restrict_trust_types: false to keep every organisation the files give"
+                 for t in target),
     )
     out_of_sample = ~np.isin(ttype, list(params.trust_types))
     fates.exclude(out_of_sample, _per_row(f"type_not_in_sample:{t}" for t in ttype))

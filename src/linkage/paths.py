@@ -34,15 +34,23 @@ READER_CACHE = Path(os.environ.get("LINKAGE_READER_CACHE", "data/cache"))
 PARAMS_FILE = Path("params.yaml")
 PARAMS_CHECKED = Path(".linkage/params_checked.txt")
 """Written by the ``params`` stage once params.yaml is valid; every other stage runs after it."""
-LOCAL_DIR = Path("${data.local_dir}")
-"""``data.local_dir`` as a DVC-templated dependency of ``acquire``: editing, adding or removing a file
-there re-runs acquire (and what depends on its output); an unchanged folder leaves it a no-op."""
-USER_MAPPINGS = Path("${data.mappings_dir}")
-"""The project's own mappings folder (``data.mappings_dir``): a DVC dependency of the ingest stages."""
-USER_MEASURES = Path("${data.measures_file}")
-"""The project's own measures file (``data.measures_file``): a DVC dependency of every stage reading measures."""
+USER_INPUTS = Path(".linkage/inputs")
+"""Per stage, the fingerprint of the user's files it reads (paths named in params), written by ``params``."""
+HASH_CACHE = Path(".linkage/hash_cache.json")
+"""Remembered sha256 of user files by size and modification time (not a DVC output)."""
+
+
+def user_inputs(stage: str) -> Path:
+    """The fingerprint file of stage ``stage``: a DVC dependency standing for the user paths it reads.
+
+    ``dvc.yaml`` holds no ``${...}`` templating of params (DVC would then parse params.yaml before
+    the workbench can refuse it); the ``params`` stage writes this file instead (:mod:`linkage.fingerprint`).
+    """
+    return USER_INPUTS / f"{stage}.json"
+
 
 SRC = "src/linkage"
+_USER_STAGES = ("acquire", "ingest_staff", "ingest_patient", "link", "model", "multiverse", "report")
 
 
 @dataclass(frozen=True)
@@ -65,10 +73,11 @@ class Stage:
         Metrics files it writes, by role (small JSON committed to git).
     plots
         Plot data it writes, by role, with the DVC plot properties.
-    code
-        Source paths its results depend on (DVC deps, so a code change re-runs it).
     params
         Further dotted params keys it reads outside its own section.
+    code_of
+        Other stages whose code (and notebooks) this stage's outputs also depend on (the report
+        shows every step's source version). A stage's own code is derived from its imports.
     """
 
     name: str
@@ -76,10 +85,15 @@ class Stage:
     notebook: str | None
     deps: dict[str, Path]
     outs: dict[str, Path]
-    code: tuple[str, ...]
     metrics: dict[str, Path] = field(default_factory=dict)
     plots: dict[str, tuple[Path, dict[str, str]]] = field(default_factory=dict)
     params: tuple[str, ...] = ()
+    code_of: tuple[str, ...] = ()
+
+    @property
+    def module(self) -> str:
+        """The stage module (its import closure is the stage's code dependency, see ``tools/build_dvc.py``)."""
+        return f"linkage.stages.{self.name}"
 
     @property
     def executed(self) -> Path:
@@ -111,7 +125,7 @@ def _ingest(kind: str, number: int) -> Stage:
         name=f"ingest_{kind}",
         section=kind,
         notebook=f"{number:02d}_ingest_{kind}",
-        deps={"raw": RAW_DIR, "user_mappings": USER_MAPPINGS, "user_measures": USER_MEASURES},
+        deps={"raw": RAW_DIR, "user_inputs": user_inputs(f"ingest_{kind}")},
         outs={
             "tidy": INTERIM / f"{kind}.parquet",
             "quarantine": INTERIM / f"{kind}_quarantine.csv",
@@ -120,8 +134,7 @@ def _ingest(kind: str, number: int) -> Stage:
             "audit": INTERIM / f"{kind}_audit.csv",
         },
         metrics={"metrics": METRICS / f"ingest_{kind}.json"},
-        code=(f"{SRC}/readers", f"{SRC}/catalogue.py", f"{SRC}/catalogue", f"{SRC}/mappings", f"{SRC}/ingest.py",
-              f"{SRC}/stages/ingest_{kind}.py", f"{SRC}/stages/_ingest.py"),
+        params=("data.max_uncompressed_mb",),
     )
 
 
@@ -131,17 +144,14 @@ _STAGE_LIST: tuple[Stage, ...] = (
         section="",
         notebook=None,
         deps={},
-        outs={"checked": PARAMS_CHECKED},
-        code=(f"{SRC}/params", f"{SRC}/catalogue/measures.yaml"),
+        outs={"checked": PARAMS_CHECKED, **{f"inputs_{n}": user_inputs(n) for n in _USER_STAGES}},
     ),
     Stage(
         name="acquire",
         section="data",
         notebook=None,
-        deps={"checked": PARAMS_CHECKED, "local_dir": LOCAL_DIR},
+        deps={"checked": PARAMS_CHECKED, "user_inputs": user_inputs("acquire")},
         outs={"raw": RAW_DIR},
-        code=(f"{SRC}/acquire.py", f"{SRC}/demo.py", f"{SRC}/download.py", f"{SRC}/catalogue/sources.yaml",
-              f"{SRC}/stages/acquire.py"),
     ),
     _ingest("staff", 1),
     _ingest("patient", 2),
@@ -157,7 +167,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "staff_rollups": INTERIM / "staff_rollups.parquet",
             "patient_rollups": INTERIM / "patient_rollups.parquet",
             "raw": RAW_DIR,
-            "user_measures": USER_MEASURES,
+            "user_inputs": user_inputs("link"),
         },
         outs={
             "panel": PROCESSED / "panel.parquet",
@@ -166,28 +176,25 @@ _STAGE_LIST: tuple[Stage, ...] = (
         },
         metrics={"metrics": METRICS / "linkage.json"},
         plots={"balance": (PLOTS / "balance.csv", {"x": "year", "y": "both", "template": "linear"})},
-        code=(f"{SRC}/link.py", f"{SRC}/registry.py", f"{SRC}/orgdata", f"{SRC}/stages/link.py"),
     ),
     Stage(
         name="model",
         section="model",
         notebook="04_model",
-        deps={"panel": PROCESSED / "panel.parquet", "raw": RAW_DIR, "user_measures": USER_MEASURES},
+        deps={"panel": PROCESSED / "panel.parquet", "raw": RAW_DIR, "user_inputs": user_inputs("model")},
         outs={"results": PROCESSED / "model_results.csv", "notes": PROCESSED / "model_notes.json"},
         metrics={"headline": METRICS / "headline.json"},
         plots={"coefficients": (PLOTS / "coefficients.csv",
                                 {"x": "estimate", "y": "label", "template": "bar_horizontal"})},
-        code=(f"{SRC}/models", f"{SRC}/figures.py", f"{SRC}/stages/model.py"),
     ),
     Stage(
         name="multiverse",
         section="multiverse",
         notebook="06_multiverse",
         deps={"panel": PROCESSED / "panel.parquet", "panel_long": PROCESSED / "panel_long.parquet",
-              "user_measures": USER_MEASURES},
+              "user_inputs": user_inputs("multiverse")},
         outs={"specs": PROCESSED / "multiverse_specs.parquet", "bootstrap": PROCESSED / "multiverse_bootstrap.csv"},
         metrics={"summary": METRICS / "multiverse.json"},
-        code=(f"{SRC}/multiverse", f"{SRC}/figures.py", f"{SRC}/catalogue/measures.yaml", f"{SRC}/stages/multiverse.py"),
     ),
     Stage(
         name="report",
@@ -205,7 +212,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "multiverse": METRICS / "multiverse.json",
             "curve": FIGURES / "06_multiverse.png",
             "raw": RAW_DIR,
-            "user_measures": USER_MEASURES,
+            "user_inputs": user_inputs("report"),
         },
         outs={
             "index": REPORTS / "index.html",
@@ -215,8 +222,8 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "trusts": REPORTS / "trusts",
             "coverage_figure": FIGURES / "summary_coverage.png",
         },
-        # all the pipeline's code: the methods page shows every step's source version, so any code change re-renders it
-        code=(SRC, NOTEBOOKS.as_posix()),
+        # the methods page shows every step's source version, so any step's code change re-renders it
+        code_of=_USER_STAGES,
         # the methods page lists every parameter that applies, so any change re-renders it
         params=("data", "staff", "patient", "link", "model", "multiverse"),
     ),
@@ -226,6 +233,5 @@ _STAGE_LIST: tuple[Stage, ...] = (
 STAGES: dict[str, Stage] = {s.name: s for s in _STAGE_LIST}
 """The pipeline's stages in run order."""
 
-COMMON_CODE: tuple[str, ...] = (f"{SRC}/vocab.py", f"{SRC}/paths.py", f"{SRC}/files.py", f"{SRC}/notebook.py",
-                                f"{SRC}/provenance.py", f"{SRC}/runner.py", f"{SRC}/site")
-"""Source every notebook stage depends on (parameters, paths, runner, provenance, the site layout of its HTML)."""
+COMMAND_MODULES: tuple[str, ...] = ("linkage.runner",)
+"""Modules that run every stage (``linkage stage NAME``): part of each stage's code dependencies."""

@@ -302,6 +302,11 @@ class Registry:
             return "non_trust"
         return rec["trust_type"]
 
+    def listed_in(self, code: str) -> str:
+        """Where the registry knows ``code`` from: ``etr``, ``types``, ``regions``, ``successions`` or ``""``."""
+        rec = self._org_index.get(str(code).strip().upper())
+        return "" if rec is None else str(rec.get("listed_in", ""))
+
     def name(self, code: str) -> str | None:
         """Registry name of ``code`` (ODS name, upper case as published) or ``None``."""
         rec = self._org_index.get(str(code).strip().upper())
@@ -577,6 +582,28 @@ def _resolve_override_arg(value: Any, default: Path) -> Any:
     return value
 
 
+def _override_rows(
+    value: Any, default: Path, reader: Any, key: list[str]
+) -> tuple[pd.DataFrame | None, str]:
+    """The override rows to apply and where they came from.
+
+    ``"default"``: the packaged file; ``None``/``""``: none; a DataFrame: exactly those rows
+    (tests, notebooks); a user's file: the packaged rows *plus* the user's, a user row
+    replacing a packaged row with the same ``key`` (so a user may add and correct, and never
+    needs a full copy of the packaged file).
+    """
+    src = _resolve_override_arg(value, default)
+    if src is None:
+        return None, ""
+    if isinstance(src, pd.DataFrame) or Path(src).resolve() == default.resolve():
+        return reader(src), _source_name(src)
+    packaged, user = reader(default), reader(src)
+    mine = set(user[key].itertuples(index=False, name=None))
+    keep = [k not in mine for k in packaged[key].itertuples(index=False, name=None)]
+    rows = pd.concat([packaged[pd.Series(keep, index=packaged.index, dtype=bool)], user], ignore_index=True)
+    return rows, f"{default} + {src}"
+
+
 ANOMALY_COLUMNS = ["kind", "old_code", "new_code", "date", "detail"]
 
 
@@ -750,10 +777,10 @@ def _trust_types(
     """Trust types from the CQC categories, then the ``type_overrides`` rows
     (``type_source`` ``override``; records the overrides file in ``files``)."""
     types = _cqc_trust_types(types_path)
-    to_src = _resolve_override_arg(type_overrides, DEFAULT_TYPE_OVERRIDES)
-    if to_src is not None:
-        files["type_overrides"] = _source_name(to_src)
-        for r in read_type_overrides(to_src).itertuples(index=False):
+    rows, where = _override_rows(type_overrides, DEFAULT_TYPE_OVERRIDES, read_type_overrides, ["trust_code"])
+    if rows is not None:
+        files["type_overrides"] = where
+        for r in rows.itertuples(index=False):
             types.trust_type[r.trust_code] = r.trust_type
             types.type_source[r.trust_code] = "override"
     return types
@@ -770,22 +797,46 @@ def _region_names(regions_path: Path | None) -> dict[str, str] | None:
     return dict(zip(reg["nhs_trust22_code"].str.upper(), reg["nhs_trust22_name"], strict=True))
 
 
-def _org_table(etr: pd.DataFrame, types: _TrustTypes, names: Mapping[str, str]) -> pd.DataFrame:
-    """``Registry.orgs``: one row per code in ``etr.csv``, the types file or the regions file."""
+def _succession_dates(succ: pd.DataFrame) -> tuple[dict[str, date], dict[str, date]]:
+    """Per code, the earliest date it appears as a successor (opened) and as a predecessor (ceased)."""
+    opened: dict[str, date] = {}
+    ceased: dict[str, date] = {}
+    for r in succ.itertuples(index=False):
+        if r.old_code not in ceased or r.date < ceased[r.old_code]:
+            ceased[r.old_code] = r.date
+        if r.new_code not in opened or r.date < opened[r.new_code]:
+            opened[r.new_code] = r.date
+    return opened, ceased
+
+
+def _org_table(etr: pd.DataFrame, types: _TrustTypes, names: Mapping[str, str],
+               applied: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``Registry.orgs``: one row per code in ``etr.csv``, the types file, the regions file or the
+    applied successions.
+
+    A code that ``etr.csv`` no longer lists (an organisation dissolved before the current file)
+    is still a known organisation when the successions name it: its open date is when it first
+    succeeded another, its close date when it was first succeeded (``listed_in`` says where it came from).
+    """
+    applied = applied if applied is not None else pd.DataFrame(columns=["old_code", "new_code", "date"])
+    opened, ceased = _succession_dates(applied)
     rows = []
     etr_idx = etr.set_index("code")
-    for code in sorted(set(etr["code"]) | set(types.trust_type) | set(names)):
+    for code in sorted(set(etr["code"]) | set(types.trust_type) | set(names) | set(opened) | set(ceased)):
         in_etr = code in etr_idx.index
+        listed = ("etr" if in_etr else "types" if code in types.trust_type else "regions" if code in names
+                  else "successions")
         rows.append(
             {
                 "code": code,
                 "name": etr_idx.at[code, "name"] if in_etr else names.get(code, ""),
-                "open_date": etr_idx.at[code, "open_date"] if in_etr else None,
-                "close_date": etr_idx.at[code, "close_date"] if in_etr else None,
+                "open_date": etr_idx.at[code, "open_date"] if in_etr else opened.get(code),
+                "close_date": etr_idx.at[code, "close_date"] if in_etr else ceased.get(code),
                 "primary_category": types.category.get(code, ""),
                 "trust_type": types.trust_type.get(code, "unknown"),
                 "type_source": types.type_source.get(code, "none"),
                 "in_etr": in_etr,
+                "listed_in": listed,
             }
         )
     return pd.DataFrame(rows)
@@ -823,10 +874,9 @@ def _successions(
     """
     succ, anomalies = _ods_successions(path)
     split_assign: dict[str, str] = {}
-    ov_src = _resolve_override_arg(overrides, DEFAULT_ODS_OVERRIDES)
-    if ov_src is not None:
-        ov = read_overrides(ov_src)
-        files["ods_overrides"] = _source_name(ov_src)
+    ov, where = _override_rows(overrides, DEFAULT_ODS_OVERRIDES, read_overrides, ["old_code", "new_code", "action"])
+    if ov is not None:
+        files["ods_overrides"] = where
         succ, split_assign, ov_anomalies = _apply_overrides(succ, ov)
         anomalies += ov_anomalies
     succ, dup_anomalies = _keep_earliest_dates(succ)
@@ -856,10 +906,13 @@ def build_registry(
         their successor as of this date.
     overrides
         Successions overrides: ``"default"`` for the packaged
-        ``src/linkage/orgdata/ods_overrides.csv``, a path, a DataFrame, or
+        ``src/linkage/orgdata/ods_overrides.csv``; a path to a user's file, whose rows are
+        added to the packaged ones (a row with the same old_code, new_code and action
+        replaces the packaged one); a DataFrame, used as the whole table; or
         ``None``/``""`` for none.
     type_overrides
-        Trust type overrides, same conventions (``type_overrides.csv``).
+        Trust type overrides, same conventions (``type_overrides.csv``; a user's row
+        replaces the packaged row of the same trust_code).
     etr_file, successions_file, types_file
         Explicit files instead of searching ``ods_dir``.
 
@@ -899,7 +952,7 @@ def build_registry(
 
     reg = Registry(
         reference_date=ref,
-        orgs=_org_table(etr, types, names or {}),
+        orgs=_org_table(etr, types, names or {}, succ[succ["date"] <= ref]),
         successions=succ[succ["date"] <= ref].reset_index(drop=True),
         pending=succ[succ["date"] > ref].reset_index(drop=True),
         anomalies=pd.DataFrame(anomalies, columns=ANOMALY_COLUMNS),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from .roundtrip import restore_fields
 
 
 class Section(BaseModel):
@@ -13,6 +17,13 @@ class Section(BaseModel):
       (``lags: [0, 1]``) and mappings YAML mappings (``split_assign: {RW6: RM3}``),
       so ``dvc exp run -S 'model.lags=[0,1,2]'`` works as DVC documents it.
     * Instances are immutable: a stage cannot change the choices it was given.
+    * An allowed string value that YAML 1.1 reads as a bool, null or number (``no`` after
+      ``dvc exp run -S`` drops its quotes) is mapped back to that string (:mod:`.roundtrip`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _undo_yaml11_coercions(cls, data: Any) -> Any:
+        return restore_fields(cls, data)

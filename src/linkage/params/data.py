@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
 from ..vocab import DataSource
 from ._base import Section
+from .userpath import ALL_STAGES, UserPath
 
 #: Largest number of synthetic organisations of each group the demo can code uniquely.
 DEMO_MAX_ORGS = 400
@@ -57,16 +59,17 @@ class DataParams(Section):
         "demo",
         description="Where raw files come from: 'demo' writes synthetic files in the publishers' layouts; 'local' reads a folder of published files (data.local_dir); 'official' downloads the publishers' files listed in data.sources_file, verifying sha256.",
     )
-    local_dir: str = Field(
+    local_dir: Annotated[str, UserPath("dir", ("acquire",), sources=("local",))] = Field(
         "data/local",
         min_length=1,
-        description="Folder of published files used when data.source is 'local' (searched recursively for Staff Survey, CQC and ODS files), e.g. ../shared/data/real. A DVC dependency of acquire: editing, adding or removing a file there re-runs it.",
+        description="Folder of published files used when data.source is 'local' (searched recursively for Staff Survey, CQC and ODS files), e.g. ../shared/data/real. Tracked for acquire through the params stage's fingerprint of its files: editing, adding or removing a file there re-runs it.",
     )
-    sources_file: str = Field(
+    sources_file: Annotated[str, UserPath("file", ("acquire",), sources=("official",), unset=("default",),
+                                          suffixes=(".yaml", ".yml"))] = Field(
         "default",
         description="YAML list of official download URLs and expected sha256, used when data.source is 'official'; 'default' is the packaged src/linkage/catalogue/sources.yaml.",
     )
-    download_dir: str = Field(
+    download_dir: Annotated[str, UserPath("dir", ("acquire",), sources=("official",), absent_ok=True)] = Field(
         "data/downloads",
         description="Persistent folder (not a DVC output) where 'official' downloads are kept, sha256-checked, and where files can be placed by hand when offline; acquire copies it into data/raw.",
     )
@@ -74,15 +77,30 @@ class DataParams(Section):
         "",
         description="Optional base URL of a mirror holding the official files at <mirror_url>/<dest> (e.g. an internal file server); empty uses each file's own URL.",
     )
-    mappings_dir: str = Field(
+    mappings_dir: Annotated[str, UserPath("dir", ("ingest_staff", "ingest_patient"), absent_ok=True,
+                                          suffixes=(".yaml", ".yml"))] = Field(
         "mappings",
         min_length=1,
         description="The project's own folder of extract mappings (YAML, format in docs/mappings.md), tried before the packaged ones by linkage read and the ingest stages. A DVC dependency of the ingest stages.",
     )
-    measures_file: str = Field(
+    measures_file: Annotated[str, UserPath("file", (ALL_STAGES,), absent_ok=True, suffixes=(".yaml", ".yml"))] = Field(
         "measures.yaml",
         min_length=1,
         description="The project's own measures YAML (role staff/patient/outcome, scale, label, direction, first comparable year; docs/mappings.md), added to the packaged catalogue for every stage. A DVC dependency of every stage that reads measures.",
+    )
+    max_uncompressed_mb: float = Field(
+        1000.0,
+        gt=0,
+        le=100_000,
+        description="Largest size in MB that an .xlsx or .ods workbook (a zip archive) may declare for its unpacked contents; a larger one (a 'zip bomb') is refused before parsing, naming the file. Real survey workbooks unpack to 5-20 MB.",
+    )
+    registry_dir: Annotated[str, UserPath("dir", ("acquire",), unset=("",))] = Field(
+        "",
+        description="Folder of the organisation registry (ODS etr.csv, trust_successions*.csv, trust_types*.csv, optionally trusts_*regions*.csv), copied by acquire into data/raw/ods. Empty: what the source provides - the demo's own, <local_dir>/ods for 'local', <download_dir>/ods for 'official' - so a study folder needs only the study's files when this names a registry elsewhere (e.g. ../shared/data/real/ods).",
+    )
+    name_aliases: Annotated[str, UserPath("file", ("acquire",), unset=("",), suffixes=(".csv",))] = Field(
+        "",
+        description="Optional CSV of other names of trusts (columns name,org_code), for files keyed by organisation name: a renamed trust's old name maps to its code. Added to the names in the registry (etr.csv, and the regions file's 2022 names); copied by acquire into data/raw/ods. Empty: none.",
     )
     demo: DemoParams = Field(default_factory=DemoParams, description="Settings of the synthetic demo data.")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from ..vocab import TrustType
 from ._base import Section
+from .userpath import UserPath
 
 
 class LinkParams(Section):
@@ -81,13 +82,13 @@ class LinkParams(Section):
         "patient.ip_overall",
         description="Patient measure used for the headline linkage counts in metrics/linkage.json.",
     )
-    overrides: str = Field(
+    overrides: Annotated[str, UserPath("file", ("link",), unset=("default", ""), suffixes=(".csv",))] = Field(
         "default",
-        description="Successions overrides CSV: 'default' = src/linkage/orgdata/ods_overrides.csv; '' = none; or a path.",
+        description="Successions overrides CSV: 'default' = the packaged src/linkage/orgdata/ods_overrides.csv; '' = none; or a path to your own file, whose rows are ADDED to the packaged ones (a row with the same old_code, new_code and action replaces the packaged one). Tracked by DVC for the link stage.",
     )
-    type_overrides: str = Field(
+    type_overrides: Annotated[str, UserPath("file", ("link",), unset=("default", ""), suffixes=(".csv",))] = Field(
         "default",
-        description="Trust type overrides CSV: 'default' = src/linkage/orgdata/type_overrides.csv; '' = none; or a path.",
+        description="Trust type overrides CSV: 'default' = the packaged src/linkage/orgdata/type_overrides.csv; '' = none; or a path to your own file, whose rows are ADDED to the packaged ones (a row for the same trust_code replaces the packaged one). Tracked by DVC for the link stage.",
     )
 
     @field_validator("survey_dates")

@@ -268,8 +268,23 @@ def _layout_name(mapping: Mapping | None, detected: tuple | None) -> str:
 
 
 def _candidates(folder: Path) -> list[Path]:
+    """The files under ``folder`` (hidden files and Office lock files left out).
+
+    Raises
+    ------
+    InputFileError
+        A symbolic link resolving outside ``folder``, named (its target is
+        neither read nor printed).
+    """
     out = []
+    root = folder.resolve()
     for p in sorted(folder.rglob("*")):
+        if p.is_symlink() and not p.resolve().is_relative_to(root):
+            raise InputFileError(
+                f"{p.relative_to(folder)} is a symbolic link to a file outside the data folder; refused "
+                "(nothing outside the folder is read): replace the link with a copy of the file, or remove it",
+                file=folder,
+            )
         if not p.is_file():
             continue
         rel = p.relative_to(folder).parts
@@ -393,7 +408,9 @@ def read_folder(
     measures (a measure's side comes from its role in the catalogue).
 
     Files that match no layout (e.g. ODS registry CSVs, images) are skipped
-    and listed in ``ReadResult.files`` with the reason.  When several files
+    and listed in ``ReadResult.files`` with the reason, and in
+    ``ReadResult.unrecognised``.  A symbolic link that resolves outside
+    ``folder`` is refused.  When several files
     give the same organisation, year and measure, the file whose own survey
     year it is wins over a historical sheet of a later file; the others are
     quarantined as ``superseded_by:<file>``.
@@ -465,4 +482,5 @@ def read_folder(
         files=files_df,
         key=pd.concat(keys, ignore_index=True).drop_duplicates() if keys else ReadResult.__dataclass_fields__["key"].default_factory(),
         names=pd.concat([r.names for r in parts], ignore_index=True),
+        unrecognised=[{"file": str(f["file"]), "reason": str(f["detail"])} for f in files if f["status"] == "skipped"],
     )

@@ -17,6 +17,8 @@ import re
 import shutil
 import tempfile
 import zipfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ ORG_COLUMNS = ["org_code", "year", "org_name", "benchmark_group", "org_kind", "s
 FILE_COLUMNS = ["file", "layout", "kind", "status", "detail"]
 
 #: Bumped when reader logic changes in a way that invalidates cached results.
-READER_REVISION = "2"
+READER_REVISION = "3"
 
 
 
@@ -91,6 +93,10 @@ class ReadResult:
         For a file keyed by organisation name: one row per data row with
         ``source_file, row, name, status`` (matched / ambiguous / unmatched),
         ``org_code`` and the nearest ``candidates`` (empty otherwise).
+    unrecognised
+        For a folder: the files no reader or mapping recognised (not a
+        spreadsheet or text file, or a layout none of the known ones), each
+        ``{"file": path relative to the folder, "reason": why}``.
     """
 
     tidy: pd.DataFrame
@@ -103,6 +109,7 @@ class ReadResult:
     files: pd.DataFrame = field(default_factory=empty_files)
     key: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["sheet", "variable", "description"]))
     names: pd.DataFrame = field(default_factory=lambda: empty_name_audit())
+    unrecognised: list[dict[str, str]] = field(default_factory=list)
 
 
 NAME_AUDIT_COLUMNS = ["source_file", "row", "name", "status", "org_code", "candidates"]
@@ -138,22 +145,94 @@ def _binary_kind(head: bytes) -> str:
     return "a binary file"
 
 
+#: Default of ``data.max_uncompressed_mb`` (see :mod:`linkage.params.data`).
+DEFAULT_MAX_UNCOMPRESSED_MB = 1000.0
+_MAX_UNCOMPRESSED_MB: ContextVar[float] = ContextVar("max_uncompressed_mb", default=DEFAULT_MAX_UNCOMPRESSED_MB)
+
+
+@contextmanager
+def limits(*, max_uncompressed_mb: float | None = None):
+    """Within the block, refuse workbooks declaring more than ``max_uncompressed_mb`` MB unpacked (None: default)."""
+    token = _MAX_UNCOMPRESSED_MB.set(DEFAULT_MAX_UNCOMPRESSED_MB if max_uncompressed_mb is None
+                                     else float(max_uncompressed_mb))
+    try:
+        yield
+    finally:
+        _MAX_UNCOMPRESSED_MB.reset(token)
+
+
+def _check_unpacked_size(zf: zipfile.ZipFile, path: Path) -> None:
+    """Refuse an archive whose declared unpacked size exceeds the limit, before anything is unpacked."""
+    limit = _MAX_UNCOMPRESSED_MB.get()
+    declared = sum(i.file_size for i in zf.infolist())
+    if declared > limit * 1e6:
+        size = path.stat().st_size
+        raise InputFileError(
+            f"is a workbook that declares {declared / 1e6:,.0f} MB of unpacked contents from {size / 1e6:,.1f} MB "
+            f"on disk ({declared / max(size, 1):,.0f} times its size), over the limit data.max_uncompressed_mb = "
+            f"{limit:g}; refused before parsing (a 'zip bomb'?). If the file is genuine, raise the limit",
+            file=path,
+        )
+
+
 def _sniff_zip(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             if "mimetype" in names:
-                mime = zf.read("mimetype").decode("ascii", "replace")
+                mime = zf.read("mimetype")[:200].decode("ascii", "replace")
                 if "opendocument.spreadsheet" in mime:
+                    _check_unpacked_size(zf, path)
                     return "ods"
                 raise InputFileError(f"an OpenDocument file but not a spreadsheet ({mime})", file=path)
             if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+                _check_unpacked_size(zf, path)
                 return "xlsx"
             if "word/document.xml" in names:
                 raise InputFileError("is a Word document (.docx), not a spreadsheet", file=path)
     except zipfile.BadZipFile:
         raise InputFileError("looks like a zip/xlsx file but is corrupt or truncated", file=path) from None
     raise InputFileError("a zip archive that is not an .xlsx or .ods workbook; unzip it first", file=path)
+
+
+#: Name of the stream an encrypted .xlsx keeps in its OLE2 (compound file) container, as stored (UTF-16LE).
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")
+#: BIFF8 records: BOF of the workbook globals, FILEPASS (the workbook is encrypted), EOF.
+_BIFF_BOF_GLOBALS = b"\x09\x08\x10\x00\x00\x06\x05\x00"
+_BIFF_FILEPASS, _BIFF_EOF = 0x002F, 0x000A
+
+
+def _xls_has_filepass(data: bytes) -> bool:
+    """Whether the workbook globals of an Excel 97-2003 file start with a FILEPASS record (password to open)."""
+    at = data.find(_BIFF_BOF_GLOBALS)
+    if at < 0:
+        return False
+    pos = at + 4 + 16
+    for _ in range(64):  # FILEPASS, when present, comes right after BOF and a few header records
+        if pos + 4 > len(data):
+            return False
+        rtype, rlen = int.from_bytes(data[pos:pos + 2], "little"), int.from_bytes(data[pos + 2:pos + 4], "little")
+        if rtype == _BIFF_FILEPASS:
+            return True
+        if rtype in (_BIFF_EOF, 0x0085):  # EOF, or the first BOUNDSHEET: past where FILEPASS can be
+            return False
+        pos += 4 + rlen
+    return False
+
+
+def _refuse_encrypted(path: Path) -> None:
+    """Name a password-protected workbook: an encrypted .xlsx (an OLE2 file holding ``EncryptionInfo``) or an
+    Excel 97-2003 .xls whose workbook stream has a FILEPASS record."""
+    with open(path, "rb") as fh:
+        data = fh.read(4 << 20)
+    what = None
+    if _ENCRYPTION_INFO in data:
+        what = "an encrypted (password-protected) .xlsx workbook"
+    elif _xls_has_filepass(data):
+        what = "a password-protected Excel 97-2003 (.xls) workbook"
+    if what:
+        raise InputFileError(f"is {what}; it cannot be read: remove the password and save again (in Excel: "
+                             "File > Info > Protect Workbook > Encrypt with Password, clear the box)", file=path)
 
 
 def sniff(path: Path) -> str:
@@ -179,6 +258,7 @@ def sniff(path: Path) -> str:
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(path)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
+        _refuse_encrypted(path)
         return "xls"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(head):
         return "csv"
@@ -321,6 +401,11 @@ def require_column(
 
 
 # --------------------------------------------------------------------------- cells
+#: Marks for "no value" written by statistics software and spreadsheets (R and pandas ``NA``, Excel ``#N/A``,
+#: Stata and SAS ``.``, SQL ``NULL``).  A cell holding one is audited as ``missing``, which is not the
+#: publisher's suppression (``*``, ``-``, ``[c]``...) of a value too small or too disclosive to publish.
+MISSING_MARKS = frozenset({"NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "NULL", "null", "."})
+
 def parse_number(v: Any, marks: set[str], scale: str | None = None) -> tuple[float | None, str | None]:
     """Parse a cell to a float, or return why not.
 
@@ -332,8 +417,9 @@ def parse_number(v: Any, marks: set[str], scale: str | None = None) -> tuple[flo
 
     Returns
     -------
-    (value, None) for a number; (None, reason) for a blank, a suppression
-    mark or anything non-numeric.
+    (value, None) for a number; (None, reason) for a blank, a missing-value
+    mark (:data:`MISSING_MARKS`, reason ``missing``), a suppression mark or
+    anything non-numeric.
     """
     if v is None:
         return None, "blank: no value published"
@@ -351,6 +437,8 @@ def parse_number(v: Any, marks: set[str], scale: str | None = None) -> tuple[flo
     s = v.strip()
     if s == "":
         return None, "blank: no value published"
+    if s in MISSING_MARKS:
+        return None, f"missing: mark {s!r}"
     if s in marks or s.lower() in marks:
         return None, f"suppressed: mark {s!r}"
     t = s.replace(",", "")
@@ -731,14 +819,14 @@ def roll_up(
     """
     if tidy.empty and orgs.empty:
         return tidy, empty_rollups(), orgs, empty_quarantine()
-    target = tidy["org_code"].astype(object).map(lambda c: catalogue.rollup_target(str(c)))
+    target = catalogue.rollup_targets(tidy["org_code"])
     if not target.notna().any():
         return tidy, empty_rollups(), orgs, empty_quarantine()
     subs = tidy[target.notna()].copy()
     subs["into"] = target[target.notna()].astype("string")
     keep = tidy[target.isna()]
     present = set(zip(keep["org_code"], keep["year"], keep["measure"], strict=True))
-    org_target = orgs["org_code"].astype(object).map(lambda c: catalogue.rollup_target(str(c)))
+    org_target = catalogue.rollup_targets(orgs["org_code"])
     listed = orgs[org_target.notna()].assign(into=org_target[org_target.notna()])
     parts_by = listed.groupby(["into", "year"])["org_code"].apply(lambda s: sorted(set(s))).to_dict()
 

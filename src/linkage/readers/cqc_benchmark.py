@@ -25,6 +25,7 @@ from .common import (
     check_duplicate_orgs,
     find_header_row,
     header_index,
+    normalise_decimal_commas,
     parse_number,
     require_column,
     summary_row_label,
@@ -210,6 +211,8 @@ def _read_history(col: Collector, table: tuple, layout: dict[str, Any], catalogu
     code_j = cols[spec["org_code"]]
     name_j = cols.get(spec.get("org_name", ""))
     htargets = _history_targets(cols, hyear, layout, catalogue)
+    normalise_decimal_commas(rows[hi + 1:], file=col.file, sheet=sheet,  # "8,1" read as 8.1, as in a CSV
+                             columns=sorted({t[3] for t in htargets} | {t[4] for t in htargets if t[4] is not None}))
     _audit_missing_history(col, sheet, hyear, cols, {t[5] for t in htargets}, layout, catalogue)
     for i, r, code in _org_rows(col, rows, hi, code_j, sheet=sheet, year=hyear, column=spec["org_code"],
                                 value_cols=[t[3] for t in htargets], name_j=name_j):
@@ -300,6 +303,7 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
         if not any(t[4] == code for t in targets):
             require_column(cols, f"mean{code}", what=f"{entries[0][0].name} for {year}", file=file, sheet=main, row=hi + 1)
     resp_hit = catalogue.lookup(lid, spec["respondents"], year)
+    normalise_decimal_commas(rows[hi + 1:], file=file, sheet=main, columns=sorted({t[3] for t in targets} | {resp_j}))
     tpl = layout.get("respondents_base_template")
     for i, r, code in _org_rows(col, rows, hi, code_j, sheet=main, year=year, column=spec["org_code"],
                                 value_cols=[t[3] for t in targets], name_j=name_j):

@@ -22,42 +22,28 @@ catalogue).  ``docs/mappings.md`` documents the format with worked examples.
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
-import io
 import re
-from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..catalogue import Catalogue, convertible
+from ..contract import coerce_tidy, empty_quarantine, empty_tidy
 from ..errors import InputFileError, LinkageError
 from ..names import NameIndex
 from ..vocab import Role, Scale
-from .common import (
-    NAME_AUDIT_COLUMNS,
-    Collector,
-    ReadResult,
-    Workbook,
-    cell_text,
-    check_duplicate_orgs,
-    decode_text,
-    normalise_decimal_commas,
-    parse_number,
-    require_column,
-    summary_row_label,
-)
+from . import columns
+from .common import ReadResult, cell_text, parse_number, require_column
+from .extract_columns import read_rows
+from .tables import HEADER_SEARCH_ROWS, CsvTable, Table, read_table  # noqa: F401 - Table and read_table live here too
 
 DEFAULT_MARKS = ["*", "-", "", " ", "x", "n/a", "NA", "<NA>", "..", "NaN", "nan"]
-#: Rows searched for the header (a title line or two above it is common).
-HEADER_SEARCH_ROWS = 10
 
 
 class MappingError(LinkageError):
@@ -256,76 +242,6 @@ def shipped_mappings(mapping_dir: str | Path | None = None) -> list[Mapping]:
 
 
 # --------------------------------------------------------------------------- tables
-@dataclass
-class Table:
-    """All rows of a CSV or one sheet, and where its header row is."""
-
-    sheet: str | None
-    rows: list[list[Any]]
-    header_at: int = 0
-
-    @property
-    def header(self) -> list[str]:
-        """The header cells as text."""
-        return [cell_text(c) for c in self.rows[self.header_at]] if self.rows else []
-
-    def locate_header(self, want: list[str]) -> str | None:
-        """Move :attr:`header_at` to the first row (of the top rows) holding all ``want``; else say what is missing."""
-        best = None
-        for i, r in enumerate(self.rows[:HEADER_SEARCH_ROWS]):
-            cells = {cell_text(c) for c in r}
-            missing = [c for c in want if c not in cells]
-            if not missing:
-                self.header_at = i
-                return None
-            if best is None or len(missing) < len(best[1]):
-                best = (i, missing)
-        if best is None:
-            return "the file has no rows"
-        hdr = [cell_text(c) for c in self.rows[best[0]]][:5]
-        return f"missing columns {best[1]} (best header candidate row {best[0] + 1} starts {hdr})"
-
-
-def _delimiter(lines: list[str]) -> str:
-    """The delimiter giving the most rows of one consistent width (>1) in the first lines."""
-    best, score = ",", -1
-    for d in (",", ";", "\t", "|"):
-        widths = [len(r) for r in csv.reader(lines, delimiter=d) if any(x.strip() for x in r)]
-        if not widths:
-            continue
-        width, freq = Counter(widths).most_common(1)[0]
-        s = freq * (width > 1) * width
-        if s > score:
-            best, score = d, s
-    return best
-
-
-def _csv_rows(path: Path) -> list[list[Any]]:
-    text = decode_text(path)
-    if not text.strip():
-        raise InputFileError("file holds no text (only whitespace)", file=path.name)
-    lines = text.splitlines()
-    try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(lines[:60])))
-    except csv.Error as err:
-        raise InputFileError(f"cannot parse as CSV: {err}", file=path.name) from None
-    return [r for r in rows if r]
-
-
-def read_table(path: Path, ftype: str, sheet: str | None = None) -> Table:
-    """All rows of a CSV (any of , ; tab |, any text encoding) or of the first (or named) sheet of a workbook."""
-    if ftype == "csv":
-        return Table(None, _csv_rows(path))
-    wb = Workbook(path)
-    name = sheet or (wb.sheet_names[0] if wb.sheet_names else None)
-    if name is None:
-        raise InputFileError("workbook has no sheets", file=path.name)
-    rows = wb.rows(name)
-    if not rows:
-        raise InputFileError("sheet is empty", file=path.name, sheet=name)
-    return Table(name, rows)
-
-
 def probe(table: Table | list[str], mapping: Mapping) -> str | None:
     """None if the table has every ``match_columns`` entry in a header row near its top, else what is missing."""
     want = mapping.match_columns or mapping.required_columns()
@@ -360,7 +276,7 @@ def _compute(spec: Computed, values: list[Any], marks: set[str]) -> Any:
     for v in values:
         f, why = parse_number(v, marks)
         if why is not None:
-            return None if why.startswith(("blank", "suppressed")) else cell_text(v)
+            return None if why.startswith(("blank", "missing", "suppressed")) else cell_text(v)
         nums.append(f)
     if spec.op == "product":
         out = 1.0
@@ -374,20 +290,6 @@ def _compute(spec: Computed, values: list[Any], marks: set[str]) -> Any:
     return nums[0] / nums[1] if nums[1] != 0 else None
 
 
-def _add_computed(table: Table, cols: dict[str, int], mapping: Mapping, marks: set[str], file: str) -> None:
-    """Append each computed column to every data row (and to ``cols``)."""
-    for name, spec in mapping.computed.items():
-        if name in cols:
-            raise InputFileError(f"computed column {name!r} of mapping {mapping.id!r} has the name of a column "
-                                 "of the file; give it another name", file=file, sheet=table.sheet, column=name)
-        idx = [cols[c] for c in spec.inputs]
-        j = max(len(r) for r in table.rows)
-        for r in table.rows[table.header_at + 1:]:
-            r.extend([None] * (j - len(r)))
-            r.append(_compute(spec, [r[i] if i < len(r) else None for i in idx], marks))
-        cols[name] = j
-
-
 @dataclass
 class _Keys:
     """Column positions and fixed values used for every row of one extract."""
@@ -399,49 +301,6 @@ class _Keys:
     year: int | None
     names: NameIndex | None
     sheet: str | None
-
-
-def _row_org(col: Collector, r: list[Any], rown: int, k: _Keys, mapping: Mapping, audit: list[dict]) -> str | None:
-    """The row's organisation code (matched by name if need be), or None after quarantining the row."""
-    get = lambda j: r[j] if j is not None and j < len(r) else None  # noqa: E731
-    kc, sheet = mapping.columns, k.sheet
-    label = summary_row_label(get(k.code_j), get(k.name_j))
-    if label:
-        col.quarantine_cell(sheet=sheet, row=rown, org_code=None, year=k.year, column=kc.org_code or kc.org_name,
-                            raw=label, reason=f"summary_row: not an organisation ({label!r})")
-        return None
-    if not mapping.by_name:
-        code = cell_text(get(k.code_j)).upper()
-        if code == "":
-            col.quarantine_cell(sheet=sheet, row=rown, org_code=None, year=None, column=kc.org_code, raw="",
-                                reason="blank_org_code: row has no organisation code")
-            return None
-        return code
-    hit = k.names.match(get(k.name_j))
-    audit.append({"source_file": col.file, "row": rown, "name": hit.name, "status": hit.status,
-                  "org_code": hit.org_code, "candidates": hit.candidates_text()})
-    if hit.status != "matched":
-        col.quarantine_cell(sheet=sheet, row=rown, org_code=None, year=k.year, column=kc.org_name, raw=hit.name,
-                            reason=f"name_{hit.status}: {hit.name!r} " + (
-                                "matches several organisations: " if hit.status == "ambiguous"
-                                else "matches no organisation in the ODS names; nearest: ")
-                            + (hit.candidates_text() or "none"))
-        return None
-    return hit.org_code
-
-
-def _row_year(col: Collector, r: list[Any], rown: int, k: _Keys, code: str, mapping: Mapping) -> int | None:
-    """The row's survey year, or None after quarantining the row as ``bad_year``."""
-    if k.year is not None:
-        return k.year
-    raw = r[k.year_j] if k.year_j < len(r) else None
-    yv, why = parse_number(raw, set())
-    if why is None and float(yv).is_integer() and 1990 <= yv <= 2100:
-        col.note_ok(sheet=k.sheet, column=mapping.columns.year, value=yv)
-        return int(yv)
-    col.quarantine_cell(sheet=k.sheet, row=rown, org_code=code, year=None, column=mapping.columns.year,
-                        raw=cell_text(raw), reason=f"bad_year: expected a 4-digit survey year ({why or 'not a year'})")
-    return None
 
 
 def _keys(table: Table, cols: dict[str, int], mapping: Mapping, path: Path, names: NameIndex | None) -> _Keys:
@@ -486,50 +345,27 @@ def read(path: Path, ftype: str, mapping: Mapping, catalogue: Catalogue, *,
     table = table or read_table(path, ftype, mapping.sheet)
     # a header below a title line is found; if none holds every column, _keys names the first one missing
     table.locate_header(mapping.match_columns or mapping.required_columns())
-    cols: dict[str, int] = {}
+    cols: dict[str, Any] = {}
     for j, h in enumerate(table.header):
         if h and h not in cols:
             cols[h] = j
     mapped = sorted({cols[c] for c in mapping.required_columns() if c in cols})
-    normalise_decimal_commas(table.rows[table.header_at + 1:], file=path.name, sheet=table.sheet, columns=mapped)
+    data, n = table.columns(mapped)
+    columns.normalise_decimal_commas(data, mapped, file=path.name, sheet=table.sheet)
     marks = set(mapping.suppression_marks) | {m.lower() for m in mapping.suppression_marks}
     keys = _keys(table, cols, mapping, path, names)
-    _add_computed(table, cols, mapping, marks, path.name)
-    col, audit = Collector(path.name), []
-    years = _read_rows(col, table, cols, keys, mapping, catalogue, marks, audit)
-    tidy, quarantine, orgs = col.frames()
-    kinds = "+".join(sorted(mapping.sides(catalogue)))
-    return ReadResult(tidy=tidy, quarantine=quarantine, rollups=None, orgs=orgs, layout=f"extract:{mapping.id}",
-                      kind=kinds, file_year=max(years) if years else None,
-                      names=pd.DataFrame(audit, columns=NAME_AUDIT_COLUMNS).astype(
-                          {"row": "Int64", **{c: "string" for c in NAME_AUDIT_COLUMNS if c != "row"}}))
-
-
-def _read_rows(col: Collector, table: Table, cols: dict[str, int], k: _Keys, mapping: Mapping,
-               catalogue: Catalogue, marks: set[str], audit: list[dict]) -> set[int]:
-    """Every data row into ``col``; returns the years seen."""
+    for name, spec in mapping.computed.items():
+        if name in cols:
+            raise InputFileError(f"computed column {name!r} of mapping {mapping.id!r} has the name of a column "
+                                 "of the file; give it another name", file=path.name, sheet=table.sheet, column=name)
+        data[name] = columns.compute(spec.op, [data[cols[c]] for c in spec.inputs], marks)
+        cols[name] = name
     targets = [(name, m.scale, m.value, cols[m.value], cols[m.base] if m.base else None)
                for name, m in mapping.measures.items()]
-    seen: dict = {}
-    years: set[int] = set()
-    get = lambda r, j: r[j] if j is not None and j < len(r) else None  # noqa: E731
-    for i, r in enumerate(table.rows[table.header_at + 1:]):
-        rown = table.header_at + i + 2
-        if not any(cell_text(c) for c in r):
-            continue
-        code = _row_org(col, r, rown, k, mapping, audit)
-        year = _row_year(col, r, rown, k, code, mapping) if code else None
-        if code is None or year is None:
-            continue
-        years.add(year)
-        sig = tuple(cell_text(get(r, t[3])) for t in targets)
-        if check_duplicate_orgs(seen, org_code=code, year=year, sheet=k.sheet, row=rown, signature=sig,
-                                collector=col, column=mapping.columns.org_code or mapping.columns.org_name):
-            continue
-        group = get(r, k.group_j)
-        kind = catalogue.org_kind(cell_text(group), code) if k.group_j is not None else None
-        col.org(org_code=code, year=year, org_name=get(r, k.name_j), benchmark_group=group, org_kind=kind)
-        for measure, scale, cname, j, base_j in targets:
-            col.value(sheet=k.sheet, row=rown, org_code=code, year=year, measure=measure, scale=scale, column=cname,
-                      raw=get(r, j), base_raw=get(r, base_j), marks=marks)
-    return years
+    tidy, quarantine, orgs, audit, years = read_rows(table, data, n, keys, targets, mapping, catalogue, marks,
+                                                     path.name)
+    kinds = "+".join(sorted(mapping.sides(catalogue)))
+    return ReadResult(tidy=coerce_tidy(tidy) if tidy is not None else empty_tidy(),
+                      quarantine=quarantine if quarantine is not None else empty_quarantine(),
+                      rollups=None, orgs=orgs, layout=f"extract:{mapping.id}",
+                      kind=kinds, file_year=max(years) if years else None, names=audit)

@@ -21,6 +21,7 @@ from .common import (
     check_duplicate_orgs,
     find_header_row,
     header_index,
+    normalise_decimal_commas,
     require_column,
     summary_row_label,
 )
@@ -187,6 +188,8 @@ def read(wb: Workbook, layout: dict[str, Any], catalogue: Catalogue) -> ReadResu
         targets = _sheet_targets(cols, file=file, sheet=sheet, hrow=hi + 1, layout=layout, catalogue=catalogue,
                                  file_year=file_year)
         rows = wb.rows(sheet)
+        value_js = sorted({t[3] for t in targets} | {t[5] for t in targets if t[5] is not None})
+        normalise_decimal_commas(rows[hi + 1:], file=file, sheet=sheet, columns=value_js)  # "45,6" read as 45.6
         for i in range(hi + 1, len(rows)):
             r, rown = rows[i], i + 1
             if not any(cell_text(c) for c in r):

@@ -22,12 +22,10 @@ from ..files import sha256_of
 
 
 def stage_sources(name: str) -> tuple[str, ...]:
-    """The source paths DVC stage ``name`` depends on: its notebook, its code and, for notebook stages, the shared code."""
-    from ..paths import COMMON_CODE, NOTEBOOKS, STAGES
+    """The source paths DVC stage ``name`` depends on: its notebook and the code it imports (derived, as in dvc.yaml)."""
+    from ..sourcegraph import stage_sources as derived
 
-    stage = STAGES[name]
-    notebook = (f"{NOTEBOOKS.as_posix()}/{stage.notebook}.ipynb",) if stage.notebook else ()
-    return tuple(dict.fromkeys(notebook + tuple(stage.code) + (COMMON_CODE if stage.notebook else ())))
+    return derived(name)
 
 
 def stage_of_notebook(stem: str) -> str | None:

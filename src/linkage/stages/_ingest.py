@@ -12,7 +12,8 @@ from ..vocab import Kind
 def run_ingest(stage: Stage, kind: Kind, section: StaffParams | PatientParams, data: DataParams) -> IngestResult:
     """Read the raw folder into the tidy contract (with the project's own mappings and measures) and write the outputs."""
     result = ingest(kind, stage.path("raw"), section, cache_dir=READER_CACHE,
-                    mapping_dir=data.project_mappings(), measures_file=data.project_measures())
+                    mapping_dir=data.project_mappings(), measures_file=data.project_measures(),
+                    max_uncompressed_mb=data.max_uncompressed_mb)
     for role in ("tidy", "quarantine", "rollups", "orgs", "audit"):
         write_table(getattr(result, role), stage.path(role))
     write_json(stage.path("metrics"), result.metrics)

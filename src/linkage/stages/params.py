@@ -1,21 +1,32 @@
-"""Stage ``params``: validate the whole of params.yaml before any other stage runs."""
+"""Stage ``params``: validate the whole of params.yaml, and the paths it names, before any other stage runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ParamsError
+from ..fingerprint import write_fingerprints
 from ..params import Params
-from ..paths import STAGES
+from ..params.userpath import check_user_paths
+from ..paths import PARAMS_FILE, STAGES
 
 STAGE = STAGES["params"]
 
 
-def run(params: Params) -> Path:
-    """Write the stamp the other stages depend on (its content never changes, so they do not re-run).
+def run(params: Params, root: str | Path = ".") -> Path:
+    """Check the user's paths, write the stamp and each stage's fingerprint of the user files it reads.
 
-    Validation itself happened when ``params`` was loaded; reaching here means it passed.
+    Validation of the values happened when ``params`` was loaded.  Here every path the user
+    names (``UserPath`` fields that apply to this params.yaml) must exist and be of the right
+    kind, else :class:`~linkage.errors.ParamsError` names each dotted key, before anything is
+    written.  The stamp never changes and a fingerprint changes only when the user's files
+    do, so the stages after this one re-run only for a real change.
     """
-    out = STAGE.path("checked")
+    problems = check_user_paths(params, root)
+    if problems:
+        raise ParamsError(f"{PARAMS_FILE}: {len(problems)} invalid parameter(s)\n" + "\n".join(problems))
+    out = Path(root) / STAGE.path("checked")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("params.yaml is valid\n")
+    write_fingerprints(params, root)
     return out

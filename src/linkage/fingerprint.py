@@ -1,0 +1,93 @@
+"""Fingerprints of the user's files: how DVC tracks paths named in params.yaml without templating.
+
+``dvc.yaml`` cannot list ``data.local_dir`` or ``link.overrides`` as dependencies without
+templating ``${...}`` from params.yaml, which makes DVC parse params.yaml before the
+workbench can refuse a bad one.  Instead the ``params`` stage (always run) writes, for
+every stage, ``.linkage/inputs/<stage>.json``: each user path the stage reads (from the
+:class:`~linkage.params.userpath.UserPath` markers of the schema) with the sha256 of every
+file under it.  The stage depends on that file, so editing, adding or removing one of
+those files re-runs exactly the stages that read it, and unchanged files give the same
+bytes, so nothing downstream runs.
+
+Hashes are remembered by (path, size, modification time) in ``.linkage/hash_cache.json``
+so a large data folder is not read again on every ``dvc repro``.  A symbolic link is
+recorded by where it points, never followed, so nothing outside the folder is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .files import sha256_of
+from .params import Params
+from .params.userpath import user_paths
+from .paths import HASH_CACHE, STAGES, user_inputs
+
+
+def _entries(path: Path) -> list[Path]:
+    if path.is_symlink() or path.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        out += [Path(dirpath) / f for f in sorted(filenames)]
+    return sorted(out)
+
+
+class _HashCache:
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.known: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.known = {}
+        self.used: dict[str, Any] = {}
+
+    def digest(self, p: Path) -> str:
+        if p.is_symlink():
+            return "symlink:" + os.readlink(p)
+        st = p.stat()
+        key = str(p.resolve())
+        stamp = [st.st_size, st.st_mtime_ns]
+        hit = self.known.get(key)
+        sha = hit[2] if hit and hit[:2] == stamp else sha256_of(p)
+        self.used[key] = [*stamp, sha]
+        return sha
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.used, indent=0, sort_keys=True) + "\n")
+
+
+def stage_inputs(params: Params, stage: str, root: Path, cache: _HashCache) -> dict[str, Any]:
+    """The fingerprint of stage ``stage``: each user path it reads, with its files' sha256."""
+    items = []
+    for p in user_paths(params, stage):
+        where = root / p.path
+        files = {f.relative_to(where).as_posix() if f != where else where.name: cache.digest(f)
+                 for f in _entries(where)}
+        items.append({"key": p.key, "path": p.value, "exists": where.exists() or where.is_symlink(), "files": files})
+    return {"stage": stage, "inputs": items}
+
+
+def write_fingerprints(params: Params, root: str | Path = ".") -> list[Path]:
+    """Write ``.linkage/inputs/<stage>.json`` for every stage but ``params``; returns the files written."""
+    root = Path(root)
+    cache = _HashCache(root / HASH_CACHE)
+    written = []
+    for name in STAGES:
+        if name == "params":
+            continue
+        out = root / user_inputs(name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(stage_inputs(params, name, root, cache), indent=2, sort_keys=True) + "\n"
+        if not out.exists() or out.read_text() != text:  # unchanged inputs: the file is not even touched
+            out.write_text(text)
+        written.append(out)
+    cache.save()
+    return written

@@ -1,0 +1,317 @@
+"""Whole-column versions of the cell functions in :mod:`linkage.readers.common`.
+
+Each function here takes a column of raw cells (a numpy object array: text,
+numbers, None, the odd date or bool from a workbook) and returns what the
+cell-by-cell function would return for every cell, computed with pandas
+string methods and numpy instead of a Python call per cell.  The per-cell
+functions stay the reference: cells of an unusual type, or text that is not a
+plain decimal number, are handed to them one by one, so the results are the
+same by construction (``tests/test_readers_columns.py`` compares the two on
+awkward cells).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..vocab import SCALE_RANGES
+from .common import _SUMMARY_CODE, _SUMMARY_NAME, MISSING_MARKS, cell_text, parse_number
+
+#: Text that Python's ``float`` reads exactly as numpy's object->float cast does (a plain decimal number).
+BLANK = "blank: no value published"
+
+
+#: Arrow copies of text columns the CSV parser produced, by ``id`` of their numpy twin (dropped with it).
+_ARROW: dict[int, tuple[Any, Any]] = {}
+
+
+def remember_arrow(arr: np.ndarray, arrow: Any) -> None:
+    """Note that ``arrow`` (a pyarrow string array) holds the same cells as ``arr``, to skip converting it again."""
+    import weakref
+
+    key = id(arr)
+    _ARROW[key] = (weakref.ref(arr, lambda _r, k=key: _ARROW.pop(k, None)), arrow)
+
+
+def _to_arrow(arr: np.ndarray) -> Any:
+    """``arr`` (text cells only) as a pyarrow string array."""
+    import pyarrow as pa
+
+    hit = _ARROW.get(id(arr))
+    if hit is not None and hit[0]() is arr:
+        return hit[1]
+    return pa.array(arr, type=pa.string())
+
+
+def _all_str(arr: np.ndarray) -> bool:
+    """Whether every cell is text (checked in C: the usual case for a CSV column)."""
+    return len(arr) > 0 and pd.api.types.infer_dtype(arr, skipna=False) == "string"
+
+
+def _is_str(arr: np.ndarray) -> np.ndarray:
+    if _all_str(arr):
+        return np.ones(len(arr), dtype=bool)
+    return np.fromiter((type(v) is str for v in arr), dtype=bool, count=len(arr))
+
+
+def _strip(arr: np.ndarray) -> np.ndarray:
+    """``str.strip`` of text cells (Python's own, so its idea of whitespace)."""
+    return np.array([v.strip() for v in arr] + [None], dtype=object)[:-1]
+
+
+def texts(arr: np.ndarray) -> np.ndarray:
+    """:func:`~linkage.readers.common.cell_text` of every cell (an object array of str)."""
+    if _all_str(arr):
+        return _strip(arr)
+    out = np.empty(len(arr), dtype=object)
+    is_str = _is_str(arr)
+    if is_str.any():
+        out[is_str] = _strip(arr[is_str])
+    for i in np.flatnonzero(~is_str):
+        out[i] = cell_text(arr[i])
+    return out
+
+
+def parse_numbers(arr: np.ndarray, marks: set[str], scale: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~linkage.readers.common.parse_number` of every cell.
+
+    Returns
+    -------
+    values, reasons
+        ``values`` float64 (NaN where the cell gave no number) and ``reasons``
+        an object array (None where the cell parsed).
+    """
+    n = len(arr)
+    values = np.full(n, np.nan)
+    reasons = np.full(n, None, dtype=object)
+    if _all_str(arr):
+        _parse_text(arr, np.arange(n), marks, scale, values, reasons)
+        return values, reasons
+    kind = np.fromiter((0 if v is None else 1 if type(v) is str else 2 if type(v) is float
+                        else 4 if type(v) is int else 3 for v in arr), dtype=np.int8, count=n)
+    reasons[kind == 0] = BLANK
+    fl = np.flatnonzero(kind == 2)
+    if len(fl):
+        f = arr[fl].astype(np.float64)
+        values[fl] = np.where(np.isfinite(f), f, np.nan)
+        reasons[fl[np.isnan(f)]] = BLANK
+        for i in fl[np.isinf(f)]:
+            reasons[i] = f"non_numeric: {arr[i]!r}"
+    ints = np.flatnonzero(kind == 4)
+    if len(ints):
+        values[ints] = np.array([float(v) for v in arr[ints]], dtype=np.float64)
+    for i in np.flatnonzero(kind == 3):  # int, bool, dates...: the reference function, cell by cell
+        values[i], reasons[i] = _one(arr[i], marks, scale)
+    st = np.flatnonzero(kind == 1)
+    if len(st):
+        _parse_text(arr, st, marks, scale, values, reasons)
+    return values, reasons
+
+
+def _one(v: Any, marks: set[str], scale: str | None) -> tuple[float, str | None]:
+    f, why = parse_number(v, marks, scale)
+    return (np.nan if f is None else f), why
+
+
+def _numeric_marks(marks: set[str]) -> bool:
+    """Whether some mark reads as a number (then no cell may be taken as a number before the marks are checked)."""
+    for m in marks | MISSING_MARKS:
+        try:
+            f = float(m)
+        except ValueError:
+            continue
+        if np.isfinite(f):
+            return True
+    return False
+
+
+#: Text that is one plain decimal number with ASCII spaces around it (RE2 syntax, run by pyarrow).
+_PLAIN_CELL = r"^[ \t]*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[ \t]*$"
+
+
+def _parse_text(arr: np.ndarray, idx: np.ndarray, marks: set[str], scale: str | None,
+                values: np.ndarray, reasons: np.ndarray) -> None:
+    """Text cells ``arr[idx]``: plain numbers by one cast, every other cell by the reference function.
+
+    A plain number (digits, one point, an exponent, ASCII spaces around) is
+    never blank, a mark (unless a mark itself is a number: then every cell
+    goes the reference way) or a thousands-separated or percent value, so
+    ``float`` of it is what :func:`parse_number` returns.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    whole = len(idx) == len(arr)
+    cells = arr if whole else arr[idx]
+    if _numeric_marks(marks):
+        plain = np.zeros(len(idx), dtype=bool)
+    else:
+        text = _to_arrow(arr) if whole else pa.array(cells, type=pa.string())
+        plain = pc.match_substring_regex(text, _PLAIN_CELL).to_numpy(zero_copy_only=False)
+    f = cells[plain].astype(np.float64) if plain.any() else np.empty(0)
+    bad = ~np.isfinite(f)
+    values[idx[plain][~bad]] = f[~bad]
+    for i in np.concatenate([idx[plain][bad], idx[~plain]]):
+        values[i], reasons[i] = _one(arr[i], marks, scale)
+
+
+def range_problems(values: np.ndarray, ok: np.ndarray, scale: str) -> np.ndarray:
+    """:func:`~linkage.readers.common.range_problem` of every parsed value (None where in range or not parsed)."""
+    lo, hi = SCALE_RANGES[scale]
+    out = np.full(len(values), None, dtype=object)
+    with np.errstate(invalid="ignore"):
+        outside = ok & ((values < lo) | (values > hi))
+    for i in np.flatnonzero(outside):
+        out[i] = f"out_of_range: {float(values[i])!r} outside [{lo:g}, {hi:g}] for scale {scale}"
+    return out
+
+
+_NHS_BODY = re.compile(r"\bNHS\b|\btrust\b", re.IGNORECASE)
+
+
+def _candidates(texts_: np.ndarray, prefix: str) -> np.ndarray:
+    """Cells that may match a case-insensitive regex starting ``prefix``: an RE2 pre-screen, non-ASCII always kept."""
+    import pyarrow.compute as pc
+
+    a = _to_arrow(texts_)
+    hit = pc.or_(pc.match_substring_regex(a, f"^(?:{prefix})", ignore_case=True), pc.invert(pc.string_is_ascii(a)))
+    return hit.to_numpy(zero_copy_only=False)
+
+
+def summary_labels(code_texts: np.ndarray | None, name_texts: np.ndarray | None, n: int) -> np.ndarray:
+    """:func:`~linkage.readers.common.summary_row_label` of every row, from the cells' texts (None: not a summary)."""
+    from .common import _SUMMARY_WORDS
+
+    out = np.full(n, None, dtype=object)
+    hit = np.zeros(n, dtype=bool)
+    if code_texts is not None and n:
+        for i in np.flatnonzero(_candidates(code_texts, _SUMMARY_WORDS)):
+            c = code_texts[i]
+            if c and _SUMMARY_CODE.match(c):
+                out[i], hit[i] = c, True
+    if name_texts is not None and n:
+        for i in np.flatnonzero(_candidates(name_texts, "median|mean|average|national|england|total|overall|all|grand")):
+            t = name_texts[i]
+            if not hit[i] and t and _SUMMARY_NAME.match(t) and not _NHS_BODY.search(t):
+                out[i] = t
+    return out
+
+
+def format_reasons(template: str, raws: np.ndarray) -> np.ndarray:
+    """``template.format(r)`` for every raw text (a small helper for vectorised reason strings)."""
+    return np.array([template.format(r) for r in raws], dtype=object)
+
+
+def normalise_decimal_commas(data: dict[Any, np.ndarray], positions: list[Any], *, file: str,
+                             sheet: str | None = None) -> bool:
+    """:func:`~linkage.readers.common.normalise_decimal_commas` on whole columns (converted in place).
+
+    ``positions`` are the keys of ``data`` in column order; "first" means
+    first in row order, then column order, as the row-by-row version scans.
+    """
+    from .common import (
+        _DECIMAL_COMMA,
+        _DOTTED_THOUSANDS,
+        _UNAMBIGUOUS_COMMA,
+        _UNAMBIGUOUS_POINT,
+        InputFileError,
+    )
+
+    comma = point = None
+    for order, j in enumerate(positions):  # a decimal comma needs a digit before a comma: screen in C first
+        arr = data[j]
+        cand = np.flatnonzero(_comma_candidates(arr))
+        for i in cand:
+            if _UNAMBIGUOUS_COMMA.match(arr[i].strip()):
+                if comma is None or (int(i), order) < comma[:2]:
+                    comma = (int(i), order, arr[i].strip())
+                break
+    if comma is None:
+        return False
+    stripped = {}
+    for order, j in enumerate(positions):
+        arr = data[j]
+        is_str = _is_str(arr)
+        if not is_str.any():
+            continue
+        idx = np.flatnonzero(is_str)
+        s = pd.Series(arr[idx], dtype=object).str.strip()
+        stripped[j] = (idx, s)
+        hit = np.flatnonzero(s.str.match(_UNAMBIGUOUS_POINT).fillna(False).to_numpy(dtype=bool))
+        if len(hit):
+            cand = (int(idx[hit[0]]), order, s.iloc[hit[0]])
+            if point is None or cand[:2] < point[:2]:
+                point = cand
+    if comma and point:
+        raise InputFileError(
+            f"mixes decimal commas ({comma[2]!r}, data row {comma[0] + 1}) and decimal points "
+            f"({point[2]!r}, data row {point[0] + 1}); re-export it with one number format",
+            file=file, sheet=sheet,
+        )
+    for j, (idx, s) in stripped.items():
+        conv = (s.str.match(_DECIMAL_COMMA).fillna(False) | s.str.match(_DOTTED_THOUSANDS).fillna(False)).to_numpy(
+            dtype=bool)
+        if conv.any():
+            new = s[conv].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            data[j] = data[j].copy()
+            data[j][idx[conv]] = new.to_numpy(dtype=object)
+    return True
+
+
+def _comma_candidates(arr: np.ndarray) -> np.ndarray:
+    """Text cells that may be a decimal-comma number: a comma after a leading digit (or any non-ASCII text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    is_str = _is_str(arr)
+    out = np.zeros(len(arr), dtype=bool)
+    if not is_str.any():
+        return out
+    a = _to_arrow(arr) if is_str.all() else pa.array(arr[is_str], type=pa.string())
+    hit = pc.or_(pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,"), pc.invert(pc.string_is_ascii(a)))
+    out[is_str] = hit.to_numpy(zero_copy_only=False)
+    return out
+
+
+def compute(op: str, inputs: list[np.ndarray], marks: set[str]) -> np.ndarray:
+    """A computed column (``product``, ``sum``, ``difference``, ``ratio`` of ``inputs``), as
+    :func:`linkage.readers.extract._compute` gives each cell: a float, None (an input blank, missing or
+    suppressed), or the first bad input's text."""
+    n = len(inputs[0])
+    out = np.full(n, None, dtype=object)
+    decided = np.zeros(n, dtype=bool)
+    nums = []
+    for arr in inputs:
+        vals, why = parse_numbers(arr, marks)
+        fail = ~decided & ~pd.isna(why)
+        for i in np.flatnonzero(fail):
+            out[i] = None if why[i].startswith(("blank", "missing", "suppressed")) else cell_text(arr[i])
+        decided |= fail
+        nums.append(vals)
+    rest = np.flatnonzero(~decided)
+    if not len(rest):
+        return out
+    x = [v[rest] for v in nums]
+    with np.errstate(all="ignore"):
+        if op == "product":
+            res = np.ones(len(rest))
+            for v in x:
+                res = res * v
+        elif op == "sum":
+            res = np.zeros(len(rest))
+            for v in x:
+                res = res + v
+        elif op == "difference":
+            res = x[0] - x[1]
+        else:
+            res = np.where(x[1] != 0, x[0] / np.where(x[1] != 0, x[1], 1.0), np.nan)
+    vals = res.tolist()
+    if op == "ratio":
+        zero = (x[1] == 0).tolist()
+        vals = [None if z else v for v, z in zip(vals, zero, strict=True)]
+    out[rest] = np.array(vals + [None], dtype=object)[:-1]
+    return out

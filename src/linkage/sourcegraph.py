@@ -1,0 +1,214 @@
+"""The package's import graph and the package data each module reads, from the source text.
+
+One reader of the source serves three users: ``tests/test_layers.py`` (imports point
+down the layers, no cycles), ``tools/build_dvc.py`` (each stage's code dependencies in
+``dvc.yaml`` are the import closure of what the stage runs) and the provenance of the
+pages (the source version of a step is the last commit touching those same files).
+
+Imports are read with :mod:`ast` from every ``import``/``from`` statement, including
+those inside functions, so a lazy import is a dependency too.  A module reads a
+package data file when its source names it: a string constant equal to the name of
+a data folder (``"catalogue"``, ``"orgdata"``, ``"templates"``: the whole folder) or of
+a data file in one (``"sources.yaml"``: that file).  A test checks that every data
+file of the package is read by some module, so a new file cannot go unnoticed.
+
+This module is part of the foundation: it imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""``src/linkage``: the package whose source is read."""
+PACKAGE = PACKAGE_DIR.name
+_SKIP_DIRS = {"__pycache__"}
+_RELATIVE = re.compile(r"\.+[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def module_name(path: Path, src: Path = PACKAGE_DIR) -> str:
+    """The dotted module name of a source file of the package (``linkage.stages.link``)."""
+    parts = list(path.relative_to(src.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def module_file(mod: str, src: Path = PACKAGE_DIR) -> Path:
+    """The source file of module ``mod``."""
+    rel = Path(*mod.split(".")[1:])
+    single = (src / rel).with_suffix(".py")
+    return single if single.exists() else src / rel / "__init__.py"
+
+
+def _exists(mod: str, src: Path) -> bool:
+    rel = Path(*mod.split(".")[1:])
+    return (src / rel).with_suffix(".py").exists() or (src / rel / "__init__.py").exists()
+
+
+def _owner(mod: str, src: Path) -> str:
+    """The module that defines ``mod`` (a dotted name may end in an attribute of a module)."""
+    while mod.count(".") and not _exists(mod, src):
+        mod = mod.rsplit(".", 1)[0]
+    return mod
+
+
+def imports_in(tree: ast.AST, package: str, src: Path = PACKAGE_DIR) -> set[str]:
+    """Modules of the package imported anywhere in ``tree``; ``package`` resolves relative imports."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != PACKAGE:
+                continue
+            for alias in node.names:  # `from . import x` / `from .pkg import mod` may name submodules
+                sub = f"{target}.{alias.name}"
+                found.add(sub if _exists(sub, src) else target)
+    found |= _lazy_imports(tree, package, src)
+    return {_owner(m, src) for m in found}
+
+
+def _lazy_imports(tree: ast.AST, package: str, src: Path) -> set[str]:
+    """Modules named for ``importlib.import_module(name, __name__)`` in a module using it: relative
+    names such as ``"._run"`` written as string constants (a package's lazy ``__getattr__`` table)."""
+    uses = any(isinstance(n, ast.Attribute) and n.attr == "import_module" for n in ast.walk(tree))
+    if not uses:
+        return set()
+    found = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and _RELATIVE.fullmatch(n.value):
+            level = len(n.value) - len(n.value.lstrip("."))
+            base = package.split(".")
+            mod = ".".join(base[: len(base) - (level - 1)] + [n.value[level:]])
+            if _exists(mod, src):
+                found.add(mod)
+    return found
+
+
+def imports_of(path: Path, src: Path = PACKAGE_DIR) -> set[str]:
+    """Modules of the package imported by the source file ``path`` (absolute names)."""
+    mod = module_name(path, src)
+    package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+    return imports_in(ast.parse(path.read_text()), package, src)
+
+
+def source_files(src: Path = PACKAGE_DIR) -> list[Path]:
+    """Every ``.py`` file of the package, sorted."""
+    return sorted(p for p in src.rglob("*.py") if not _SKIP_DIRS & set(p.parts))
+
+
+def graph(src: Path = PACKAGE_DIR) -> dict[str, set[str]]:
+    """Module -> the package modules it imports (itself excluded)."""
+    return {module_name(p, src): imports_of(p, src) - {module_name(p, src)} for p in source_files(src)}
+
+
+def notebook_imports(path: Path, src: Path = PACKAGE_DIR) -> set[str]:
+    """Package modules imported by the code cells of a notebook (magics and shell lines skipped)."""
+    cells = json.loads(path.read_text())["cells"]
+    found: set[str] = set()
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        text = "".join(cell.get("source", ""))
+        lines = [line for line in text.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        found |= imports_in(ast.parse("\n".join(lines)), PACKAGE, src)
+    return found
+
+
+def closure(roots: set[str], src: Path = PACKAGE_DIR) -> set[str]:
+    """``roots`` and every package module they import, directly or not.
+
+    Importing ``a.b.c`` runs the ``__init__`` of ``a`` and ``a.b`` first, so parent packages are included.
+    """
+    g = graph(src)
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        parts = mod.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        todo += sorted(g.get(mod, ()))
+    return seen
+
+
+def data_files(src: Path = PACKAGE_DIR) -> list[Path]:
+    """Every package data file (non-Python files inside the package), sorted."""
+    return sorted(p for p in src.rglob("*") if p.is_file() and p.suffix not in {".py", ".pyc"}
+                  and not _SKIP_DIRS & set(p.parts))
+
+
+def data_read_by(path: Path, src: Path = PACKAGE_DIR) -> set[Path]:
+    """Package data files the source file ``path`` names (a whole data folder, or single files)."""
+    names = {n.value for n in ast.walk(ast.parse(path.read_text()))
+             if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    out: set[Path] = set()
+    for f in data_files(src):
+        folder = f.parent
+        if f.name in names or (folder != src and folder.name in names and folder.parent in (path.parent, src)):
+            out.add(f)
+    return out
+
+
+@cache
+def _stage_code(roots: tuple[str, ...], notebook: str | None, root: Path) -> tuple[str, ...]:
+    src = root / "src" / PACKAGE
+    mods = set(roots)
+    if notebook is not None:
+        mods |= notebook_imports(root / notebook, src)
+    files = {module_file(m, src) for m in closure(mods, src)}
+    data = {d for f in files for d in data_read_by(f, src)}
+    return tuple(sorted(p.relative_to(root).as_posix() for p in files | data))
+
+
+def stage_code(stage_module: str, notebook: str | None = None, *, command: tuple[str, ...] = (),
+               root: str | Path | None = None) -> tuple[str, ...]:
+    """The source files a stage's results depend on, relative to the project root, sorted.
+
+    Parameters
+    ----------
+    stage_module
+        The stage's module (``linkage.stages.link``).
+    notebook
+        The stage's notebook relative to the root (its imports count), or ``None``.
+    command
+        Further modules the stage's command runs (the runner).
+    root
+        The project root (default: the one holding this package's ``src`` folder).
+
+    Returns
+    -------
+    tuple of str
+        The import closure's module files plus the package data files they name.
+    """
+    base = Path(root).resolve() if root is not None else PACKAGE_DIR.parents[1]
+    return _stage_code((stage_module, *command), notebook, base)
+
+
+def stage_sources(name: str, root: str | Path | None = None) -> tuple[str, ...]:
+    """Every source path DVC stage ``name`` depends on: its notebook and its derived code dependencies.
+
+    With ``Stage.code_of`` (the report shows every step's source version) the code and notebooks of
+    those stages too.  ``tools/build_dvc.py`` writes exactly these into ``dvc.yaml``.
+    """
+    from .paths import COMMAND_MODULES, NOTEBOOKS, STAGES
+
+    stage = STAGES[name]
+    own = [stage, *(STAGES[n] for n in stage.code_of)]
+    notebooks = [f"{NOTEBOOKS.as_posix()}/{s.notebook}.ipynb" for s in own if s.notebook]
+    files = {f for s in own for f in stage_code(s.module, f"{NOTEBOOKS.as_posix()}/{s.notebook}.ipynb"
+                                                 if s.notebook else None, command=COMMAND_MODULES, root=root)}
+    return tuple(dict.fromkeys(notebooks + sorted(files)))
