@@ -248,7 +248,7 @@ def multiverse_nb() -> nbf.NotebookNode:
              ' columns=["boot_weights", "boot_kind"], values="p_value_boot").round(3))\n'
              'display(b.round(4))'),
         md("## What could not be fitted"),
-        code('bad = run.table[run.table["status"] != "ok"]\n'
+        code('bad = run.table[run.table["status"] != "ok"]\ndisplay(Markdown(figures.unfitted_sentence(run.table)))\n'
              'display(bad.groupby("reason").size().rename("specifications").to_frame() if len(bad) '
              'else Markdown("Every specification was fitted."))\n'
              'for n in run.notes:\n    display(Markdown(f"> **Note.** {n}"))'),

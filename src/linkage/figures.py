@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,19 @@ def plot_comparison(run: Any, ax: plt.Axes | None = None) -> plt.Axes:
     ax.axvline(0, color="grey", lw=1, ls="--")
     ax.set_yticks(list(y), labels)
     ax.invert_yaxis()
-    ax.set_xlabel(f"Change in {run.headline['dependent']} per 1-unit higher {run.headline['exposure']} "
-                  f"({int((1 - run.headline['alpha']) * 100)}% CI)")
+    ax.set_xlabel(f"Change in {_label(run.headline['dependent'])} per 1-unit higher {_label(run.headline['exposure'])}"
+                  f"\n(dot: estimate; bar: {int((1 - run.headline['alpha']) * 100)}% interval)")
+    ax.set_ylabel("Model design")
     ax.set_title("Same question, different designs (red: headline)")
     return ax
+
+
+def _label(measure: str) -> str:
+    """Catalogue label of a measure (its name if unknown)."""
+    from .catalogue import load_catalogue
+
+    m = load_catalogue().measures.get(str(measure))
+    return m.label if m else str(measure)
 
 
 def of_interest(results: pd.DataFrame) -> pd.DataFrame:
@@ -112,32 +122,87 @@ def measure_by_year(tidy: pd.DataFrame, measure: str, ax: plt.Axes | None = None
 
     m = load_catalogue().measures.get(measure)
     label = m.label if m else measure
+    import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
+
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
-    rows = tidy[(tidy["measure"] == measure) & tidy["value"].notna()]
-    years = sorted(rows["year"].unique())
-    ax.boxplot([rows.loc[rows["year"] == y, "value"].to_numpy() for y in years], tick_labels=[str(y) for y in years],
-               patch_artist=True, boxprops={"facecolor": "#7fa7c9"}, medianprops={"color": "#003087"},
-               flierprops={"markersize": 3})
-    ax.set(ylabel=label, xlabel="Survey year", title=f"{label} by survey year (one point per organisation)")
+    rows = tidy[(tidy["measure"] == measure) & tidy["value"].notna()].assign(
+        survey_year=lambda d: d["year"].astype(int).astype(str)).sort_values("year")
+    sns.boxplot(data=rows, x="survey_year", y="value", ax=ax, color="#7fa7c9", fliersize=2.5,
+                medianprops={"color": "#003087", "linewidth": 2})
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    years = sorted(int(y) for y in rows["year"].unique())
+    for b in (m.series_breaks if m else []):
+        if years and years[0] < b.year <= years[-1]:
+            pos = sum(y < b.year for y in years) - 0.5
+            reason = textwrap.shorten(b.note.rstrip("."), 70, placeholder="...")
+            ax.axvline(pos, color="#425563", ls="--", lw=1.2, label=f"series break ({b.year}): {reason}")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False, fontsize=9)
+    ax.set(ylabel=textwrap.fill(label, 34), xlabel="Survey year",
+           title=textwrap.fill(f"{label} by survey year (one point per organisation)", 70))
     return ax
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> str:
     """Save a stage's main figure as PNG at its declared path (``Stage.figure``) and return the path.
 
-    The PNG carries no software or date stamp, so an unchanged figure gives unchanged bytes.
+    The PNG carries no software or date stamp, so an unchanged figure gives unchanged bytes; it carries
+    the figure's axis titles as a text chunk (``Axis titles``) for the report's reader checks.
     """
+    from .site.charts import axis_titles
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None, "Axis titles": axis_titles(fig)})
     return str(path)
+
+
+#: Row groups of the specification curve's indicator panel, in words.
+CHOICE_TEXT = {"family": "Design", "lag": "Timing", "sample_kind": "Sample", "weights": "Weights",
+               "exposure": "Staff measure", "dependent": "Patient measure"}
+
+
+def choice_words(choice: str, value: object) -> str:
+    """One choice of a specification in words (``family: twoway_fe`` -> ``trust and year fixed effects``)."""
+    from .catalogue import load_catalogue
+    from .vocab import FAMILY_TEXT, SAMPLE_TEXT
+
+    text = str(value)
+    if choice == "family":
+        return FAMILY_TEXT.get(text, text)
+    if choice == "sample_kind":
+        return SAMPLE_TEXT.get(text, text)
+    if choice == "weights":
+        return {"none": "unweighted", "respondents": "weighted by respondents"}.get(text, text)
+    if choice == "lag":
+        k = int(float(text))
+        years = f"{abs(k)} year{'s' if abs(k) != 1 else ''}"
+        return ("staff and patients, same year" if k == 0 else f"staff {years} before patients" if k > 0
+                else f"staff {years} after patients (placebo)")
+    if choice in ("exposure", "dependent"):
+        m = load_catalogue().measures.get(text)
+        return m.label if m else text
+    return text
+
+
+def _indicator_rows(ok: pd.DataFrame, choices: tuple[str, ...]) -> list[tuple[str, str]]:
+    rows = []
+    for c in choices:
+        values = ok[c].unique()
+        order = sorted(values, key=lambda v: (float(v) if c == "lag" else 0, str(v)))
+        rows += [(c, str(v)) for v in order]
+    return rows
 
 
 def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str = "estimate_std",
                         choices: tuple[str, ...] = ("family", "lag", "sample_kind", "weights", "exposure", "dependent"),
                         ) -> plt.Figure:
-    """Specification curve: ordered estimates with intervals above an indicator panel of the choices.
+    """Specification curve: ordered estimates with intervals above an indicator panel of the choices, in words.
+
+    Long because it draws both panels of one figure and their shared labels; drawn with seaborn on matplotlib
+    (seaborn is imported here, when the figure is drawn).
 
     Parameters
     ----------
@@ -151,37 +216,94 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
         measure, so measures on different scales compare), ``estimate_oriented`` or ``estimate``;
         intervals are rescaled and oriented the same way.
     choices : tuple of str
-        Choice columns shown as rows of the indicator panel.
+        Choice columns shown as row groups of the indicator panel.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
+
+    sns.set_theme(context="notebook", style="whitegrid", font="DejaVu Sans", rc={"grid.color": "#E8EDEE"})
     ok = table[table["status"] == "ok"].copy()
     sign = ok[column] / ok["estimate"].where(ok["estimate"] != 0, 1.0)
     lo, hi = ok["ci_low"] * sign, ok["ci_high"] * sign
     ok["lo"], ok["hi"] = lo.where(sign > 0, hi), hi.where(sign > 0, lo)
     ok = ok.sort_values(column, kind="mergesort").reset_index(drop=True)
     x = ok.index.to_numpy()
-    rows = [(c, v) for c in choices for v in sorted(ok[c].astype(str).unique(), key=str)]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 4 + 0.16 * len(rows)), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, max(2, 0.16 * len(rows))]})
+    rows = _indicator_rows(ok, choices)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 4.2 + 0.26 * len(rows)), sharex=True,
+                                      gridspec_kw={"height_ratios": [3.2, max(2, 0.26 * len(rows))]})
     sig = (ok["p_value"] < alpha).to_numpy()
-    colour = pd.Series("#9e9e9e", index=ok.index).where(~sig, "#1f77b4").to_numpy()
-    top.vlines(x, ok["lo"], ok["hi"], colors=colour, alpha=0.25, linewidth=0.6)
-    top.scatter(x, ok[column], c=colour, s=4, zorder=3)
+    names = {True: f"p < {alpha:g}", False: "not significant"}
+    palette = {names[True]: "#003087", names[False]: "#AEB7BD"}
+    colour = np.where(sig, palette[names[True]], palette[names[False]])
+    top.vlines(x, ok["lo"], ok["hi"], colors=colour, alpha=0.3, linewidth=0.6)
+    frame = pd.DataFrame({"x": x, "y": ok[column].to_numpy(), "test": [names[bool(v)] for v in sig]})
+    sns.scatterplot(data=frame, x="x", y="y", hue="test", palette=palette, s=9, linewidth=0, ax=top, zorder=3,
+                    hue_order=[names[True], names[False]])
     head = ok["headline"].to_numpy(dtype=bool) if "headline" in ok else np.zeros(len(ok), bool)
-    top.scatter(x[head], ok.loc[head, column], marker="v", color="#d62728", s=18, zorder=4, label="headline (bootstrapped)")
+    if head.any():
+        top.scatter(x[head], ok.loc[head, column], marker="v", color="#D5281B", s=30, zorder=4,
+                    label="headline design (bootstrapped)")
     top.axhline(0, color="black", linewidth=0.8)
-    unit = "SD per SD, " if column == "estimate_std" else ""
-    top.set_ylabel(f"estimate ({unit}+ = better staff\nwellbeing with better patient experience)")
-    top.set_title(f"{len(ok):,} specifications ordered by estimate; blue: p < {alpha:g}, grey: not significant")
-    top.legend(loc="upper left", fontsize=8)
+    top.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    unit = "SD of patient measure per SD of staff measure" if column == "estimate_std" else "estimate"
+    top.set_ylabel(f"Estimate ({unit};\nabove 0 = better staff wellbeing\nwith better patient experience)", fontsize=10)
+    top.set_xlabel("")
+    top.set_title(f"{len(ok):,} specifications, ordered from lowest to highest estimate", fontsize=12)
+    top.legend(loc="upper left", fontsize=9, frameon=True, title=None)
     for i, (c, v) in enumerate(rows):
         hit = (ok[c].astype(str) == v).to_numpy()
-        bottom.scatter(x[hit], np.full(hit.sum(), i), marker="|", s=12, color=np.asarray(colour)[hit], linewidths=0.5)
-    bottom.set_yticks(range(len(rows)), [f"{c}: {v}" for c, v in rows], fontsize=7)
+        bottom.scatter(x[hit], np.full(hit.sum(), i), marker="|", s=40, color=colour[hit], linewidths=0.8)
+    labels, previous = [], None
+    for c, v in rows:
+        labels.append(f"{CHOICE_TEXT.get(c, c)}: {choice_words(c, v)}" if c != previous else choice_words(c, v))
+        previous = c
+    bottom.set_yticks(range(len(rows)), labels, fontsize=9)
+    for i in [k for k in range(1, len(rows)) if rows[k][0] != rows[k - 1][0]]:
+        bottom.axhline(i - 0.5, color="#768692", linewidth=0.6)
     bottom.set_ylim(len(rows) - 0.5, -0.5)
-    bottom.set_xlabel("specification (ordered by estimate)")
+    bottom.grid(axis="y", visible=False)
+    bottom.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True, steps=[1, 2, 2.5, 5, 10]))
+    bottom.set_ylabel("Choices made (one mark per specification)", fontsize=10)
+    bottom.set_xlabel("Specification, ordered by estimate (rank)")
     fig.tight_layout()
+    fig.align_ylabels([top, bottom])  # the top title beside the choice labels, not over them
     return fig
+
+
+#: Reasons a specification was not fitted, as patterns (quoted names replaced by ``…``) and their words.
+UNFITTED_TEXT = {
+    "exposure … is not a column of the panel": "the staff measure is not in the linked panel",
+    "dependent … is not a column of the panel": "the patient measure is not in the linked panel",
+    "exposure … is missing in every row of the panel": "the staff measure has no value in the panel",
+    "dependent … is missing in every row of the panel": "the patient measure has no value in the panel",
+}
+
+
+def unfitted_sentence(table: pd.DataFrame) -> str:
+    """The specifications that were not fitted, grouped by reason, in one sentence (Markdown).
+
+    Reasons that differ only in the measure they name are one group, with the measures listed by label.
+    """
+    import re
+
+    bad = table[table["status"] != "ok"]
+    if bad.empty:
+        return f"All {len(table):,} specifications were fitted."
+    groups: dict[str, list[int | set[str]]] = {}
+    for reason, n in bad.groupby(bad["reason"].fillna("no reason given").astype(str)).size().items():
+        names = set(re.findall(r"'([^']+)'", reason))
+        key = re.sub(r"'[^']+'", "…", reason)
+        entry = groups.setdefault(key, [0, set()])
+        entry[0] += int(n)
+        entry[1] |= names
+    parts = []
+    for key, (n, names) in sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        words = UNFITTED_TEXT.get(key, key.replace("…", "a measure"))
+        labels = ", ".join(sorted(_label(m) for m in names if not m.endswith("__n")))
+        parts.append(f"{n:,} because {words}" + (f" ({labels})" if labels and key in UNFITTED_TEXT else ""))
+    return (f"**{len(bad):,} of {len(table):,} specifications were not fitted**, each for a reason listed in the "
+            f"table below: " + "; ".join(parts) + ".")

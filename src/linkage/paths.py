@@ -204,6 +204,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
         notebook="05_report",
         deps={
             "panel": PROCESSED / "panel.parquet",
+            "panel_long": PROCESSED / "panel_long.parquet",
             "results": PROCESSED / "model_results.csv",
             "notes": PROCESSED / "model_notes.json",
             "headline": METRICS / "headline.json",
@@ -220,6 +221,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
         outs={
             "index": REPORTS / "index.html",
             "summary": REPORTS / "summary.html",
+            "board": REPORTS / "board.html",
             "methods": REPORTS / "methods.html",
             "trusts": REPORTS / "trusts",
             "coverage_figure": FIGURES / "summary_coverage.png",

@@ -10,12 +10,15 @@ from typing import Any
 from ..paths import MANIFEST, REPORTS, STAGES
 from ..provenance import versions
 from ..vocab import UNIT_TEXT
+from .board import BOARD_PAGE, key_findings
 from .charts import Figure, coverage_figure, findings_figure
+from .counts import COUNTS_ANCHOR
 from .deprivation import FIGURE_NAME as DEPRIVATION_FIGURE
 from .deprivation import deprivation_section, methods_paragraphs
 from .design import Design, design_of, report_title, site_title, source_of, sources_read
 from .findings import all_findings
 from .inputs import SiteInputs, _json, load_inputs
+from .mergers import load_merged, merger_text
 from .provenance import (
     input_files,
     parameter_rows,
@@ -45,6 +48,7 @@ def _environment() -> Any:
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.globals["fmt"] = lambda x, places: fixed(float(x), places)
     env.globals["css"] = (folder / "site.css").read_text(encoding="utf-8")
+    env.globals["counts_anchor"] = COUNTS_ANCHOR
     env.tests["multi_year"] = lambda points: sum(p.value is not None for p in points) > 1
     return env
 
@@ -156,10 +160,13 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     title = _title(inputs, rp)
     deprivation = deprivation_section(inputs, layout.out)
     layout.written.append(layout.out / "figures" / DEPRIVATION_FIGURE)
+    key = key_findings(inputs)
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + title, title=title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
-                 curve=curve, deprivation=deprivation, **ctx)
-    ctx["figures"] = figs
+                 curve=curve, deprivation=deprivation, key=key, **ctx)
+    layout.write(BOARD_PAGE, "board.html.j2", page_title="Board summary: " + title, title=title,
+                 question=ctx["answers"].question, key=key, figure=figs[0] if figs else None)
+    ctx["figures"], ctx["key"] = figs, key
     return ctx
 
 
@@ -214,18 +221,33 @@ def trust_results_text(inputs: SiteInputs) -> str:
         "staff and patient survey results and other outcomes"
 
 
+def break_key(inputs: SiteInputs, series: Any) -> list[str]:
+    """The reason for each dashed line on a trust chart, for the key under it."""
+    m = inputs.measure(series.measure)
+    years = [p.year for p in series.points]
+    out = []
+    for b in (m.series_breaks if m else []):
+        if years and min(years) < b.year <= max(years):
+            across = ("values either side are treated as comparable" if b.comparable_across
+                      else "values either side are not compared")
+            out.append(f"{b.year}: {b.note.rstrip('.')} ({across}).")
+    return out
+
+
 def _trusts(layout: Layout, inputs: SiteInputs, params: Any) -> list[Any]:
     rp = params.report
     folder = layout.out / "trusts"
     if folder.exists():
         shutil.rmtree(folder)
     pages = trust_pages(inputs, params)
+    merged = load_merged(layout.root)
     for t in pages:
         charts = [trend_svg(s, t.name, t.peer_text, f"c{i}", _breaks(inputs, s.measure)) for i, s in enumerate(t.series)]
         layout.write(f"trusts/{t.code}.html", "trust.html.j2", page_title=f"{t.name}: {trust_results_text(inputs)}",
                      t=t, charts=charts, level=int(round(100 * rp.interval_level)), unit_text=UNIT_TEXT,
                      results_text=trust_results_text(inputs), answered_patients=_has_role(inputs, "patient"),
-                     min_base={"staff": rp.min_base_staff, "patient": rp.min_base_patient})
+                     min_base={"staff": rp.min_base_staff, "patient": rp.min_base_patient},
+                     break_keys=[break_key(inputs, s) for s in t.series], merger=merger_text(merged, t.code))
     return pages
 
 
@@ -338,6 +360,6 @@ def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *
     rp = params.report
     title = _title(inputs, rp)
     layout.write("index.html", "index.html.j2", page_title=title, title=title,
-                 question=ctx["answers"].question, audience_note=rp.audience_note, steps=STEPS,
+                 question=ctx["answers"].question, audience_note=rp.audience_note, steps=STEPS, key=ctx["key"],
                  trusts=sorted(pages, key=lambda t: (t.name.lower(), t.code)))
     return {**ctx, "written": layout.written}

@@ -3,7 +3,10 @@
 Matplotlib writes no timestamp into PNG files, but it does write its version
 as ``Software``; :data:`PNG_METADATA` drops it so that a figure changes only
 when what it shows changes. Every figure comes back with its alt text and
-caption (units, N, source).
+caption (units, N, source), and every PNG carries its axis titles as a text
+chunk (``Axis titles``) so that a reader's check can confirm each chart has them.
+Figures are drawn with seaborn on matplotlib; both are imported only when a
+figure is drawn.
 """
 
 from __future__ import annotations
@@ -38,18 +41,25 @@ def _style() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import seaborn as sns
 
-    plt.rcParams.update({"font.family": "DejaVu Sans", "font.size": 11, "axes.spines.top": False,
-                         "axes.spines.right": False, "svg.hashsalt": "linkage", "figure.dpi": 100})
+    sns.set_theme(context="notebook", style="whitegrid", font="DejaVu Sans", rc={
+        "font.size": 11, "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "linkage",
+        "figure.dpi": 100, "axes.titlesize": 12, "axes.labelsize": 11, "grid.color": "#E8EDEE"})
+
+
+def axis_titles(fig) -> str:
+    """The axis titles of every panel of ``fig`` (``x: ...; y: ...`` per panel, panels separated by ``|``)."""
+    return " | ".join(f"x: {ax.get_xlabel()}; y: {ax.get_ylabel()}" for ax in fig.axes if ax.get_visible())
 
 
 def save_png(fig, path: Path) -> None:
-    """Save ``fig`` as PNG without software or time metadata, then close it."""
+    """Save ``fig`` as PNG without software or time metadata, with its axis titles as text, then close it."""
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100, bbox_inches="tight", metadata=PNG_METADATA)
+    fig.savefig(path, format="png", dpi=100, bbox_inches="tight",
+                metadata={**PNG_METADATA, "Axis titles": axis_titles(fig)})
     plt.close(fig)
 
 
@@ -66,18 +76,31 @@ def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel:
     yu = unit_words(inputs, h["dependent"])
     import textwrap
 
-    fig, ax = plt.subplots(figsize=(7.5, 0.62 * len(rows) + 1.6))
+    import pandas as pd
+    import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(7.5, 0.62 * len(rows) + 1.9))
+    frame = pd.DataFrame({"row": range(len(rows)), "estimate": [f.per_step["estimate"] for f in rows],
+                          "interval": ["Excludes zero" if f.clear else "Includes zero" for f in rows]})
     for i, f in enumerate(rows):
         ps = f.per_step
-        colour = BLUE if f.clear else GREY
-        ax.plot([ps["ci_low"], ps["ci_high"]], [i, i], color=colour, lw=2.5, solid_capstyle="butt")
-        ax.plot([ps["estimate"]], [i], "o", ms=8, color=colour, mfc=colour if f.clear else "white", mew=2)
+        ax.plot([ps["ci_low"], ps["ci_high"]], [i, i], color=BLUE if f.clear else GREY, lw=2.5, solid_capstyle="butt")
+    sns.scatterplot(data=frame, x="estimate", y="row", hue="interval", style="interval", ax=ax, s=80, zorder=3,
+                    palette={"Excludes zero": BLUE, "Includes zero": GREY},
+                    markers={"Excludes zero": "o", "Includes zero": "D"}, edgecolor="white", linewidth=1.2,
+                    hue_order=["Excludes zero", "Includes zero"], style_order=["Excludes zero", "Includes zero"])
     ax.axvline(0, color=DARK, lw=1, ls="--")
     ax.set_yticks(range(len(rows)), [textwrap.fill(("! " if f.warning else "") + f.title, 34) for f in rows])
-    ax.invert_yaxis()
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    ax.grid(axis="y", visible=False)
     xu = unit_words(inputs, h["exposure"], step)
     ax.set_xlabel(textwrap.fill(f"Difference in {inputs.label(h['dependent'])}, {yu}, per {nice(step, 1)} {xu} "
                                 f"higher {inputs.label(h['exposure'])}", 70))
+    ax.set_ylabel("Result (model or check)")
+    ax.legend(title="Interval", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / len(rows)),
+              ncol=2)
     save_png(fig, out)
     places = places_for(rows[0].per_step["ci_low"], rows[0].per_step["ci_high"])
     alt = (f"Dot chart of {len(rows)} estimates with their intervals, in {yu} of {inputs.label(h['dependent'])} per "
@@ -88,7 +111,7 @@ def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel:
     usual = " than usual for the trust" if design_of(inputs).within else ""
     caption = (f"Estimates per {nice(step, 1)} {xu} higher {quoted(inputs, h['exposure'])}{usual}, in "
                f"{yu} of {quoted(inputs, h['dependent'])}; lines are {int(round(100 * (1 - h.get('alpha', 0.05))))}% "
-               f"intervals; filled blue dots exclude zero, hollow grey dots do not; '!' marks a result with a warning "
+               f"intervals; blue circles exclude zero, grey diamonds do not; '!' marks a result with a warning "
                f"in the text. N = {h['n_trusts']} trusts, {h['n_obs']} trust-years (headline). Source: {_sources(inputs)}.")
     return Figure(rel, alt, caption)
 
@@ -106,16 +129,22 @@ def coverage_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     years = sorted(panel["year"].unique())
     counts = {k: [int(panel.loc[panel["year"] == yr, col].notna().sum()) for yr in years]
               for k, col in (("staff", x), ("patient", y))}
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    width = 0.38
-    pos = range(len(years))
-    ax.bar([p - width / 2 for p in pos], counts["staff"], width, color=BLUE, label=inputs.label(x))
-    ax.bar([p + width / 2 for p in pos], counts["patient"], width, color=GREY, hatch="//", edgecolor="white",
-           label=inputs.label(y))
-    ax.set_xticks(list(pos), [str(v) for v in years])
+    import pandas as pd
+    import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    frame = pd.DataFrame([{"year": str(yr), "measure": inputs.label(col), "trusts": counts[k][i]}
+                          for k, col in (("staff", x), ("patient", y)) for i, yr in enumerate(years)])
+    sns.barplot(data=frame, x="year", y="trusts", hue="measure", ax=ax, palette=[BLUE, GREY], saturation=1)
+    for bar in ax.containers[1] if len(ax.containers) > 1 else []:
+        bar.set_hatch("//")
+        bar.set_edgecolor("white")
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]))
+    ax.grid(axis="x", visible=False)
     ax.set_ylabel("Trusts with a value (number)")
     ax.set_xlabel("Survey year")
-    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=1)
+    ax.legend(title=None, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=1)
     save_png(fig, out)
     who = "patients" if design_of(inputs).patient_experience else quoted(inputs, y)
     alt = ("Bar chart of the number of trusts with a value in each survey year: " + "; ".join(

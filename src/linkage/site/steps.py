@@ -87,6 +87,8 @@ def notebook_body(nb: Any, alt: str) -> tuple[str, str]:
     from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
 
+    from .tables import humanise_tables
+
     if isinstance(nb, (str, Path)):
         nb = nbformat.read(nb, as_version=4)
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
@@ -99,6 +101,7 @@ def notebook_body(nb: Any, alt: str) -> tuple[str, str]:
     for img in soup.find_all("img"):
         if not img.get("alt") or img["alt"].startswith("No description"):
             img["alt"] = alt
+    humanise_tables(soup)
     for table in soup.find_all("table"):
         if table.parent is not None and "table-wrap" not in (table.parent.get("class") or []):
             table.wrap(soup.new_tag("div", attrs={"class": "table-wrap", "tabindex": "0"}))

@@ -5,29 +5,42 @@ from __future__ import annotations
 import math
 from html import escape
 
+from ..vocab import UNIT_TEXT
 from .trusts import Series
 from .words import fixed
 
 BLUE, DARK, GREY_LIGHT, GREY_MID, GREY_DARK = "#005EB8", "#003087", "#E8EDEE", "#AEB7BD", "#425563"
-W, H = 560, 230
-LEFT, RIGHT, TOP, BOTTOM = 58, 16, 14, 34
+W, H = 560, 260
+LEFT, RIGHT, TOP, BOTTOM = 74, 16, 30, 62
+#: The one name of a dashed line between two survey years (its reason is in the chart's key).
+BREAK_NAME = "series break"
 
 
-def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
-    """About ``n`` round tick values covering ``[lo, hi]``."""
+def _ticks(lo: float, hi: float, n: int = 4) -> tuple[list[float], int]:
+    """About ``n`` round tick values (1, 2 or 5 times a power of ten apart) inside ``[lo, hi]``, and their decimals."""
     raw = (hi - lo) / n if hi > lo else 1.0
     power = 10 ** math.floor(math.log10(raw))
-    step = min((m * power for m in (1, 2, 2.5, 5, 10)), key=lambda v: abs(v - raw))
-    start = math.ceil(lo / step) * step
-    out, v = [], start
-    while v <= hi + 1e-9:
-        out.append(round(v, 10))
-        v += step
-    return out
+    step = min((m * power for m in (1, 2, 5, 10)), key=lambda v: abs(math.log(v / raw)))
+    places = max(0, -math.floor(math.log10(step) + 1e-9))
+    out, k = [], math.ceil(lo / step - 1e-9)
+    while k * step <= hi + 1e-9:
+        out.append(round(k * step, places + 2))
+        k += 1
+    return out, places
 
 
 def _f(x: float) -> str:
     return f"{x:.1f}"
+
+
+def y_title(series: Series) -> str:
+    """The y-axis title: what the numbers are, in their units."""
+    if series.unit == "percent":
+        return "Per cent of " + ("patients" if series.kind == "patient" else "staff")
+    if series.unit == "score10":
+        return "Score (0 to 10)"
+    unit = UNIT_TEXT.get(series.unit, "unit")
+    return unit[:1].upper() + unit[1:] + "s"
 
 
 def _range(series: Series) -> tuple[float, float]:
@@ -70,17 +83,23 @@ def trend_svg(series: Series, trust: str, peer_text: str, uid: str, breaks: tupl
              f'aria-labelledby="{uid}-t {uid}-d" class="chart">',
              f'<title id="{uid}-t">{escape(series.label)}: {escape(trust)} by survey year against {escape(peer_text)}</title>',
              f'<desc id="{uid}-d">{escape(describe(series, peer_text))}</desc>']
-    for t in _ticks(lo, hi):
+    ticks, places = _ticks(lo, hi)
+    for t in ticks:
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{_f(y(t))}" y2="{_f(y(t))}" stroke="{GREY_LIGHT}"/>'
-                     f'<text x="{LEFT - 6}" y="{_f(y(t) + 4)}" text-anchor="end" class="tick">{fixed(t, 1 if series.unit == "percent" else 1)}</text>')
+                     f'<text x="{LEFT - 6}" y="{_f(y(t) + 4)}" text-anchor="end" class="tick">{fixed(t, places)}</text>')
     for yr in range(y0, y1 + 1):
-        parts.append(f'<text x="{_f(x(yr))}" y="{H - 12}" text-anchor="middle" class="tick">{yr}</text>')
-    for year, comparable in breaks:
+        parts.append(f'<text x="{_f(x(yr))}" y="{TOP + ph + 17}" text-anchor="middle" class="tick">{yr}</text>')
+    parts.append(f'<text x="{_f(LEFT + pw / 2)}" y="{H - 6}" text-anchor="middle" class="axis-title">Survey year</text>'
+                 f'<text transform="translate(16 {_f(TOP + ph / 2)}) rotate(-90)" text-anchor="middle" '
+                 f'class="axis-title">{escape(y_title(series))}</text>')
+    for year, _comparable in breaks:
         if y0 < year <= y1:
-            bx = _f(x(year) - slot / 2)
-            parts.append(f'<line x1="{bx}" x2="{bx}" y1="{TOP}" y2="{TOP + ph}" stroke="{GREY_DARK}" stroke-dasharray="5 4"/>'
-                         f'<text x="{_f(x(year) - slot / 2 + 4)}" y="{TOP + 12}" class="tick">'
-                         f'{"survey change" if comparable else "series break"}</text>')
+            bx = x(year) - slot / 2
+            anchor, tx = ("end", bx - 4) if bx > LEFT + pw * 0.7 else ("start", bx + 4)
+            parts.append(f'<line x1="{_f(bx)}" x2="{_f(bx)}" y1="{TOP - 14}" y2="{TOP + ph}" stroke="{GREY_DARK}" '
+                         f'stroke-dasharray="5 4" class="break"/>'
+                         f'<text x="{_f(tx)}" y="{TOP - 6}" text-anchor="{anchor}" class="break-label">'
+                         f'{BREAK_NAME} ({year})</text>')
     bw = min(34.0, slot * 0.45)
     for p in series.points:
         if p.peers:
@@ -99,7 +118,7 @@ def trend_svg(series: Series, trust: str, peer_text: str, uid: str, breaks: tupl
                          f'stroke="{BLUE}" stroke-width="2"/>')
     for p in series.points:
         if p.value is None:
-            parts.append(f'<text x="{_f(x(p.year))}" y="{_f(TOP + ph / 2)}" text-anchor="middle" class="tick">not shown</text>')
+            parts.append(f'<text x="{_f(x(p.year))}" y="{TOP + ph + 31}" text-anchor="middle" class="tick">not shown</text>')
             continue
         if p.low is not None:
             parts.append(f'<line x1="{_f(x(p.year))}" x2="{_f(x(p.year))}" y1="{_f(y(p.high))}" y2="{_f(y(p.low))}" '
@@ -113,5 +132,5 @@ def describe(series: Series, peer_text: str) -> str:
     """The chart's content in words (its accessible description)."""
     vals = "; ".join(f"{p.year}: {fixed(p.value, series.places)}" if p.value is not None
                      else f"{p.year}: not shown (too few responses)" for p in series.points)
-    return (f"Values by survey year - {vals}. A dashed line marks a change in the survey. Grey boxes show the middle half and the middle 80% of "
+    return (f"Values by survey year - {vals}. A dashed line marks a {BREAK_NAME}. Grey boxes show the middle half and the middle 80% of "
             f"{peer_text} each year, with a line at the middle value.")

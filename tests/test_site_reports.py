@@ -1,0 +1,151 @@
+"""Presentation of the report site: answer first, counts explained, charts that read alone, tables in words."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+
+from linkage.site.svg import BREAK_NAME, _ticks
+from linkage.site.tables import humanise_tables, plain_name, plain_number
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(8.7, 9.6), (31.2, 48.9), (0.012, 0.034), (-3.0, 2.0), (120.0, 880.0)])
+def test_chart_ticks_are_round_evenly_spaced_and_inside_the_range(lo, hi):
+    ticks, places = _ticks(lo, hi)
+    assert 2 <= len(ticks) <= 7
+    steps = {round(b - a, places + 3) for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert len(steps) == 1, ticks  # one step, not 8.8 9.0 9.2 9.5
+    step = steps.pop()
+    mantissa = step / 10 ** int(f"{step:e}".split("e")[1])
+    assert round(mantissa, 6) in (1.0, 2.0, 5.0)
+    assert all(lo - 1e-9 <= t <= hi + 1e-9 for t in ticks)
+    printed = [f"{t:.{places}f}" for t in ticks]
+    assert len(set(printed)) == len(printed)  # the printed labels differ
+
+
+def test_program_names_and_raw_numbers_become_words_and_print_form():
+    assert plain_name("n_specs") == "specifications"
+    assert plain_name("boot_kind") == "bootstrap"
+    assert plain_name("some_new_field") == "some new field"
+    assert plain_name("Hausman FE vs RE") == "Hausman FE vs RE"
+    assert plain_number("8.242497e-01", p_value=True) == "0.824"
+    assert plain_number("1.7763839839635735e-22", p_value=True) == "< 0.001"
+    assert plain_number("8.242497e-01") == "0.8242"
+    assert plain_number("2021") == "2021"
+    assert plain_number("5184") == "5184"
+    assert plain_number("123456") == "123,456"
+    assert plain_number("twoway_fe") == "twoway_fe"
+
+
+def test_step_tables_show_plain_headers_and_formatted_p_values():
+    frame = pd.DataFrame({"n_specs": [5184], "p_value": [0.8242497], "boot_kind": ["wcr"], "estimate": [-0.0309710229]})
+    soup = BeautifulSoup(frame.to_html(), "html.parser")
+    humanise_tables(soup)
+    text = soup.get_text(" ", strip=True)
+    for raw in ("n_specs", "p_value", "boot_kind", "e-01", "0.8242497"):
+        assert raw not in text
+    assert "specifications" in text and "p-value" in text and "0.824" in text and "-0.03097" in text
+    joint = pd.Series({"p_median": 1.2e-9, "n_significant": 1874}, name="joint test").to_frame()
+    soup = BeautifulSoup(joint.to_html(), "html.parser")
+    humanise_tables(soup)
+    assert "< 0.001" in soup.get_text(" ") and "p_median" not in soup.get_text(" ")
+
+
+def test_seaborn_is_imported_only_when_a_figure_is_drawn():
+    code = ("import sys, linkage.cli, linkage.site, linkage.site.build, linkage.figures; "
+            "print('seaborn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def _page(small_site, rel: str) -> BeautifulSoup:
+    return BeautifulSoup((small_site["reports"] / rel).read_text(encoding="utf-8"), "html.parser")
+
+
+def test_counts_table_is_computed_from_the_files_and_every_page_links_to_it(small_site):
+    folder = small_site["reports"].parent
+    panel = pd.read_parquet(folder / "data" / "processed" / "panel.parquet")
+    head = json.loads((folder / "metrics" / "headline.json").read_text())
+    ingest = json.loads((folder / "metrics" / "ingest_staff.json").read_text())
+    summary = _page(small_site, "summary.html")
+    rows = {tr["id"]: int(tr.find_all("td")[1].get_text().replace(",", "")) for tr in summary.select("#who ~ div tr[id]")}
+    assert rows["count-linked"] == panel["org_code"].nunique()
+    assert rows["count-headline"] == head["n_trusts"]
+    assert rows["count-read_staff"] == ingest["organisations"]
+    for t, n in panel.groupby("trust_type")["org_code"].nunique().items():
+        assert rows[f"count-peers_{t}"] == n
+    with_x = panel.loc[panel[head["exposure"]].notna(), "org_code"].nunique()
+    assert rows["count-with_staff"] == with_x
+    index = _page(small_site, "index.html")
+    assert any(a["href"] == "summary.html#who" and str(panel["org_code"].nunique()) in a.get_text()
+               for a in index.find_all("a", href=True))
+    trust = _page(small_site, f"trusts/{sorted(panel['org_code'])[0]}.html")
+    assert trust.find("a", href="../summary.html#who") is not None
+
+
+def test_key_findings_lead_index_summary_and_board_with_the_fitted_numbers(small_site):
+    head = json.loads((small_site["reports"].parent / "metrics" / "headline.json").read_text())
+    for rel in ("index.html", "summary.html", "board.html"):
+        page = _page(small_site, rel)
+        box = page.select_one(".key-findings")
+        assert box is not None, rel
+        first_h2 = page.find("h2")
+        assert first_h2 is not None and first_h2.get("id") == "key-findings-h", rel  # nothing comes before it
+        text = box.get_text(" ", strip=True)
+        assert f"{head['n_trusts']} trusts" in text and f"{head['n_obs']} trust-years" in text
+        assert "interval" in text and page.select_one(".board-meaning li") is not None
+        assert not re.search(r"excludes no difference|includes no difference", text)
+
+
+def test_a_merged_trust_names_the_organisations_and_years_it_combines(small_site):
+    folder = small_site["reports"].parent
+    pl = pd.read_parquet(folder / "data" / "processed" / "panel_long.parquet")
+    merged = pl[pl["merged_from"].fillna("") != ""]
+    assert len(merged), "the demo has mergers"
+    code = sorted(merged["org_code"].unique())[0]
+    note = _page(small_site, f"trusts/{code}.html").select_one(".merged")
+    assert note is not None
+    text = note.get_text(" ", strip=True)
+    for pred in {c for m in merged.loc[merged["org_code"] == code, "merged_from"] for c in m.split(";")}:
+        assert pred in text
+    said = set()
+    for a, b in re.findall(r"(\d{4}) to (\d{4})", text):
+        said |= set(range(int(a), int(b) + 1))
+    said |= {int(y) for y in re.findall(r"\b(\d{4})\b", text)}
+    assert {int(y) for y in merged.loc[merged["org_code"] == code, "year"].unique()} <= said
+    plain = sorted(set(pl["org_code"]) - set(merged["org_code"]))[0]
+    assert _page(small_site, f"trusts/{plain}.html").select_one(".merged") is None
+
+
+def test_trust_charts_have_axis_titles_and_one_name_for_a_series_break(small_site):
+    names = set()
+    for path in sorted((small_site["reports"] / "trusts").glob("*.html"))[:10]:
+        page = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+        for svg in page.select("svg.chart"):
+            titles = [t.get_text() for t in svg.select(".axis-title")]
+            assert "Survey year" in titles and len(titles) == 2
+            names |= {re.sub(r" \(\d{4}\)$", "", t.get_text()) for t in svg.select(".break-label")}
+    assert names == {BREAK_NAME}
+
+
+def test_board_page_prints_on_one_a4_page(small_site, tmp_path):
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    pdf = tmp_path / "board.pdf"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", (small_site["reports"] / "board.html").as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    assert pdf.exists() and pdf.stat().st_size > 5_000
+    data = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
+    assert pages == 1, f"board summary prints on {pages} pages"
+    assert re.search(rb"/MediaBox\s*\[\s*0 0 59[45](\.\d+)? 841(\.\d+)?", data), "not A4 (595 x 842 points)"
