@@ -17,7 +17,7 @@ from linkage.demo import (
 )
 from linkage.params import DemoParams
 
-SMALL = DemoParams(seed=7, n_acute=24, n_non_acute=8, staff_years=(2019, 2020, 2021), patient_years=(2020, 2021),
+SMALL = DemoParams(seed=7, n_acute=24, n_non_acute=8, staff_years=[2019, 2020, 2021], patient_years=[2020, 2021],
                  n_mergers=1)
 
 

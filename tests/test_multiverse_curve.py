@@ -122,3 +122,27 @@ def test_inferential_params_are_refused_by_dotted_key():
         validate_params({"multiverse": {"inferential_families": ["between"]}})
     with pytest.raises(ParamsError, match="multiverse"):
         validate_params({"multiverse": {"inferential_families": []}})
+
+
+def test_curve_words_name_the_outcome_not_patients_when_it_is_not_patient_experience():
+    """A curve of a mortality ratio (a user's outcome) never speaks of patients or patient experience."""
+    from types import SimpleNamespace
+
+    from linkage.multiverse import curve_terms, describe_curve
+
+    cat = SimpleNamespace(measures={
+        "outcome.hsmr": SimpleNamespace(kind="outcome", label="mortality ratio"),
+        "patient.ip_overall": SimpleNamespace(kind="patient", label="overall experience"),
+    })
+    counts = {"n_distinct": 5, "n_specs": 6, "n_duplicates": 1, "n_significant": 1, "share_significant": 0.2,
+              "null_mean_significant": 0.25, "joint_p": 0.3, "draws": 999, "share_significant_positive": 0.1,
+              "share_significant_negative": 0.1, "share_significant_bh": 0.0, "share_significant_romano_wolf": 0.0,
+              "median_estimate_within_std": 0.01}
+    s = {"n_fitted": 10, "n_specs": 12, "n_unsupported": 2, "alpha": 0.05,
+         "inferential": {"designs": ["twoway_fe"], "lags": [0, 1], **counts},
+         "falsification": {"placebo": counts, "reverse": counts}}
+    text = describe_curve(s, curve_terms(cat, ["outcome.hsmr"]))
+    assert "patient" not in text.lower()
+    assert "better mortality ratio" in text and "before the outcome" in text
+    default = describe_curve(s, curve_terms(cat, ["patient.ip_overall"]))
+    assert "better patient experience" in default and "before patients" in default

@@ -87,7 +87,7 @@ def test_demo_files_pass_through_the_readers(tmp_path):
     demo = pytest.importorskip("linkage.demo")
     if not hasattr(demo, "write_demo_files"):
         pytest.skip("linkage.demo.write_demo_files not written yet")
-    spec = DemoParams(n_acute=12, n_non_acute=4, staff_years=(2019, 2020), patient_years=(2021, 2022))
+    spec = DemoParams(n_acute=12, n_non_acute=4, staff_years=[2019, 2020], patient_years=[2021, 2022])
     demo.write_demo_files(tmp_path, spec)
     staff = read_folder(tmp_path, kind="staff")
     patient = read_folder(tmp_path, kind="patient")

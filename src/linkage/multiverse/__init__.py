@@ -23,11 +23,11 @@ from ._run import (
     run_multiverse,
 )
 from ._specs import SPEC_COLUMNS, enumerate_all, enumerate_specs, merged_trusts, spec_roles
-from ._words import describe_curve
+from ._words import Terms, curve_terms, describe_curve
 
 __all__ = [
     "BOOT_COLUMNS", "RESULT_COLUMNS", "SPEC_COLUMNS", "MultiverseRun", "Scores", "benjamini_hochberg", "boot_t",
-    "curve_inference", "describe_curve", "draw_weights", "enumerate_all", "enumerate_specs", "fit_specs", "headline_bootstrap", "headline_rows",
+    "Terms", "curve_inference", "curve_terms", "describe_curve", "draw_weights", "enumerate_all", "enumerate_specs", "fit_specs", "headline_bootstrap", "headline_rows",
     "joint_test", "mark_duplicates", "merged_trusts", "null_t_draws", "romano_wolf", "run_multiverse", "spec_frame",
     "spec_roles", "wild_cluster_bootstrap",
 ]

@@ -2,7 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class Terms(NamedTuple):
+    """How the curve's second measure is named: patient experience (the default) or another outcome."""
+
+    outcome: str = "patient experience"
+    measure: str = "patient measure"
+    second: str = "patients"
+
+
+DEFAULT_TERMS = Terms()
+
+
+def curve_terms(catalogue: Any, measures: list[str]) -> Terms:
+    """The words for the curve's dependent measures, from their role in the measure catalogue.
+
+    Patient-experience measures keep the default words; any other outcome (a mortality
+    ratio from the project's measures file, say) is named by its label, or as "the outcome"
+    when the curve has several, and never as patients.
+    """
+    found = [catalogue.measures[m] for m in measures if catalogue is not None and m in catalogue.measures]
+    if not found or all(m.kind == "patient" for m in found):
+        return Terms()
+    label = found[0].label if len(found) == 1 else "the outcome"
+    return Terms(outcome=label, measure="outcome measure", second="the outcome")
 
 
 def _pct(x: float) -> str:
@@ -24,9 +49,9 @@ def _list(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _lags(lags: list[int]) -> str:
-    named = ["the same year" if k == 0 else f"staff surveyed {k} year{'s' if k > 1 else ''} before patients"
-             if k > 0 else f"staff surveyed {-k} year{'s' if k < -1 else ''} after patients" for k in lags]
+def _lags(lags: list[int], t: Terms) -> str:
+    named = ["the same year" if k == 0 else f"staff surveyed {k} year{'s' if k > 1 else ''} before {t.second}"
+             if k > 0 else f"staff surveyed {-k} year{'s' if k < -1 else ''} after {t.second}" for k in lags]
     return _list(named) if named else "no timing"
 
 
@@ -37,39 +62,39 @@ def _counts(c: dict[str, Any], alpha: float) -> str:
             f"were no association (joint test {_p_text(c['joint_p'], c['draws'])})")
 
 
-def describe_inferential(s: dict[str, Any]) -> str:
+def describe_inferential(s: dict[str, Any], t: Terms = DEFAULT_TERMS) -> str:
     """What the pre-specified inferential curve finds, on its distinct specifications only."""
     c = s["inferential"]
     alpha = s["alpha"]
     designs = _list([FAMILY_WORDS.get(f, f) for f in c.get("designs", [])]) if c.get("designs") else "no design"
-    head = (f"The evidence we pre-specified is the within-trust curve: {designs}, with {_lags(c.get('lags', []))}, "
+    head = (f"The evidence we pre-specified is the within-trust curve: {designs}, with {_lags(c.get('lags', []), t)}, "
             "which compare each trust with itself over time")
     if not c.get("n_distinct"):
         return head + f"; none of its {c.get('n_specs', 0):,} specifications could be fitted on this panel."
-    dup = (f" After counting identical specifications once ({c['n_duplicates']:,} give exactly the same estimate as "
-           "another),") if c.get("n_duplicates") else ""
+    dup = (f" After counting identical specifications once ({c['n_duplicates']:,} "
+           f"give{'s' if c['n_duplicates'] == 1 else ''} exactly the same estimate as another),") if c.get("n_duplicates") else ""
     pos = c["share_significant_positive"]
     neg = c["share_significant_negative"]
     verdict = ("more than chance alone would give" if c["joint_p"] < alpha
                else "not clearly more than chance alone would give")
     return (
         f"{head}.{dup} {_counts(c, alpha)}: {verdict}. On the same base, "
-        f"{_pct(pos)} are significant with better staff wellbeing going with better patient experience and "
+        f"{_pct(pos)} are significant with better staff wellbeing going with better {t.outcome} and "
         f"{_pct(neg)} with worse; after adjusting for the number of tests, {_pct(c['share_significant_bh'])} remain "
         f"significant controlling the false discovery rate (Benjamini-Hochberg) and "
         f"{_pct(c['share_significant_romano_wolf'])} controlling the chance of any false positive (Romano-Wolf). "
         f"The median estimate is {c['median_estimate_within_std']:+.2f} within-trust standard deviations of the "
-        "patient measure per within-trust standard deviation of the staff measure (above zero: better with better)."
+        f"{t.measure} per within-trust standard deviation of the staff measure (above zero: better with better)."
     )
 
 
-def describe_falsification(s: dict[str, Any]) -> str:
+def describe_falsification(s: dict[str, Any], t: Terms = DEFAULT_TERMS) -> str:
     """Placebo leads and reverse models, in the same terms as the inferential curve ('' if neither was fitted)."""
     f = s.get("falsification") or {}
     parts = []
-    for key, what in (("placebo", "placebo leads (the same designs with staff surveyed after patients, which "
+    for key, what in (("placebo", f"placebo leads (the same designs with staff surveyed after {t.second}, which "
                                   "should find nothing)"),
-                      ("reverse", "reverse models (patient experience in an earlier year predicting staff results "
+                      ("reverse", f"reverse models ({t.outcome} in an earlier year predicting staff results "
                                   "later)")):
         c = f.get(key) or {}
         if c.get("n_distinct"):
@@ -80,11 +105,11 @@ def describe_falsification(s: dict[str, Any]) -> str:
     placebo = f.get("placebo") or {}
     if placebo.get("n_distinct") and placebo["joint_p"] < s["alpha"]:
         text += (" The placebo leads find more than chance would, so the within-trust associations may reflect "
-                 "shared trends or other influences on both surveys rather than a link from staff to patients.")
+                 f"shared trends or other influences on both measures rather than a link from staff to {t.second}.")
     return text
 
 
-def describe_curve(s: dict[str, Any]) -> str:
+def describe_curve(s: dict[str, Any], t: Terms = DEFAULT_TERMS) -> str:
     """What the pre-specified inferential curve finds, its falsification checks, and the size of the whole curve.
 
     Parameters
@@ -97,7 +122,7 @@ def describe_curve(s: dict[str, Any]) -> str:
     if not s.get("n_fitted"):
         return f"None of the {s.get('n_specs', 0):,} specifications could be fitted; the table lists why."
     whole = (
-        f"We fitted {s['n_fitted']:,} reasonable ways of asking the question (different staff and patient measures, "
+        f"We fitted {s['n_fitted']:,} reasonable ways of asking the question (different staff and {t.measure}s, "
         f"designs, timings, samples and weightings; {s['n_unsupported']:,} more could not be fitted on this panel and "
         "are listed with the reason)."
     )
@@ -108,6 +133,6 @@ def describe_curve(s: dict[str, Any]) -> str:
         explore = (f" The other {s['exploratory']['n_fitted']:,} fitted specifications (designs or timings not "
                    "pre-specified, such as pooled and random-effects models, which mix differences between trusts in) "
                    "are shown in the curve but not counted as evidence.")
-    falsify = describe_falsification(s)
-    return " ".join(x for x in (whole, describe_inferential(s), falsify) if x) + explore + (
+    falsify = describe_falsification(s, t)
+    return " ".join(x for x in (whole, describe_inferential(s, t), falsify) if x) + explore + (
         " These are associations, not evidence that one causes the other.")

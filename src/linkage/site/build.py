@@ -178,9 +178,11 @@ def _title(inputs: SiteInputs, rp: Any) -> str:
 
 def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
     """The specification curve on the summary: its sentence, and its figure from the multiverse stage."""
-    from ..multiverse import describe_curve
+    from ..multiverse import curve_terms, describe_curve
 
     s = inputs.extra.get("multiverse") or {}
+    mv = getattr(inputs.params, "multiverse", None)
+    terms = curve_terms(inputs.catalogue, list(getattr(mv, "patient_measures", None) or [inputs.headline.get("dependent")]))
     if not s.get("n_specs"):
         return None
     curve = inputs.extra.get("curve")
@@ -200,7 +202,7 @@ def curve_section(inputs: SiteInputs) -> dict[str, Any] | None:
                      f"{sources_read(inputs.headline, inputs.catalogue)}, linked by trust and year; details in the "
                      "step 6 report."),
         )
-    return {"sentence": describe_curve(s), "figure": figure}
+    return {"sentence": describe_curve(s, terms), "figure": figure}
 
 
 def _breaks(inputs: SiteInputs, measure: str) -> tuple[tuple[int, bool], ...]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .design import TRUST_TYPE_TEXT
 from .inputs import SiteInputs
-from .summary import TRUST_TYPE_TEXT
 from .words import and_list, year_list
 
 #: The anchor of the table on the summary page; every page's counts link to it.

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..catalogue import load_catalogue
 from ..files import read_table, write_json, write_table
-from ..multiverse import MultiverseRun, describe_curve, merged_trusts, run_multiverse
+from ..multiverse import MultiverseRun, curve_terms, describe_curve, merged_trusts, run_multiverse
 from ..params import MultiverseParams, Params
 from ..paths import STAGES
 
@@ -64,4 +64,4 @@ def summary_metrics(run_: MultiverseRun, m: MultiverseParams) -> dict[str, Any]:
 
 def plain_summary(run_: MultiverseRun, m: MultiverseParams) -> str:
     """Plain-language paragraph on the curve (the same words as the report site's summary)."""
-    return describe_curve(summary_metrics(run_, m))
+    return describe_curve(summary_metrics(run_, m), curve_terms(load_catalogue(), list(m.patient_measures)))
