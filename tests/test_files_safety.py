@@ -43,7 +43,7 @@ def test_write_csv_keeps_numbers_numbers_and_neutralises_text(tmp_path):
 
 def test_every_csv_writer_goes_through_write_csv():
     """No module writes CSV with pandas directly, except files.py itself and the demo's synthetic input files."""
-    allowed = {"files.py", "demo.py"}  # demo.py writes the publishers' layouts with codes it generates
+    allowed = {"files.py", "demo.py", "demo_context.py"}  # the demo writers write the publishers' layouts with codes it generates
     offenders = [f"{p.relative_to(SRC)}:{i}" for p in SRC.rglob("*.py") if p.name not in allowed
                  for i, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"\.to_csv\(", line)]
     assert not offenders, offenders

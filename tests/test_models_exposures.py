@@ -25,5 +25,19 @@ def test_other_exposures_fitted_or_listed_as_skipped():
 
 
 def test_other_exposures_must_not_hold_the_dependent():
-    with pytest.raises(ParamsError, match="other_exposures must not include the dependent"):
+    with pytest.raises(ParamsError, match=r"model\.other_exposures\[1\]: must not include the dependent"):
         validate_params({"model": {"other_exposures": ["staff.burnout", "patient.ip_overall"]}})
+
+
+def test_an_other_exposure_that_is_also_a_covariate_is_fitted_without_itself_as_covariate():
+    """Covariate engagement in the headline; engagement's own model holds it once, as the exposure."""
+    panel = simulate_panel(seed=2, n_trusts=60, years=(2020, 2021, 2022, 2023))
+    both = fit_models(panel, ModelParams(families=["twoway_fe"], covariates=["staff.engagement"],
+                                         other_exposures=["staff.engagement"]))
+    alone = fit_models(panel, ModelParams(families=["twoway_fe"], covariates=[], other_exposures=["staff.engagement"]))
+    pick = lambda r: r.results[(r.results["spec_name"] == "exposure_engagement")]  # noqa: E731
+    assert set(pick(both)["term"]) == {"staff.engagement"} == set(pick(alone)["term"])
+    assert pick(both)["estimate"].iloc[0] == pytest.approx(pick(alone)["estimate"].iloc[0], abs=1e-12)
+    # the headline does hold engagement as a covariate
+    assert "staff.engagement" in set(both.results[both.results["spec_name"] == "headline"]["term"]) or \
+        both.headline["estimate"] != pytest.approx(alone.headline["estimate"], abs=1e-12)

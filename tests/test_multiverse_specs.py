@@ -76,5 +76,5 @@ def test_params_section_validates_and_is_in_params_yaml():
         validate_params({"multiverse": {"families": ["between"]}})
     with pytest.raises(ParamsError, match="not kept by staff.measures|unknown measure"):
         validate_params({"multiverse": {"staff_measures": ["staff.nonexistent"]}})
-    with pytest.raises(ParamsError, match="repeats a choice"):
+    with pytest.raises(ParamsError, match=r"multiverse\.lags\[1\]: repeats 0"):
         validate_params({"multiverse": {"lags": [0, 0]}})

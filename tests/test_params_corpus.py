@@ -148,7 +148,6 @@ HAND = [
     ("placebo-zero", "model.placebo_leads", [0], "model.placebo_leads[0]"),
     ("families-repeat", "model.families", ["twoway_fe", "twoway_fe"], "model.families[1]"),
     ("families-empty", "model.families", [], "model.families"),
-    ("covariate-is-other-exposure", "model.covariates", ["staff.burnout"], "model.covariates[0]"),
     ("covariate-is-exposure", "model.covariates", ["staff.stress"], "model.covariates[0]"),
     ("other-exposure-is-dependent", "model.other_exposures", ["patient.ip_overall"], "model.other_exposures[0]"),
     ("exposure-is-dependent", "model.exposure", "patient.ip_overall", "model.exposure"),

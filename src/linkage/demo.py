@@ -261,8 +261,8 @@ def simulate_panel(
     :func:`simulate_values` (the effect on the latent value by default, as in the demo files).
     """
     years = tuple(int(y) for y in years)
-    spec = DemoParams(seed=seed, n_acute=n_trusts, n_non_acute=0, staff_years=years,
-                    patient_years=years, true_effect=true_effect, n_mergers=0)
+    spec = DemoParams(seed=seed, n_acute=n_trusts, n_non_acute=0, staff_years=list(years),
+                    patient_years=list(years), true_effect=true_effect, n_mergers=0)
     orgs = simulate_organisations(spec)
     staff, patient = simulate_values(spec, orgs, plant_on=plant_on)
     pat = patient[["org_code", "year", "patient.ip_overall", "patient.ip_respect_dignity", "n_tpat", "Q46_tres"]].rename(

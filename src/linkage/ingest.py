@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .paths import DEMO_TRUTH, MANIFEST, ODS_DIR
 from .vocab import Kind
 
 log = logging.getLogger("linkage.ingest")
@@ -54,6 +55,10 @@ def _unreadable(files: pd.DataFrame) -> list[str]:
 
 #: File names the organisation registry reads (see :func:`linkage.registry.build_registry`): recognised,
 #: so not listed as unrecognised by the survey ingest stages.
+PIPELINE_FILES = (MANIFEST.name, DEMO_TRUTH.name)
+"""Files acquire writes beside the raw files (the manifest, the demo's truth)."""
+CONTEXT_FOLDER = "context"
+"""Folder of data/raw holding the trust context files (read by the link stage, not by the survey ingest)."""
 REGISTRY_FILES = ("etr.csv", "trust_successions*.csv", "*succ*.csv", "trust_types*.csv", "trusts_*regions*.csv")
 
 
@@ -61,8 +66,11 @@ def _unrecognised(items: list[dict[str, str]]) -> list[str]:
     """``file: reason`` of each file no reader, mapping or the registry recognises."""
     from fnmatch import fnmatch
 
-    return [f"{u['file']}: {u['reason']}" for u in items
-            if not any(fnmatch(Path(u["file"]).name, pat) for pat in REGISTRY_FILES)]
+    def known(path: Path) -> bool:  # the registry's, the context source's and acquire's own files
+        return (any(fnmatch(path.name, pat) for pat in REGISTRY_FILES) or path.name in PIPELINE_FILES
+                or bool(set(path.parts[:-1]) & {ODS_DIR.name, CONTEXT_FOLDER}))
+
+    return [f"{u['file']}: {u['reason']}" for u in items if not known(Path(u["file"]))]
 
 
 def ingest(kind: Kind, raw_dir: str | Path, section: Any, *, cache_dir: str | Path | None = None,

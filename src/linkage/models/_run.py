@@ -201,8 +201,9 @@ def _specs(p: ModelParams) -> list[Spec]:
             Spec(f"lagged_dependent_lag{p.lag}", "lagged_dependent", p.lag, p.dependent, p.exposure, cov, True)
         )
     for m in p.other_exposures:
-        if m != p.exposure:
-            specs.append(Spec(f"exposure_{m.split('.', 1)[-1]}", "forward", p.lag, p.dependent, m, cov))
+        if m != p.exposure:  # a covariate that is this model's exposure is not also held as a covariate
+            specs.append(Spec(f"exposure_{m.split('.', 1)[-1]}", "forward", p.lag, p.dependent, m,
+                              tuple(c for c in cov if c != m)))
     if p.adjust_contemporaneous != "no":
         # distributed-lag twins: the shifted measure plus the same measure at year t
         out: list[Spec] = []

@@ -131,9 +131,6 @@ class ModelParams(Section):
         for i, c in enumerate(self.covariates):
             if c in (self.exposure, self.dependent):
                 raise KeyProblem(("covariates", i), f"{c!r} repeats the exposure or the dependent")
-            if c in self.other_exposures:
-                raise KeyProblem(("covariates", i), f"{c!r} is also in model.other_exposures, where it is fitted "
-                                 "as the exposure: a model cannot hold it twice")
         for key in ("families", "lags", "placebo_leads", "covariates", "other_exposures"):
             refuse_repeats(key, getattr(self, key))
         refuse_empty("families", self.families)

@@ -66,7 +66,7 @@ class MultiverseParams(Section):
         default_factory=lambda: ["twoway_fe", "first_difference", "mundlak"],
         description="Pre-specified inferential curve: the families whose specifications count as evidence (default the within-trust designs; pooled, random_effects and entity_fe stay in the curve as exploratory). Families not in families are simply not fitted.",
     )
-    inferential_lags: list[int] = Field(
+    inferential_lags: list[Annotated[int, Field(ge=0, le=5)]] = Field(
         default_factory=lambda: [0, 1],
         description="Timings k (staff at t - k, k >= 0) of the inferential curve; the same families at negative lags are placebo leads, reported as falsification checks. Lags not in lags are simply not fitted.",
     )
@@ -129,8 +129,6 @@ class MultiverseParams(Section):
     def _distinct(cls, values: list, info):
         if not values or len(set(values)) != len(values):
             raise ValueError(f"list at least one choice, each once; got {list(values)}")
-        if info.field_name == "inferential_lags" and any(k < 0 or k > 5 for k in values):
-            raise ValueError(f"lags between 0 and 5 (negative lags are placebo leads, not evidence); got {list(values)}")
         return values
 
     @model_validator(mode="after")

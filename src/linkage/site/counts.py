@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .design import TRUST_TYPE_TEXT
+from .design import TRUST_TYPE_TEXT, measure_words
 from .inputs import SiteInputs
 from .words import and_list, year_list
 
@@ -46,7 +46,10 @@ def _both_same_year(inputs: SiteInputs, x: str, y: str) -> int:
 
 def _read_rows(inputs: SiteInputs) -> list[Count]:
     out = []
-    for kind, survey in (("staff", "NHS Staff Survey"), ("patient", "CQC Adult Inpatient Survey")):
+    h = inputs.headline
+    for kind, key in (("staff", "exposure"), ("patient", "dependent")):
+        # the files' source named from the catalogue entry of the headline measure that was read from them
+        survey = measure_words(inputs.catalogue, str(h[key])).source if h.get(key) else f"{kind} source"
         n = inputs.ingest.get(kind, {}).get("organisations")
         if n is not None:
             out.append(Count(f"read_{kind}", f"Organisations in the {survey} files read", int(n),
@@ -69,11 +72,13 @@ def counts(inputs: SiteInputs) -> list[Count]:
     h, panel = inputs.headline, inputs.panel
     types = [str(t) for t in inputs.linkage.get("trust_types", [])]
     type_words = and_list(TRUST_TYPE_TEXT.get(t, f"{t} trusts") for t in types) or "the trust types chosen"
+    restricted = getattr(getattr(inputs.params, "link", None), "restrict_trust_types", True)
+    which = (f"Organisations in either source that are {type_words}; other organisations, codes" if restricted
+             else "Every organisation the files give, whatever its type (the sample is not restricted by type); codes")
     out = _read_rows(inputs)
     out.append(Count("linked", "Trusts linked (in the panel; one page each)", int(panel["org_code"].nunique()),
-                     f"Organisations in either survey that are {type_words}; other organisations, codes unknown to the "
-                     "organisation registry and predecessors merged into their successor are not counted (see the link "
-                     "step)."))
+                     f"{which} unknown to the organisation registry and predecessors merged into their successor are "
+                     "not counted (see the link step)."))
     for key, role in (("exposure", "staff"), ("dependent", "patient")):
         m = h.get(key)
         if m:

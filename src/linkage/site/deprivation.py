@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..paths import STAGES
 from .charts import BLUE, DARK, GREY, Figure, _style, save_png
+from .design import sources_read
 from .findings import quoted, unit_words
 from .inputs import SiteInputs
 from .words import fixed, nice, places_for
@@ -86,7 +87,7 @@ def gradient_sentences(inputs: SiteInputs, cm: dict[str, Any]) -> list[str]:
             f"the IMD 2019 score) more deprived have on average a {fixed(abs(g['slope_per_sd']), p)} "
             f"{unit_words(inputs, m, g['slope_per_sd'])} {word} value{_worse(inputs, m, g['slope_per_sd'])} "
             f"({_level(cm)}% interval {_ci({'ci_low': g['ci_low'], 'ci_high': g['ci_high']}, p)}; "
-            f"{g['n_trusts']} trusts, their means over the panel years){'' if clear else '; the interval includes no difference'}.")
+            f"{g['n_trusts']} trusts, their means over the panel years){'' if clear else '; the interval includes zero'}.")
     return out
 
 
@@ -215,7 +216,7 @@ def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: s
         f"deviation of deprivation (interval {nice(g['ci_low'], 2)} to {nice(g['ci_high'], 2)})" for g in ms) + ".")
     caption = ("Each dot is a trust: its mean over the panel years against the share-weighted IMD 2019 score of its "
                "catchment; the blue line is the least-squares fit (between trusts, an association). N = "
-               f"{ms[0]['n_trusts']} trusts. Sources: NHS Staff Survey, CQC Adult Inpatient Survey; {CONTEXT_SOURCE}.")
+               f"{ms[0]['n_trusts']} trusts. Sources: {sources_read(inputs.headline, inputs.catalogue)}; {CONTEXT_SOURCE}.")
     return Figure(rel, alt, caption)
 
 

@@ -357,8 +357,8 @@ def describe(inputs: SiteInputs, row: pd.Series, group: str) -> Finding:
             f"{quoted(inputs, y)}{later} was {signed(est, places, yu)}{direction_words(inputs, y, est, places)} "
             f"({level}% interval: {interval(lo, hi, places, yu)}; {int(row['n_entities'])} trusts, "
             f"{int(row['n_obs'])} trust-years). ")
-    text += ("The interval excludes no difference. " if clear
-             else "The interval includes no difference: the data cannot tell a link from none. ")
+    text += ("The interval does not include zero. " if clear
+             else "The interval includes zero: the data cannot tell a link from none. ")
     pairs = pairs_for(inputs.panel, y, x, lag)
     xs, ys = who(inputs, x), who(inputs, y)
     surveyed = all(inputs.measure(m) is not None and inputs.measure(m).kind in ROLE_PEOPLE for m in (x, y))

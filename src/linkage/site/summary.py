@@ -184,7 +184,7 @@ def _sure(inputs: SiteInputs, head: Finding) -> str:
     yu = unit_words(inputs, h["dependent"])
     level = int(round(100 * (1 - float(h.get("alpha", 0.05)))))
     text = (f"The {level}% interval runs from {interval(ps['ci_low'], ps['ci_high'], places, yu)}"
-            f"{'; it excludes no difference' if head.clear else '; it includes no difference'}.")
+            f"{'; it does not include zero' if head.clear else '; it includes zero (no link)'}.")
     return text + _mde_text(inputs, head, places) + _equivalence_text(inputs, head, places)
 
 
