@@ -57,6 +57,8 @@ def _unreadable(files: pd.DataFrame) -> list[str]:
 #: so not listed as unrecognised by the survey ingest stages.
 PIPELINE_FILES = (MANIFEST.name, DEMO_TRUTH.name)
 """Files acquire writes beside the raw files (the manifest, the demo's truth)."""
+DOC_SUFFIXES = (".md", ".txt", ".rst")
+"""Documentation beside the data (a README): not a data file, so never listed as unrecognised."""
 CONTEXT_FOLDER = "context"
 """Folder of data/raw holding the trust context files (read by the link stage, not by the survey ingest)."""
 REGISTRY_FILES = ("etr.csv", "trust_successions*.csv", "*succ*.csv", "trust_types*.csv", "trusts_*regions*.csv")
@@ -68,6 +70,7 @@ def _unrecognised(items: list[dict[str, str]]) -> list[str]:
 
     def known(path: Path) -> bool:  # the registry's, the context source's and acquire's own files
         return (any(fnmatch(path.name, pat) for pat in REGISTRY_FILES) or path.name in PIPELINE_FILES
+                or path.suffix.lower() in DOC_SUFFIXES
                 or bool(set(path.parts[:-1]) & {ODS_DIR.name, CONTEXT_FOLDER}))
 
     return [f"{u['file']}: {u['reason']}" for u in items if not known(Path(u["file"]))]
