@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Time what a new user does on a fresh clone: install, the demo run, the tests.
-# Prints one line per step (seconds, wall clock) and writes them to $OUT (default
+# Prints one line per step (wall-clock and CPU seconds, 1-minute load average before and after) and writes them to $OUT (default
 # ci-artifacts/times.txt in this checkout). The numbers go into README.md by hand
 # after a run; they depend on the machine (cores, other load, a warm pip cache).
 #
@@ -17,12 +17,16 @@ mkdir -p "$(dirname "$out")"
 git clone --quiet "$here" "$work/linkage"
 cd "$work/linkage"
 
-step() {  # step NAME COMMAND... : run it, record its wall-clock seconds
+step() {  # step NAME COMMAND... : run it, record wall-clock and CPU seconds and the load around it
   local name=$1; shift
-  local t0; t0=$(date +%s)
-  "$@" >"$work/$name.log" 2>&1 || { echo "$name failed (log: $work/$name.log)" >&2; exit 1; }
-  local secs=$(( $(date +%s) - t0 ))
-  printf '%-8s %5d s  (%s)\n' "$name" "$secs" "$*" | tee -a "$work/times.txt"
+  local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
+  /usr/bin/time -f '%e %U %S' -o "$work/$name.time" "$@" >"$work/$name.log" 2>&1 \
+    || { echo "$name failed (log: $work/$name.log)" >&2; exit 1; }
+  local load1; load1=$(cut -d' ' -f1 /proc/loadavg)
+  read -r wall usr sys <"$work/$name.time"
+  # CPU = user + system seconds of the step and its children: less sensitive to other load than wall clock
+  printf '%-8s wall %6.0f s  cpu %6.0f s  load %s -> %s  (%s)\n' "$name" "$wall" \
+    "$(echo "$usr + $sys" | bc)" "$load0" "$load1" "$*" | tee -a "$work/times.txt"
 }
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)" \
