@@ -149,3 +149,78 @@ def test_board_page_prints_on_one_a4_page(small_site, tmp_path):
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
     assert pages == 1, f"board summary prints on {pages} pages"
     assert re.search(rb"/MediaBox\s*\[\s*0 0 59[45](\.\d+)? 841(\.\d+)?", data), "not A4 (595 x 842 points)"
+
+
+def test_p_values_print_by_one_rule_and_a_bootstrap_zero_is_below_one_in_the_draws():
+    from linkage.figures import bootstrap_tables
+    from linkage.site.words import p_number, p_text
+
+    assert [p_number(p) for p in (0.8242497, 0.0496, 0.00123, 0.0009, 0.0)] == ["0.824", "0.050", "0.001", "< 0.001",
+                                                                                   "< 0.001"]
+    assert p_text(0.0496) == "p = 0.050" and p_text(1e-22) == "p < 0.001"
+    assert p_number(0.0, 999) == "< 0.001 (none of 999 draws)"
+    assert p_number(0.0, 99) == "< 0.01 (none of 99 draws)" and p_number(0.0404, 99) == "0.040"
+    # the step tables (p-value columns named in words) use the same rule as the sentences
+    assert plain_number("0.0496", p_value=True) == p_number(0.0496)
+    boot = pd.DataFrame({"spec_id": [1, 1], "boot_weights": ["rademacher", "webb"], "boot_kind": ["wcr", "wcr"],
+                         "p_value_boot": [0.0, 0.3123], "estimate": [0.5, 0.5], "p_value": [1e-9, 1e-9],
+                         "ci_low": [0.4, 0.4], "ci_high": [0.6, 0.6]})
+    table = pd.DataFrame({"spec_id": [1], "exposure": ["staff.x"], "dependent": ["patient.y"], "lag": [0]})
+    pivot, long = bootstrap_tables(boot, table, 999)
+    cells = set(pivot.to_numpy().ravel()) | set(long["p_value_boot"])
+    assert cells == {"< 0.001 (none of 999 draws)", "0.312"}
+    soup = BeautifulSoup(pivot.to_html(), "html.parser")
+    humanise_tables(soup)
+    assert [td.get_text() for td in soup.select("td")] == ["< 0.001 (none of 999 draws)", "0.312"]
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(v.replace("−", "-").replace(",", "")) for v in re.findall(r"[−-]?\d[\d,]*\.?\d*", text)]
+
+
+def test_key_findings_say_which_estimate_they_show_and_give_the_corrected_one_beside_it(small_site):
+    head = json.loads((small_site["reports"].parent / "metrics" / "headline.json").read_text())
+    assert head.get("estimate_corrected") is not None, "the demo reports a measurement-error corrected estimate"
+    box = _page(small_site, "summary.html").select_one(".key-findings dd")
+    text = box.get_text(" ", strip=True)
+    assert "as fitted, not corrected for measurement error" in text and "sampling error" in text
+    fitted, corrected = text.split("Corrected for it")
+    step = _numbers(fitted.split("Per ", 1)[1])[0]  # the typical change the box expresses both numbers per
+    est, lo, hi = _numbers(corrected)[:3]
+    tol = 0.51 * 10 ** -len(corrected.split(".")[1].split()[0].rstrip(")"))  # half a unit of the last shown place
+    assert est == pytest.approx(head["estimate_corrected"] * step, abs=tol)
+    assert lo == pytest.approx(head["ci_low_corrected"] * step, abs=tol)
+    assert hi == pytest.approx(head["ci_high_corrected"] * step, abs=tol)
+    rel = head["exposure_reliability"]
+    assert f"about {100 * (1 - rel):.0f}%" in fitted
+
+
+def test_trajectory_small_multiples_span_one_type_and_break_lines_at_gaps_and_breaks(small_site):
+    from PIL import Image
+
+    from linkage.site.trajectories import FIGURE_NAME, _segments, chosen_trusts
+
+    assert _segments([2019, 2020, 2021, 2022, 2023], [1.0, float("nan"), 2.0, 3.0, 4.0], {2023}) == [
+        ([2019], [1.0]), ([2021, 2022], [2.0, 3.0]), ([2023], [4.0])]
+    folder = small_site["reports"].parent
+    panel = pd.read_parquet(folder / "data" / "processed" / "panel.parquet")
+    head = json.loads((folder / "metrics" / "headline.json").read_text())
+    x, y = head["exposure"], head["dependent"]
+    ttype, codes, n = chosen_trusts(panel, x, y, k=5)
+    both = panel.dropna(subset=[x, y])
+    counts = both.groupby("org_code")["year"].nunique()
+    eligible = both[both["org_code"].isin(counts[counts >= 2].index)]
+    by_type = eligible.groupby("trust_type")["org_code"].nunique()
+    assert n == by_type.max() and ttype == by_type.idxmax() and len(codes) == 5
+    means = eligible[eligible["trust_type"] == ttype].groupby("org_code")[x].mean()
+    assert codes[0] == means.idxmin() and codes[-1] == means.idxmax()  # spans the range, ordered low to high
+    assert list(means[codes]) == sorted(means[codes])
+    summary = _page(small_site, "summary.html")
+    fig = next(f for f in summary.select("figure") if f.img["src"] == f"figures/{FIGURE_NAME}")
+    caption = fig.figcaption.get_text(" ", strip=True)
+    assert f"of the {n} " in caption and "not a ranking" in caption
+    with Image.open(small_site["reports"] / "figures" / FIGURE_NAME) as im:
+        titles = im.text["Axis titles"]
+    panels = titles.split(" | ")
+    assert all("; y: " in p and not p.endswith("y: ") for p in panels)
+    assert "Survey year" in titles and ("per cent of" in titles or "score (0 to 10)" in titles)

@@ -243,10 +243,8 @@ def multiverse_nb() -> nbf.NotebookNode:
            "For the headline design (sample all, unweighted, clustered by trust), p-values and intervals from "
            "the wild cluster bootstrap (restricted WCR and unrestricted WCU; Rademacher and Webb weights) beside "
            "the analytic ones."),
-        code('b = run.bootstrap.merge(run.table[["spec_id", "exposure", "dependent", "lag"]], on="spec_id")\n'
-             'display(b.pivot_table(index=["exposure", "dependent", "lag", "estimate", "p_value", "ci_low", "ci_high"],'
-             ' columns=["boot_weights", "boot_kind"], values="p_value_boot").round(3))\n'
-             'display(b.round(4))'),
+        code('pivot, long = figures.bootstrap_tables(run.bootstrap, run.table, P.multiverse.bootstrap_draws)\n'
+             'display(pivot)\ndisplay(long)'),
         md("## What could not be fitted"),
         code('bad = run.table[run.table["status"] != "ok"]\ndisplay(Markdown(figures.unfitted_sentence(run.table)))\n'
              'display(bad.groupby("reason").size().rename("specifications").to_frame() if len(bad) '

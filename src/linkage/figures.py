@@ -307,3 +307,21 @@ def unfitted_sentence(table: pd.DataFrame) -> str:
         parts.append(f"{n:,} because {words}" + (f" ({labels})" if labels and key in UNFITTED_TEXT else ""))
     return (f"**{len(bad):,} of {len(table):,} specifications were not fitted**, each for a reason listed in the "
             f"table below: " + "; ".join(parts) + ".")
+
+
+def bootstrap_tables(bootstrap: pd.DataFrame, table: pd.DataFrame, draws: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The wild-bootstrap p-values of the headline specifications, printed by the one p-value rule.
+
+    Returns the pivot (one column per weight distribution and bootstrap kind)
+    and the long table. A bootstrap p-value with no draw as extreme as the
+    estimate prints as "< 0.001 (none of 999 draws)", not as 0.
+    """
+    from .site.words import p_number
+
+    b = bootstrap.merge(table[["spec_id", "exposure", "dependent", "lag"]], on="spec_id")
+    pivot = b.pivot_table(index=["exposure", "dependent", "lag", "estimate", "p_value", "ci_low", "ci_high"],
+                          columns=["boot_weights", "boot_kind"], values="p_value_boot")
+    pivot = pivot.map(lambda p: p_number(float(p), draws) if pd.notna(p) else "")
+    long = b.round(4)
+    long["p_value_boot"] = [p_number(float(p), draws) if pd.notna(p) else "" for p in b["p_value_boot"]]
+    return pivot, long

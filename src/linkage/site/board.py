@@ -34,6 +34,9 @@ class KeyFindings:
         Trusts, trust-years and survey years of the headline model.
     caveat : str
         The caveat that matters most (the headline's own warning when there is one).
+    corrected : str
+        Which estimate ``number`` is (as fitted) and, beside it, the estimate corrected for the sampling error of
+        the exposure's survey scores, when the headline reports one; empty otherwise.
     board : list of str
         What this means for a trust board, in plain sentences.
     counts : list of Count
@@ -44,6 +47,7 @@ class KeyFindings:
     number: str
     sample: str
     caveat: str
+    corrected: str = ""
     board: list[str] = field(default_factory=list)
     counts: list[Count] = field(default_factory=list)
 
@@ -57,6 +61,24 @@ def _number(inputs: SiteInputs, head: Finding) -> str:
     return (f"Per {nice(ps['step'], 1)} {unit_words(inputs, x, ps['step'])} more {quoted(inputs, x)} than usual for "
             f"the trust (about a typical year-to-year change): {signed(ps['estimate'], places, yu)} "
             f"{quoted(inputs, y)} ({level}% interval {interval(ps['ci_low'], ps['ci_high'], places, yu)}).")
+
+
+def _corrected(inputs: SiteInputs, head: Finding) -> str:
+    """The measurement-error corrected estimate beside the fitted one, per the same typical change, in words."""
+    h, ps = inputs.headline, head.per_step
+    keys = ("estimate_corrected", "ci_low_corrected", "ci_high_corrected")
+    if not all(h.get(k) is not None for k in keys):
+        return ""
+    est, lo, hi = (float(h[k]) * ps["step"] for k in keys)
+    places = max(interval_places(lo, hi), interval_places(ps["ci_low"], ps["ci_high"]))
+    yu, x = unit_words(inputs, h["dependent"]), quoted(inputs, h["exposure"])
+    rel = h.get("exposure_reliability")
+    noise = (f" (about {100 * (1 - float(rel)):.0f}% of its year-to-year changes within a trust are sampling noise)"
+             if rel is not None and rel == rel else "")
+    return (f"This number is the model's estimate as fitted, not corrected for measurement error. Each trust's {x} "
+            f"comes from a survey of some of its staff, so it carries sampling error{noise}, and that error pulls "
+            f"the estimate towards zero (attenuation). Corrected for it: {signed(est, places, yu)} "
+            f"(interval {interval(lo, hi, places, yu)}).")
 
 
 def _caveat(inputs: SiteInputs, head: Finding) -> str:
@@ -94,7 +116,8 @@ def key_findings(inputs: SiteInputs) -> KeyFindings | None:
     sample = (f"{int(h['n_trusts']):,} trusts, {int(h['n_obs']):,} trust-years, survey years "
               f"{year_list(h.get('years', []))}.")
     return KeyFindings(verdict=_found(inputs, head), number=_number(inputs, head), sample=sample,
-                       caveat=_caveat(inputs, head), board=_board(inputs, head), counts=counts(inputs))
+                       caveat=_caveat(inputs, head), corrected=_corrected(inputs, head),
+                       board=_board(inputs, head), counts=counts(inputs))
 
 
 __all__ = ["BOARD_PAGE", "COUNTS_ANCHOR", "KeyFindings", "key_findings"]

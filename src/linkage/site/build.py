@@ -10,6 +10,7 @@ from typing import Any
 from ..paths import MANIFEST, REPORTS, STAGES
 from ..provenance import versions
 from ..vocab import UNIT_TEXT
+from . import trajectories
 from .board import BOARD_PAGE, key_findings
 from .charts import Figure, coverage_figure, findings_figure
 from .counts import COUNTS_ANCHOR
@@ -152,7 +153,8 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     head = [f for f in all_findings(inputs) if f.group == "headline"]
     figs = [findings_figure(inputs, head + list(ctx["answers"].findings), layout.out / "figures" / FINDINGS_FIGURE,
                             f"figures/{FINDINGS_FIGURE}"),
-            coverage_figure(inputs, layout.out / "figures" / COVERAGE_FIGURE, f"figures/{COVERAGE_FIGURE}")]
+            coverage_figure(inputs, layout.out / "figures" / COVERAGE_FIGURE, f"figures/{COVERAGE_FIGURE}"),
+            trajectories.figure_for(inputs, layout.out)]
     figs = [f for f in figs if f]
     layout.written += [layout.out / f.path for f in figs]
     rp = params.report

@@ -50,7 +50,20 @@ def _style() -> None:
 
 def axis_titles(fig) -> str:
     """The axis titles of every panel of ``fig`` (``x: ...; y: ...`` per panel, panels separated by ``|``)."""
-    return " | ".join(f"x: {ax.get_xlabel()}; y: {ax.get_ylabel()}" for ax in fig.axes if ax.get_visible())
+    return " | ".join(f"x: {_title(ax, 'x')}; y: {_title(ax, 'y')}" for ax in fig.axes if ax.get_visible())
+
+
+def _title(ax, which: str) -> str:
+    """An axis's title, or for a small-multiples panel sharing that axis the title of the panel that shows it."""
+    own = ax.get_xlabel() if which == "x" else ax.get_ylabel()
+    if own:
+        return own
+    shared = ax.get_shared_x_axes() if which == "x" else ax.get_shared_y_axes()
+    for other in shared.get_siblings(ax):
+        text = other.get_xlabel() if which == "x" else other.get_ylabel()
+        if text:
+            return text
+    return ""
 
 
 def save_png(fig, path: Path) -> None:

@@ -19,7 +19,7 @@ from .charts import BLUE, DARK, GREY, Figure, _style, save_png
 from .design import sources_read
 from .findings import quoted, unit_words
 from .inputs import SiteInputs
-from .words import fixed, nice, places_for
+from .words import fixed, nice, p_text, places_for
 
 MODERATOR = "context.imd2019_score"
 FIGURE_NAME = "summary_deprivation.png"
@@ -106,7 +106,7 @@ def within_sentences(inputs: SiteInputs, cm: dict[str, Any]) -> list[str]:
            f"At average deprivation, a trust's year with 1 {xu} higher {quoted(inputs, x)} than usual for it goes with "
            f"{fixed(b['estimate'], pb)} {yu} ({_level(cm)}% interval {_ci(b, pb)}). For a trust one standard deviation more "
            f"deprived, this association differs by {fixed(bi['estimate'], p)} {yu} per {xu} (interval {_ci(bi, p)}, "
-           f"p = {nice(bi['p_value'], 2)}); the smallest difference these data would detect with "
+           f"{p_text(bi['p_value'])}); the smallest difference these data would detect with "
            f"{int(round(100 * cm['power']))}% power is {nice(bi['mde'], 2)} {yu} per {xu} in either direction."]
     d = cm.get("difference") or {}
     if d:

@@ -35,12 +35,17 @@ def _f(x: float) -> str:
 
 def y_title(series: Series) -> str:
     """The y-axis title: what the numbers are, in their units."""
-    if series.unit == "percent":
-        return "Per cent of " + ("patients" if series.kind == "patient" else "staff")
-    if series.unit == "score10":
+    return level_title(series.unit, series.kind)
+
+
+def level_title(unit: str, kind: str) -> str:
+    """What a measure's values are, in their units (``Per cent of staff``, ``Score (0 to 10)``)."""
+    if unit == "percent":
+        return "Per cent of " + ("patients" if kind == "patient" else "staff")
+    if unit == "score10":
         return "Score (0 to 10)"
-    unit = UNIT_TEXT.get(series.unit, "unit")
-    return unit[:1].upper() + unit[1:] + "s"
+    text = UNIT_TEXT.get(unit, "unit")
+    return text[:1].upper() + text[1:] + "s"
 
 
 def _range(series: Series) -> tuple[float, float]:

@@ -15,6 +15,7 @@ import math
 import re
 
 from ..vocab import FAMILY_TEXT
+from .words import p_number
 
 #: Column and row names used by the pipeline's tables, in words. Names not listed are turned into words
 #: mechanically (underscores to spaces, known abbreviations spelt out), so a new column never shows raw.
@@ -65,7 +66,7 @@ def plain_number(text: str, p_value: bool = False) -> str:
     if not math.isfinite(x):
         return text
     if p_value and 0 <= x <= 1:
-        return "< 0.001" if x < 0.001 else f"{x:.3f}"
+        return p_number(x)
     if x == int(x) and "e" not in t.lower() and "." not in t:
         return t if abs(x) < 10_000 else f"{int(x):,}"  # years and small counts as they are
     if x == 0:

@@ -25,15 +25,33 @@ def nice(x: float, digits: int = 2) -> str:
     return f"{rounded:.{places}f}"
 
 
-def p_text(p: float) -> str:
-    """A p-value in words: ``'p < 0.001'``, ``'p > 0.99'``, else two significant figures (``'p = 0.12'``)."""
+def p_number(p: float, draws: int | None = None) -> str:
+    """A p-value by the one rounding rule of every page and table: three decimals, ``'< 0.001'`` below that.
+
+    A p-value from ``draws`` resampling draws cannot be smaller than about one
+    in ``draws``: when it is (none of the draws as extreme, so a computed 0),
+    it prints as "less than 1/draws" with the number of draws, never as ``0``.
+
+    Examples
+    --------
+    >>> p_number(0.8242), p_number(0.0004), p_number(0.0, 999), p_number(0.0, 99), p_number(0.031, 999)
+    ('0.824', '< 0.001', '< 0.001 (none of 999 draws)', '< 0.01 (none of 99 draws)', '0.031')
+    """
+    if p is None or not math.isfinite(p):
+        return "not available"
+    if draws and p * draws < 1:
+        return f"< {nice(1.0 / draws, 1)} (none of {draws:,} draws)"
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.3f}"
+
+
+def p_text(p: float, draws: int | None = None) -> str:
+    """A p-value in a sentence: ``'p < 0.001'``, ``'p = 0.124'`` (the rule of :func:`p_number`)."""
     if p is None or not math.isfinite(p):
         return "p not available"
-    if p < 0.001:
-        return "p < 0.001"
-    if p > 0.99:
-        return "p > 0.99"
-    return f"p = {nice(p, 2)}"
+    n = p_number(p, draws)
+    return f"p {n}" if n.startswith("<") else f"p = {n}"
 
 
 def typical_step(sd: float) -> float:
