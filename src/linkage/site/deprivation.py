@@ -8,6 +8,7 @@ Reads ``data/processed/context_models.json`` (the model stage's deprivation anal
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from .charts import BLUE, DARK, GREY, Figure, _style, save_png
 from .design import sources_read
 from .findings import quoted, unit_words
 from .inputs import SiteInputs
-from .words import fixed, nice, p_text, places_for
+from .words import fixed, level_title, nice, p_text, places_for
 
 MODERATOR = "context.imd2019_score"
 FIGURE_NAME = "summary_deprivation.png"
@@ -190,6 +191,11 @@ def placeholder(out: Path) -> None:
     save_png(fig, out)
 
 
+def _level_units(inputs: SiteInputs, measure: str) -> str:
+    m = inputs.measure(measure)
+    return level_title(m.unit, m.kind).lower() if m else "units"
+
+
 def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: str) -> Figure | None:
     """Two panels: each trust's mean dependent and exposure against its catchment deprivation, with the OLS line."""
     ms = [g for g in cm.get("gradients", []) if "slope_per_sd" in g]
@@ -200,8 +206,8 @@ def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: s
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, axes = plt.subplots(1, len(ms), figsize=(5.6 * len(ms), 4.0), squeeze=False)
-    fig.subplots_adjust(wspace=0.45)
+    # constrained layout leaves room for each panel's own y title, however long the measure's label
+    fig, axes = plt.subplots(1, len(ms), figsize=(5.6 * len(ms), 4.2), squeeze=False, layout="constrained")
     d = inputs.panel.groupby("org_code")[MODERATOR].first()
     for ax, g in zip(axes[0], ms, strict=True):
         tm = pd.concat([inputs.panel.groupby("org_code")[g["measure"]].mean(), d], axis=1).dropna()
@@ -209,7 +215,8 @@ def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: s
         xs = np.linspace(tm[MODERATOR].min(), tm[MODERATOR].max(), 2)
         ax.plot(xs, g["mean"] + g["slope_per_sd"] * (xs - tm[MODERATOR].mean()) / g["d_sd"], color=BLUE, lw=2)
         ax.set_xlabel("Catchment deprivation\n(IMD 2019 score, higher = more deprived)")
-        ax.set_ylabel(f"{inputs.label(g['measure'])}\n(trust mean, {unit_words(inputs, g['measure'])})", color=DARK)
+        ax.set_ylabel(textwrap.fill(f"{inputs.label(g['measure'])} (trust mean, {_level_units(inputs, g['measure'])})",
+                                    34), color=DARK)
     save_png(fig, out)
     alt = ("Scatter plots of trust means against catchment deprivation: " + "; ".join(
         f"{inputs.label(g['measure'])}, {g['n_trusts']} trusts, fitted slope {nice(g['slope_per_sd'], 2)} per standard "

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-from ..vocab import UNIT_TEXT
 from .trusts import Series
-from .words import fixed
+from .words import fixed, level_title
 
 BLUE, DARK, GREY_LIGHT, GREY_MID, GREY_DARK = "#005EB8", "#003087", "#E8EDEE", "#AEB7BD", "#425563"
 W, H = 560, 260
@@ -36,16 +35,6 @@ def _f(x: float) -> str:
 def y_title(series: Series) -> str:
     """The y-axis title: what the numbers are, in their units."""
     return level_title(series.unit, series.kind)
-
-
-def level_title(unit: str, kind: str) -> str:
-    """What a measure's values are, in their units (``Per cent of staff``, ``Score (0 to 10)``)."""
-    if unit == "percent":
-        return "Per cent of " + ("patients" if kind == "patient" else "staff")
-    if unit == "score10":
-        return "Score (0 to 10)"
-    text = UNIT_TEXT.get(unit, "unit")
-    return text[:1].upper() + text[1:] + "s"
 
 
 def _range(series: Series) -> tuple[float, float]:

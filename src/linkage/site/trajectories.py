@@ -23,22 +23,25 @@ import pandas as pd
 from .charts import DARK, GREY, Figure, _style, save_png
 from .design import TRUST_TYPE_TEXT, sources_read
 from .inputs import SiteInputs
-from .svg import BREAK_NAME, level_title
+from .svg import BREAK_NAME
+from .words import level_title
 
 #: Output file of the figure, relative to the site's ``figures`` folder.
 FIGURE_NAME = "summary_trajectories.png"
 #: Most trusts drawn (columns); more would not be readable at the page's width.
 MAX_TRUSTS = 8
 _SUFFIX = re.compile(r"\s+NHS(\s+FOUNDATION)?\s+TRUST$", re.IGNORECASE)
+_NOTE = re.compile(r"\s*\([^)]*\)$")
 
 
 def short_name(name: str) -> str:
-    """A trust's name without the common suffix, in title case when published in capitals, wrapped to 2 lines."""
-    text = _SUFFIX.sub("", str(name).strip())
+    """A trust's name without the common suffix or a trailing note in brackets, title case if in capitals, 3 lines."""
+    text = _NOTE.sub("", str(name).strip())
+    text = _SUFFIX.sub("", text)
     if text.isupper():
         text = text.title().replace(" And ", " and ").replace(" Of ", " of ").replace("Nhs", "NHS")
-    lines = textwrap.wrap(text, 16)
-    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
+    lines = textwrap.wrap(text, 18)
+    return "\n".join(lines[:3]) + ("…" if len(lines) > 3 else "")
 
 
 def chosen_trusts(panel: pd.DataFrame, x: str, y: str, k: int = MAX_TRUSTS) -> tuple[str, list[str], int]:
@@ -74,23 +77,24 @@ def _segments(years: list[int], values: list[float], cut: set[int]) -> list[tupl
     return runs
 
 
-def _breaks(inputs: SiteInputs, measures: list[str], lo: int, hi: int) -> list[tuple[int, bool, str]]:
-    """Series breaks of the measures inside the years shown: (year, comparable across, reason)."""
-    out = {}
-    for m in measures:
-        for b in inputs.measure(m).series_breaks:
-            if lo < b.year <= hi:
-                out.setdefault(b.year, (b.year, b.comparable_across, f"{inputs.label(m)}: {b.note.rstrip('.')}"))
-    return [out[k] for k in sorted(out)]
+def _breaks(inputs: SiteInputs, measure: str, lo: int, hi: int) -> list[tuple[int, bool, str]]:
+    """Series breaks of ``measure`` inside the years shown: (year, comparable across, reason)."""
+    return [(b.year, b.comparable_across, f"{_bare(inputs, measure)}: {b.note.rstrip('.')}")
+            for b in sorted(inputs.measure(measure).series_breaks, key=lambda b: b.year) if lo < b.year <= hi]
+
+
+def _bare(inputs: SiteInputs, measure: str) -> str:
+    """The measure's label without its unit in brackets (the axis title gives the unit in words)."""
+    return _NOTE.sub("", inputs.label(measure))
 
 
 def _units(inputs: SiteInputs, measure: str) -> str:
     m = inputs.measure(measure)
-    return level_title(m.unit, m.kind).lower() if m else "units"
+    return level_title(m.unit, m.kind).lower().replace("(", "").replace(")", "") if m else "units"
 
 
 def _row_label(inputs: SiteInputs, measure: str) -> str:
-    return textwrap.fill(f"{inputs.label(measure)} ({_units(inputs, measure)})", 26)
+    return textwrap.fill(f"{_bare(inputs, measure)} ({_units(inputs, measure)})", 26)
 
 
 def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
@@ -111,8 +115,8 @@ def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     from matplotlib.lines import Line2D
 
     years = sorted(int(v) for v in panel["year"].dropna().unique())
-    breaks = _breaks(inputs, [x, y], years[0], years[-1])
-    cut = {yr for yr, comparable, _ in breaks if not comparable}
+    breaks = {m: _breaks(inputs, m, years[0], years[-1]) for m in (x, y)}
+    cut = {m: {yr for yr, comparable, _ in b if not comparable} for m, b in breaks.items()}
     fig, axes = plt.subplots(2, len(codes), figsize=(1.6 * len(codes) + 1.6, 5.4), sharex=True, sharey="row",
                              squeeze=False)
     names = panel.dropna(subset=["org_name"]).groupby("org_code")["org_name"].last()
@@ -120,9 +124,9 @@ def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
         g = panel[panel["org_code"] == code].set_index("year").reindex(years)
         for row, (measure, marker) in enumerate(((x, "o"), (y, "s"))):
             ax = axes[row][col]
-            for xs, vs in _segments(years, g[measure].tolist(), cut):
+            for xs, vs in _segments(years, g[measure].tolist(), cut[measure]):
                 ax.plot(xs, vs, color=DARK, lw=1.6, marker=marker, ms=4.5)
-            for yr, _c, _r in breaks:
+            for yr, _c, _r in breaks[measure]:  # each row marks its own measure's breaks
                 ax.axvline(yr - 0.5, color=GREY, ls="--", lw=1)
             ax.tick_params(labelsize=9)
         axes[0][col].set_title(short_name(names.get(code, code)), fontsize=9)
@@ -130,11 +134,12 @@ def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     axes[0][0].set_ylabel(_row_label(inputs, x), fontsize=10)
     axes[1][0].set_ylabel(_row_label(inputs, y), fontsize=10)
     axes[1][0].set_xlabel("Survey year", fontsize=10)
-    handles = [Line2D([], [], color=DARK, marker="o", label=f"staff: {inputs.label(x)}"),
-               Line2D([], [], color=DARK, marker="s", label=f"patients: {inputs.label(y)}")]
-    handles += [Line2D([], [], color=GREY, ls="--", label=textwrap.shorten(f"{BREAK_NAME} ({yr}): {r}", 150))
-                for yr, _c, r in breaks]
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02 - 0.045 * len(handles)),
+    handles = [Line2D([], [], color=DARK, marker="o", label=f"top row, staff: {_bare(inputs, x)}"),
+               Line2D([], [], color=DARK, marker="s", label=f"bottom row, patients: {_bare(inputs, y)}")]
+    handles += [Line2D([], [], color=GREY, ls="--", label=textwrap.fill(f"{BREAK_NAME} ({yr}), {r}", 120))
+                for m in (x, y) for yr, _c, r in breaks[m]]
+    n_lines = sum(h.get_label().count("\n") + 1 for h in handles)
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.03 - 0.05 * n_lines),
                frameon=False, fontsize=9, ncol=1)
     fig.tight_layout()
     save_png(fig, out)
@@ -146,7 +151,7 @@ def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
                f"{inputs.label(x)} ({_units(inputs, x)}); bottom row: {inputs.label(y)} "
                f"({_units(inputs, y)}); each row on one scale. The headline design compares each trust with "
                f"itself over these years. A gap in a line is a year without a published value"
-               f"{' or a ' + BREAK_NAME + ' values either side of which are not comparable' if cut else ''}. "
+               f"{' or a ' + BREAK_NAME + ' across which values are not comparable' if any(cut.values()) else ''}. "
                f"Sources: {sources_read(h, inputs.catalogue)}.")
     return Figure(rel, alt, caption)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from ..vocab import UNIT_TEXT
+
 
 def nice(x: float, digits: int = 2) -> str:
     """Round to ``digits`` significant figures, never in scientific notation.
@@ -149,3 +151,13 @@ def lower_first(text: str) -> str:
 def short_label(label: str) -> str:
     """A catalogue label without its trailing unit in brackets: ``'Unwell from stress (% staff)'`` -> ``'Unwell from stress'``."""
     return label.rsplit(" (", 1)[0] if label.endswith(")") else label
+
+
+def level_title(unit: str, kind: str) -> str:
+    """What a measure's values are, in their units (``Per cent of staff``, ``Score (0 to 10)``)."""
+    if unit == "percent":
+        return "Per cent of " + ("patients" if kind == "patient" else "staff")
+    if unit == "score10":
+        return "Score (0 to 10)"
+    text = UNIT_TEXT.get(unit, "unit")
+    return text[:1].upper() + text[1:] + "s"
