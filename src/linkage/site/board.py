@@ -75,10 +75,9 @@ def _corrected(inputs: SiteInputs, head: Finding) -> str:
     rel = h.get("exposure_reliability")
     noise = (f" (about {100 * (1 - float(rel)):.0f}% of its year-to-year changes within a trust are sampling noise)"
              if rel is not None and rel == rel else "")
-    return (f"This number is the model's estimate as fitted, not corrected for measurement error. Each trust's {x} "
-            f"comes from a survey of some of its staff, so it carries sampling error{noise}, and that error pulls "
-            f"the estimate towards zero (attenuation). Corrected for it: {signed(est, places, yu)} "
-            f"(interval {interval(lo, hi, places, yu)}).")
+    return (f"{signed(est, places, yu)} (interval {interval(lo, hi, places, yu)}). Each trust's {x} comes from a "
+            f"survey of some of its staff, so it carries sampling error{noise}; that error pulls the fitted estimate "
+            "towards zero (attenuation), and this estimate removes that pull.")
 
 
 def _caveat(inputs: SiteInputs, head: Finding) -> str:
@@ -115,8 +114,11 @@ def key_findings(inputs: SiteInputs) -> KeyFindings | None:
     h = inputs.headline
     sample = (f"{int(h['n_trusts']):,} trusts, {int(h['n_obs']):,} trust-years, survey years "
               f"{year_list(h.get('years', []))}.")
-    return KeyFindings(verdict=_found(inputs, head), number=_number(inputs, head), sample=sample,
-                       caveat=_caveat(inputs, head), corrected=_corrected(inputs, head),
+    corrected, number = _corrected(inputs, head), _number(inputs, head)
+    if corrected:  # say which estimate the number is; the corrected one has its own line
+        number = number.rstrip(".") + ", as fitted (not corrected for measurement error)."
+    return KeyFindings(verdict=_found(inputs, head), number=number, sample=sample,
+                       caveat=_caveat(inputs, head), corrected=corrected,
                        board=_board(inputs, head), counts=counts(inputs))
 
 

@@ -20,7 +20,7 @@ from .charts import BLUE, DARK, GREY, Figure, _style, save_png
 from .design import sources_read
 from .findings import quoted, unit_words
 from .inputs import SiteInputs
-from .words import fixed, level_title, nice, p_text, places_for
+from .words import bare_label, fixed, level_units, nice, p_text, places_for
 
 MODERATOR = "context.imd2019_score"
 FIGURE_NAME = "summary_deprivation.png"
@@ -193,7 +193,7 @@ def placeholder(out: Path) -> None:
 
 def _level_units(inputs: SiteInputs, measure: str) -> str:
     m = inputs.measure(measure)
-    return level_title(m.unit, m.kind).lower() if m else "units"
+    return level_units(m.unit, m.kind) if m else "units"
 
 
 def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: str) -> Figure | None:
@@ -215,7 +215,7 @@ def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: s
         xs = np.linspace(tm[MODERATOR].min(), tm[MODERATOR].max(), 2)
         ax.plot(xs, g["mean"] + g["slope_per_sd"] * (xs - tm[MODERATOR].mean()) / g["d_sd"], color=BLUE, lw=2)
         ax.set_xlabel("Catchment deprivation\n(IMD 2019 score, higher = more deprived)")
-        ax.set_ylabel(textwrap.fill(f"{inputs.label(g['measure'])} (trust mean, {_level_units(inputs, g['measure'])})",
+        ax.set_ylabel(textwrap.fill(f"{bare_label(inputs.label(g['measure']))} (trust mean, {_level_units(inputs, g['measure'])})",
                                     34), color=DARK)
     save_png(fig, out)
     alt = ("Scatter plots of trust means against catchment deprivation: " + "; ".join(

@@ -24,7 +24,7 @@ from .charts import DARK, GREY, Figure, _style, save_png
 from .design import TRUST_TYPE_TEXT, sources_read
 from .inputs import SiteInputs
 from .svg import BREAK_NAME
-from .words import level_title
+from .words import bare_label, level_units
 
 #: Output file of the figure, relative to the site's ``figures`` folder.
 FIGURE_NAME = "summary_trajectories.png"
@@ -85,12 +85,12 @@ def _breaks(inputs: SiteInputs, measure: str, lo: int, hi: int) -> list[tuple[in
 
 def _bare(inputs: SiteInputs, measure: str) -> str:
     """The measure's label without its unit in brackets (the axis title gives the unit in words)."""
-    return _NOTE.sub("", inputs.label(measure))
+    return bare_label(inputs.label(measure))
 
 
 def _units(inputs: SiteInputs, measure: str) -> str:
     m = inputs.measure(measure)
-    return level_title(m.unit, m.kind).lower().replace("(", "").replace(")", "") if m else "units"
+    return level_units(m.unit, m.kind) if m else "units"
 
 
 def _row_label(inputs: SiteInputs, measure: str) -> str:

@@ -161,3 +161,15 @@ def level_title(unit: str, kind: str) -> str:
         return "Score (0 to 10)"
     text = UNIT_TEXT.get(unit, "unit")
     return text[:1].upper() + text[1:] + "s"
+
+
+def bare_label(label: str) -> str:
+    """A measure's label without its unit in brackets at the end, for axis titles that give the unit in words."""
+    import re
+
+    return re.sub(r"\s*\([^)]*\)$", "", label)
+
+
+def level_units(unit: str, kind: str) -> str:
+    """:func:`level_title` for use inside brackets (``per cent of staff``, ``score 0 to 10``)."""
+    return level_title(unit, kind).lower().replace("(", "").replace(")", "")
