@@ -181,18 +181,18 @@ def _numbers(text: str) -> list[float]:
 def test_key_findings_say_which_estimate_they_show_and_give_the_corrected_one_beside_it(small_site):
     head = json.loads((small_site["reports"].parent / "metrics" / "headline.json").read_text())
     assert head.get("estimate_corrected") is not None, "the demo reports a measurement-error corrected estimate"
-    box = _page(small_site, "summary.html").select_one(".key-findings dd")
-    text = box.get_text(" ", strip=True)
-    assert "as fitted, not corrected for measurement error" in text and "sampling error" in text
-    fitted, corrected = text.split("Corrected for it")
+    dds = _page(small_site, "summary.html").select(".key-findings dd")
+    fitted, corrected = dds[0].get_text(" ", strip=True), dds[1].get_text(" ", strip=True)
+    assert "as fitted (not corrected for measurement error)" in fitted and "sampling error" in corrected
+    assert "corrected" in dds[1].get("class", [])
     step = _numbers(fitted.split("Per ", 1)[1])[0]  # the typical change the box expresses both numbers per
     est, lo, hi = _numbers(corrected)[:3]
-    tol = 0.51 * 10 ** -len(corrected.split(".")[1].split()[0].rstrip(")"))  # half a unit of the last shown place
+    tol = 0.51 * 10 ** -len(corrected.split(" ")[0].split(".")[1])  # half a unit of the last place shown
     assert est == pytest.approx(head["estimate_corrected"] * step, abs=tol)
     assert lo == pytest.approx(head["ci_low_corrected"] * step, abs=tol)
     assert hi == pytest.approx(head["ci_high_corrected"] * step, abs=tol)
     rel = head["exposure_reliability"]
-    assert f"about {100 * (1 - rel):.0f}%" in fitted
+    assert f"about {100 * (1 - rel):.0f}%" in corrected
 
 
 def test_trajectory_small_multiples_span_one_type_and_break_lines_at_gaps_and_breaks(small_site):
@@ -224,3 +224,22 @@ def test_trajectory_small_multiples_span_one_type_and_break_lines_at_gaps_and_br
     panels = titles.split(" | ")
     assert all("; y: " in p and not p.endswith("y: ") for p in panels)
     assert "Survey year" in titles and ("per cent of" in titles or "score (0 to 10)" in titles)
+
+
+def test_trust_pages_give_both_deprivation_deciles_and_what_they_mean_for_the_peer_comparison(small_site):
+    folder = small_site["reports"].parent
+    panel = pd.read_parquet(folder / "data" / "processed" / "panel.parquet")
+    if "context.imd2019_decile" not in panel:
+        pytest.skip("this demo run wrote no trust context (data.context_dir)")
+    last = panel.sort_values("year").groupby("org_code").last()
+    with_both = last.dropna(subset=["context.imd2019_decile", "context.imd2025_decile"])
+    assert len(with_both) >= 5
+    for code, row in with_both.head(8).iterrows():
+        text = _page(small_site, f"trusts/{code}.html").get_text(" ", strip=True)
+        d19, d25 = int(row["context.imd2019_decile"]), int(row["context.imd2025_decile"])
+        assert f"decile {d19} of 10 on the IMD 2019 and decile {d25} on the IMD 2025" in text, code
+        assert "the comparison with its peers below does not allow for that" in text
+        if d19 <= 3:
+            assert "more deprived population than most trusts" in text and "may reflect who it serves" in text
+        elif d19 >= 8:
+            assert "less deprived population than most trusts" in text

@@ -272,12 +272,16 @@ def trust_sentence(inputs: SiteInputs, code: str, n_acute: int, warned: set[str]
     if pd.isna(d19) and pd.isna(d25):
         return ("No catchment population is published for this trust (specialist trusts have none), so the deprivation "
                 "of the people it serves is not known here.")
-    where = ("more deprived than those most of its peers serve" if not pd.isna(d19) and int(d19) <= 3 else
-             "less deprived than those most of its peers serve" if not pd.isna(d19) and int(d19) >= 8 else
-             "near the middle of its peers' in deprivation")
-    text = (f"Its catchment is in decile {_decile_word(d19)} on the IMD 2019 and decile {_decile_word(d25)} on the "
-            f"IMD 2025 among the {n_acute} acute trusts (as now constituted) with a published catchment (1 = most "
-            f"deprived tenth), so it serves a population {where}; the comparison with peers below does not adjust for that.")
+    d = d19 if not pd.isna(d19) else d25
+    where = ("a more deprived population than most trusts do" if int(d) <= 3 else
+             "a less deprived population than most trusts do" if int(d) >= 8 else
+             "a population near the middle in deprivation")
+    gap = (": part of any gap between it and its peers may reflect who it serves" if int(d) <= 3 or int(d) >= 8
+           else "")
+    text = (f"Its catchment (the local authorities its patients live in, weighted by their share) is in decile "
+            f"{_decile_word(d19)} of 10 on the IMD 2019 and decile {_decile_word(d25)} on the IMD 2025, where 1 is the "
+            f"most deprived tenth of the {n_acute} acute trusts (as now constituted) with a published catchment. It "
+            f"serves {where}; the comparison with its peers below does not allow for that{gap}.")
     if code in warned:
         text += (" Its patient results rest on fewer respondents than those of four in five panel trusts, and it is in "
                  "the most deprived third: read its patient results with their wider ranges in mind.")
