@@ -243,3 +243,14 @@ def test_trust_pages_give_both_deprivation_deciles_and_what_they_mean_for_the_pe
             assert "more deprived population than most trusts" in text and "may reflect who it serves" in text
         elif d19 >= 8:
             assert "less deprived population than most trusts" in text
+
+
+def test_curve_role_table_names_its_columns_in_words_and_prints_shares_as_per_cent():
+    cols = ["n_specs", "n_distinct", "n_duplicates", "share_significant", "share_significant_bh",
+            "share_significant_romano_wolf", "joint_p"]
+    frame = pd.DataFrame([[1512, 120, 180, 0.108333, 0.1, 0.083333, 0.186]], columns=cols, index=["inferential"])
+    soup = BeautifulSoup(frame.to_html(), "html.parser")
+    humanise_tables(soup)
+    heads = [th.get_text() for th in soup.select("thead th")][1:]
+    assert not any("_" in h or h.endswith((" bh", " wolf")) or h.startswith("number of") for h in heads), heads
+    assert [td.get_text() for td in soup.select("td")] == ["1512", "120", "180", "10.8%", "10.0%", "8.3%", "0.186"]

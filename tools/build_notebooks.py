@@ -227,7 +227,7 @@ def multiverse_nb() -> nbf.NotebookNode:
              'display(pd.DataFrame(rows).T.reindex(columns=cols))\n'
              'dups = run.table[run.table["duplicate_of"].notna()]\n'
              'display(Markdown(f"{len(dups):,} forward specifications repeat another one\'s estimate exactly '
-             '(column `duplicate_of`); e.g.:"))\n'
+             '(column \u201csame estimate as specification\u201d); e.g.:"))\n'
              'display(dups[["spec_id", "duplicate_of", "family", "sample", "dependent", "exposure", "lag", '
              '"estimate"]].head(8))'),
         md("## Adjusted p-values\n\nWith thousands of tests some are significant by chance. Benjamini-Hochberg "

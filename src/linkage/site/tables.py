@@ -39,12 +39,20 @@ FIELD_TEXT: dict[str, str] = {
     "mapped_to": "mapped to", "merged_from": "combined from", "raw": "unadjusted",
     "romano_wolf": "Romano-Wolf", "bh": "Benjamini-Hochberg", "wcr": "restricted (WCR)",
     "wcu": "unrestricted (WCU)", "rademacher": "Rademacher", "webb": "Webb",
+    "n_distinct": "distinct estimates", "n_duplicates": "repeats (counted once)",
+    "share_significant": "share significant", "share_positive": "share above zero",
+    "share_significant_bh": "share significant (Benjamini-Hochberg)",
+    "share_significant_romano_wolf": "share significant (Romano-Wolf)",
+    "share_significant_positive": "share significant, above zero", "share_significant_negative": "share significant, below zero",
+    "median_estimate_within_std": "median estimate (within-trust SD per SD)", "joint_p": "joint test p-value",
+    "duplicate_of": "same estimate as specification",
 }
 _WORDS = {"n": "number of", "p": "p", "ci": "interval", "sd": "SD", "se": "SE", "id": "id", "mde": "MDE"}
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 _NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$", re.IGNORECASE)
 _QUOTED = re.compile(r"'([a-z][a-z0-9_]*\.[a-z0-9_]+)'")
 _P_HEAD = re.compile(r"\bp-value|^p\b", re.IGNORECASE)
+_SHARE_HEAD = re.compile(r"^share\b", re.IGNORECASE)
 
 
 def plain_name(text: str) -> str:
@@ -57,8 +65,9 @@ def plain_name(text: str) -> str:
     return text
 
 
-def plain_number(text: str, p_value: bool = False) -> str:
-    """A raw number in print form: ``8.242497e-01`` -> ``0.8242``; as a p-value ``0.824`` or ``< 0.001``."""
+def plain_number(text: str, p_value: bool = False, share: bool = False) -> str:
+    """A raw number in print form: ``8.242497e-01`` -> ``0.8242``; as a p-value ``0.824`` or ``< 0.001``; as a share
+    ``10.8%``."""
     t = text.strip()
     if not _NUMBER.match(t):
         return text
@@ -67,6 +76,8 @@ def plain_number(text: str, p_value: bool = False) -> str:
         return text
     if p_value and 0 <= x <= 1:
         return p_number(x)
+    if share and 0 <= x <= 1:
+        return f"{100 * x:.1f}%"
     if x == int(x) and "e" not in t.lower() and "." not in t:
         return t if abs(x) < 10_000 else f"{int(x):,}"  # years and small counts as they are
     if x == 0:
@@ -101,25 +112,27 @@ def humanise_tables(soup) -> None:
             if th.string is not None:
                 th.string.replace_with(_words(str(th.string), labels))
         p_cols = _p_columns(table)  # from the headers in words ("p-value")
+        share_cols = _p_columns(table, _SHARE_HEAD)  # "share significant" and the like: per cent
         for tr in table.find_all("tr"):
             if tr.parent is not None and tr.parent.name == "thead":
                 continue
             col = 0
             for cell in tr.find_all(["td", "th"], recursive=False):
                 if cell.string is not None:
-                    text = plain_number(str(cell.string), col in p_cols or (cell.name == "td" and _row_is_p(tr)))
+                    text = plain_number(str(cell.string), col in p_cols or (cell.name == "td" and _row_is_p(tr)),
+                                        share=col in share_cols)
                     cell.string.replace_with(_words(text, labels))
                 col += int(cell.get("colspan", 1))
 
 
-def _p_columns(table) -> set[int]:
-    """Column positions whose header says they hold p-values (last header row)."""
+def _p_columns(table, head: re.Pattern = _P_HEAD) -> set[int]:
+    """Column positions whose header says they hold p-values, or what ``head`` matches (last header row)."""
     rows = table.find("thead").find_all("tr") if table.find("thead") else []
     if not rows:
         return set()
     out, col = set(), 0
     for cell in rows[-1].find_all(["th", "td"], recursive=False):
-        if _P_HEAD.search(cell.get_text(" ", strip=True)):
+        if head.search(cell.get_text(" ", strip=True)):
             out.add(col)
         col += int(cell.get("colspan", 1))
     return out
