@@ -172,6 +172,8 @@ def test_p_values_print_by_one_rule_and_a_bootstrap_zero_is_below_one_in_the_dra
     soup = BeautifulSoup(pivot.to_html(), "html.parser")
     humanise_tables(soup)
     assert [td.get_text() for td in soup.select("td")] == ["< 0.001 (none of 999 draws)", "0.312"]
+    assert "< 0.001" in [th.get_text() for th in soup.select("tbody th")]  # the analytic p-value beside them
+    assert list(long["p_value"]) == ["< 0.001", "< 0.001"]
 
 
 def _numbers(text: str) -> list[float]:

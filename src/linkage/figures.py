@@ -319,9 +319,10 @@ def bootstrap_tables(bootstrap: pd.DataFrame, table: pd.DataFrame, draws: int) -
     from .site.words import p_number
 
     b = bootstrap.merge(table[["spec_id", "exposure", "dependent", "lag"]], on="spec_id")
+    b["p_value"] = [p_number(float(p)) for p in b["p_value"]]  # the analytic p-value, an index level of the pivot
     pivot = b.pivot_table(index=["exposure", "dependent", "lag", "estimate", "p_value", "ci_low", "ci_high"],
                           columns=["boot_weights", "boot_kind"], values="p_value_boot")
     pivot = pivot.map(lambda p: p_number(float(p), draws) if pd.notna(p) else "")
-    long = b.round(4)
+    long = b.round({c: 4 for c in ("estimate", "ci_low", "ci_high", "std_error") if c in b})
     long["p_value_boot"] = [p_number(float(p), draws) if pd.notna(p) else "" for p in b["p_value_boot"]]
     return pivot, long
