@@ -16,7 +16,7 @@ from typing import Any
 from ..params import ModelParams
 
 _LAZY = {
-    "scaling": "._cov",
+    "scaling": "..estimation",
     "RESULT_COLUMNS": "._run",
     "ModelRun": "._run",
     "fit_models": "._run",

@@ -21,10 +21,9 @@ import pandas as pd
 from linearmodels import BetweenOLS, FirstDifferenceOLS, PanelOLS, PooledOLS, RandomEffects
 
 from ..errors import LinkageDataError
+from ..estimation import Scaling, check_full_rank, codes_of, group_demean, scaling, twoway_demean
 from ..vocab import COV_TEXT, FAMILY_TEXT, Family
-from ._cov import Scaling, scaling
 from ._data import ModelFrame
-from ._within import check_full_rank, group_demean, twoway_demean
 
 
 @dataclass
@@ -77,16 +76,10 @@ def year_dummies(index: pd.MultiIndex, *, drop_first: bool = True) -> pd.DataFra
     )
 
 
-def _codes(index: pd.MultiIndex) -> tuple[np.ndarray, np.ndarray]:
-    ent = pd.factorize(index.get_level_values(0), sort=True)[0]
-    tim = pd.factorize(index.get_level_values(1), sort=True)[0]
-    return ent, tim
-
-
 def mundlak_means(frame: ModelFrame) -> pd.DataFrame:
     """Trust means (weighted if the frame has weights) of the regressor terms, named ``mean(term)``."""
     data = frame.data
-    ent = _codes(data.index)[0]
+    ent = codes_of(data.index)[0]
     w = data["w"].to_numpy() if "w" in data else None
     out = {}
     for t in frame.terms:
@@ -113,18 +106,18 @@ def _without_const(exog: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
 def _within_trust(exog: pd.DataFrame, w: np.ndarray | None, where: str) -> Transformed:
     z, names = _without_const(exog)
-    return group_demean(z, _codes(exog.index)[0], w), z, names
+    return group_demean(z, codes_of(exog.index)[0], w), z, names
 
 
 def _within_trust_and_year(exog: pd.DataFrame, w: np.ndarray | None, where: str) -> Transformed:
     z, names = _without_const(exog)
-    ent, tim = _codes(exog.index)
+    ent, tim = codes_of(exog.index)
     return twoway_demean(z, ent, tim, w), z, names
 
 
 def _trust_means(exog: pd.DataFrame, w: np.ndarray | None, where: str) -> Transformed:
     z = exog.to_numpy(dtype=float)
-    ent = _codes(exog.index)[0]
+    ent = codes_of(exog.index)[0]
     sums = np.zeros((ent.max() + 1, z.shape[1]))
     np.add.at(sums, ent, z)
     means = sums / np.bincount(ent)[:, None]
@@ -352,7 +345,7 @@ def _scaling(
     model: FamilyModel, res: Any, exog: pd.DataFrame, small_sample: str, cov_type: str
 ) -> tuple[Scaling, int, int]:
     """The convention's scaling of the fitted model, its trust clusters and the frame's years."""
-    ent, tim = _codes(exog.index)
+    ent, tim = codes_of(exog.index)
     n_ent, n_per = int(ent.max()) + 1, int(tim.max()) + 1
     entity_effects, time_effects = model.effect_counts(exog, n_ent, n_per)
     g_ent, g_tim = model.clusters(res, n_ent, n_per)

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..estimation import run_starts, scaling_arrays, within_sd
 from ..params.multiverse import MultiverseParams
-from ._conventions import scaling_arrays
 from ._families import (
     Block,
     FamilyFit,
@@ -25,7 +25,6 @@ from ._families import (
     fit_pooled,
     fit_random_effects,
     fit_within,
-    run_starts,
 )
 from ._specs import DATA_KEY
 
@@ -183,19 +182,6 @@ def _basis_sums(fit: FamilyFit, starts: np.ndarray | None) -> tuple[np.ndarray, 
     qy = np.add.reduceat(fit.ry[:, :, None] * qq, starts, axis=0)
     qx = np.add.reduceat(fit.rx[:, :, None] * qq, starts, axis=0)
     return qy, qx
-
-
-def within_sd(z: np.ndarray, ent: np.ndarray) -> np.ndarray:
-    """SD of the columns of ``z`` around each trust's own mean (trusts with one row contribute nothing).
-
-    Degrees of freedom: rows less trusts, so it estimates the typical year-to-year variation
-    of a trust around its mean.
-    """
-    starts = run_starts(ent)
-    counts = np.diff(np.r_[starts, len(ent)])
-    dev = z - np.repeat(np.add.reduceat(z, starts, axis=0) / counts[:, None], counts, axis=0)
-    dof = len(ent) - len(starts)
-    return np.sqrt((dev**2).sum(0) / dof) if dof > 0 else np.full(z.shape[1], np.nan)
 
 
 def _block_reasons(fit: FamilyFit, res: dict, exposures: list[str], family: str) -> np.ndarray:
