@@ -17,6 +17,8 @@ from ..params import ModelParams
 
 _LAZY = {
     "scaling": "..estimation",
+    "FamilyModel": "._fit",
+    "family_model": "._fit",
     "RESULT_COLUMNS": "._run",
     "ModelRun": "._run",
     "fit_models": "._run",

@@ -32,7 +32,7 @@ import pandas as pd
 from ..errors import LinkageDataError
 from ..estimation import Scaling, codes_of, scaling
 from ._data import ModelFrame
-from ._fit import FAMILY_MODELS, year_dummies
+from ._fit import family_model, year_dummies
 
 #: Families whose slope the correction applies to (designs that use within-trust variation only).
 CORRECTABLE = ("twoway_fe", "entity_fe", "first_difference")
@@ -131,7 +131,7 @@ def transformation(family: str, frame: ModelFrame, time_effects: bool) -> tuple[
         # linearmodels weights a difference by 1 / (1/w_t + 1/w_s)
         wd = 1.0 / (np.abs(a) @ (1.0 / w))
         a = np.sqrt(wd)[:, None] * a
-        if time_effects and FAMILY_MODELS[family].year_dummies:
+        if time_effects and family_model(family).year_dummies:
             q = _basis(a @ year_dummies(data.index).to_numpy(dtype=float))
             a = _annihilate(a, q)
         return a, owners
@@ -222,7 +222,7 @@ def _convention(
     idx = frame.data.index
     n_ent = idx.get_level_values(0).nunique()
     n_per = idx.get_level_values(1).nunique()
-    model = FAMILY_MODELS[family]
+    model = family_model(family)
     k = k_cols + (1 if model.constant else 0)
     if family == "first_difference" and time_effects:
         k += n_per - 1

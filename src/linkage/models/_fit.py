@@ -22,7 +22,7 @@ from linearmodels import BetweenOLS, FirstDifferenceOLS, PanelOLS, PooledOLS, Ra
 
 from ..errors import LinkageDataError
 from ..estimation import Scaling, check_full_rank, codes_of, group_demean, scaling, twoway_demean
-from ..vocab import COV_TEXT, FAMILY_TEXT, Family
+from ..vocab import COV_TEXT, FAMILY_TEXT, attach_fitters, family_entry
 from ._data import ModelFrame
 
 
@@ -195,9 +195,12 @@ class FamilyModel:
         Note added when a fallback is used; ``{requested}`` is the requested covariance's label.
     variance_components : bool
         Report the random-effects variance components and theta.
+    extra_design : callable, optional
+        ``frame -> DataFrame`` of further design columns of the family (e.g. a trend), added
+        after the terms.
     """
 
-    family: Family
+    family: str
     estimator: Callable[..., Any]
     transform: Callable[[pd.DataFrame, np.ndarray | None, str], Transformed]
     clusters: ClusterCounts = _frame_clusters
@@ -211,6 +214,7 @@ class FamilyModel:
     cov_fallback: Mapping[str, str] = field(default_factory=lambda: _NO_ARGS)
     fallback_note: str = ""
     variance_components: bool = False
+    extra_design: Callable[[ModelFrame], pd.DataFrame] | None = None
 
     def design(self, frame: ModelFrame, time_effects: bool) -> pd.DataFrame:
         """Regressors handed to the estimator (before its own transformation)."""
@@ -221,6 +225,8 @@ class FamilyModel:
             parts.append(year_dummies(index))
         if self.trust_means:
             parts.append(mundlak_means(frame))
+        if self.extra_design is not None:
+            parts.append(self.extra_design(frame))
         return pd.concat(parts, axis=1)
 
     def covariance(self, requested: str) -> tuple[str, list[str]]:
@@ -292,12 +298,23 @@ FAMILY_MODELS: Mapping[str, FamilyModel] = MappingProxyType(
         )
     }
 )
-"""One :class:`FamilyModel` per model family."""
+"""One :class:`FamilyModel` per built-in family (attached to its entry in the family registry)."""
+
+for _m in FAMILY_MODELS.values():
+    attach_fitters(_m.family, fit=_m)
+
+
+def family_model(family: str) -> FamilyModel:
+    """The one-specification fitter of ``family`` (from its registry entry, so registered families work)."""
+    model = family_entry(family).fit
+    if not isinstance(model, FamilyModel):
+        raise TypeError(f"model family {family!r} has no FamilyModel fitter (its entry's fit is {model!r})")
+    return model
 
 
 def design(family: str, frame: ModelFrame, time_effects: bool) -> pd.DataFrame:
     """Regressors handed to linearmodels for ``family`` (before its own transformation)."""
-    return FAMILY_MODELS[family].design(frame, time_effects)
+    return family_model(family).design(frame, time_effects)
 
 
 # --------------------------------------------------------------------------- fitting steps
@@ -407,7 +424,7 @@ def fit_family(
     Parameters
     ----------
     family : str
-        One of the ``ModelParams.families`` values (a key of :data:`FAMILY_MODELS`).
+        One of the ``ModelParams.families`` values (a registered family, see :func:`family_model`).
     frame : ModelFrame
         Estimation sample.
     cov_type : str
@@ -430,7 +447,7 @@ def fit_family(
     LinkageDataError
         On a collinear or degenerate design, or if linearmodels cannot fit it.
     """
-    model = FAMILY_MODELS[family]
+    model = family_model(family)
     data = frame.data
     where = f"{FAMILY_TEXT[family]} [{context}]" if context else FAMILY_TEXT[family]
     exog = model.design(frame, time_effects)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..estimation import group_demean, group_means, run_starts
+from ..vocab import attach_fitters
 
 
 @dataclass
@@ -259,3 +260,17 @@ def _pair_bases(nuis: np.ndarray) -> np.ndarray:
     u, s, _ = np.linalg.svd(np.moveaxis(nuis, 2, 0), full_matrices=False)
     keep = s > s[:, :1] * max(nuis.shape[:2]) * 1e-12
     return np.moveaxis(u * keep[:, None, :], 0, 2)
+
+
+#: The batched fitter of each built-in curve family, ``(block, time_effects) -> FamilyFit``,
+#: attached to its entry in the family registry (:mod:`linkage.vocab`).
+BATCH_FITTERS = {
+    "entity_fe": lambda b, te: fit_within(b, False),
+    "twoway_fe": lambda b, te: fit_within(b, True),
+    "pooled": fit_pooled,
+    "first_difference": fit_first_difference,
+    "random_effects": lambda b, te: fit_random_effects(b, te, mundlak=False),
+    "mundlak": lambda b, te: fit_random_effects(b, te, mundlak=True),
+}
+for _name, _fitter in BATCH_FITTERS.items():
+    attach_fitters(_name, batch=_fitter)
