@@ -275,7 +275,7 @@ def test_mde_and_equivalence_words(project):
     bound = fixed(0.05 / 2.0 * step, interval_places(*_per_step_ci(inputs)))
     assert f"A link larger than {bound} points per {nice(step, 1)} percentage points (the smallest effect of " \
            "interest, model.sesoi: 0.050 points per within-trust standard deviation of 2.0 percentage points)" in sure
-    assert "is ruled out, equivalence test, p = 0.0030" in sure
+    assert "is ruled out, equivalence test, p = 0.003." in sure
     inputs.headline["equivalence"]["verdict"] = "not_ruled_out"
     sure = dict(answers(inputs).points)["How sure"]
     lo, hi = _per_step_ci(inputs)

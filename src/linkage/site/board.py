@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from markupsafe import Markup, escape
+
 from .counts import COUNTS_ANCHOR, Count, counts
 from .findings import Finding, all_findings, quoted, unit_words
 from .inputs import SiteInputs
@@ -75,9 +77,10 @@ def _corrected(inputs: SiteInputs, head: Finding) -> str:
     rel = h.get("exposure_reliability")
     noise = (f" (about {100 * (1 - float(rel)):.0f}% of its year-to-year changes within a trust are sampling noise)"
              if rel is not None and rel == rel else "")
-    return (f"{signed(est, places, yu)} (interval {interval(lo, hi, places, yu)}). Each trust's {x} comes from a "
-            f"survey of some of its staff, so it carries sampling error{noise}; that error pulls the fitted estimate "
-            "towards zero (attenuation), and this estimate removes that pull.")
+    return Markup(f"{escape(signed(est, places, yu))} (interval {escape(interval(lo, hi, places, yu))}). "
+                  f"<span class=\"why\">Each trust's {escape(x)} comes from a survey of some of its staff, so it "
+                  f"carries sampling error{escape(noise)}; that error pulls the fitted estimate towards zero "
+                  "(attenuation), and this estimate removes that pull.</span>")
 
 
 def _caveat(inputs: SiteInputs, head: Finding) -> str:
