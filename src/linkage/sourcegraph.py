@@ -146,7 +146,15 @@ def source_files(src: Path = PACKAGE_DIR) -> list[Path]:
 
 def graph(src: Path = PACKAGE_DIR) -> dict[str, set[str]]:
     """Module -> the package modules it imports (itself excluded)."""
-    return {module_name(p, src): imports_of(p, src) - {module_name(p, src)} for p in source_files(src)}
+    files = source_files(src)
+    versions = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    return {mod: set(deps) for mod, deps in _graph(src, versions).items()}
+
+
+@cache
+def _graph(src: Path, versions: tuple[tuple[Path, int, int], ...]) -> dict[str, frozenset[str]]:
+    """The graph of one version of the package's files (``versions``: each file's path, mtime and size)."""
+    return {module_name(p, src): frozenset(imports_of(p, src) - {module_name(p, src)}) for p, _, _ in versions}
 
 
 def notebook_imports(path: Path, src: Path = PACKAGE_DIR) -> set[str]:
