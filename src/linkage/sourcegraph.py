@@ -79,15 +79,20 @@ def _facts(tree: ast.AST) -> _Facts:
     return _Facts(tuple(imports), frozenset(strings), dynamic)
 
 
+def _version(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is edited: its inode, modification time and size."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 @cache
-def _file_facts(path: Path, mtime_ns: int, size: int) -> _Facts:
-    """Facts of one source file, parsed once per version of the file (the stat is part of the key)."""
+def _file_facts(path: Path, version: tuple[int, int, int]) -> _Facts:
+    """Facts of one source file, parsed once per version of the file (``version`` is part of the key)."""
     return _facts(ast.parse(path.read_text()))
 
 
 def _facts_of(path: Path) -> _Facts:
-    st = path.stat()
-    return _file_facts(path.resolve(), st.st_mtime_ns, st.st_size)
+    return _file_facts(path.resolve(), _version(path))
 
 
 def imports_in(tree: ast.AST, package: str, src: Path = PACKAGE_DIR) -> set[str]:
@@ -147,14 +152,14 @@ def source_files(src: Path = PACKAGE_DIR) -> list[Path]:
 def graph(src: Path = PACKAGE_DIR) -> dict[str, set[str]]:
     """Module -> the package modules it imports (itself excluded)."""
     files = source_files(src)
-    versions = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    versions = tuple((p, _version(p)) for p in files)
     return {mod: set(deps) for mod, deps in _graph(src, versions).items()}
 
 
 @cache
-def _graph(src: Path, versions: tuple[tuple[Path, int, int], ...]) -> dict[str, frozenset[str]]:
-    """The graph of one version of the package's files (``versions``: each file's path, mtime and size)."""
-    return {module_name(p, src): frozenset(imports_of(p, src) - {module_name(p, src)}) for p, _, _ in versions}
+def _graph(src: Path, versions: tuple[tuple[Path, tuple[int, int, int]], ...]) -> dict[str, frozenset[str]]:
+    """The graph of one version of the package's files (``versions``: each file with :func:`_version`)."""
+    return {module_name(p, src): frozenset(imports_of(p, src) - {module_name(p, src)}) for p, _ in versions}
 
 
 def notebook_imports(path: Path, src: Path = PACKAGE_DIR) -> set[str]:
