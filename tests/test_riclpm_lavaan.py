@@ -17,7 +17,7 @@ import pytest
 
 from linkage.models.riclpm import fit_riclpm, wide_data
 from linkage.models.riclpm._ml import fit
-from linkage.models.riclpm._result import fit_indices
+from linkage.models.riclpm._result import fit_indices, wald
 
 
 def _lavaan_available() -> str:
@@ -57,8 +57,10 @@ f <- lavaan(model, data = d, missing = "ml", estimator = "ML", meanstructure = T
 pe <- parameterEstimates(f)
 pe <- pe[pe$op %in% c("~", "~~") & pe$se > 0, c("lhs", "op", "rhs", "est", "se")]
 fm <- fitMeasures(f, c("chisq", "df", "cfi", "rmsea", "srmr", "logl"))
+cross <- sort(unique(grep("^b(xy|yx)", parTable(f)$label, value = TRUE)))
+wald <- lavTestWald(f, constraints = paste(cross, "== 0", collapse = "\n"))$stat
 write.csv(pe, args[3], row.names = FALSE)
-writeLines(sprintf("%.12f", fm), args[4])
+writeLines(sprintf("%.12f", c(fm, wald)), args[4])
 """
 
 
@@ -72,7 +74,7 @@ def run_lavaan(tmp_path, data: np.ndarray, equal_paths: bool) -> tuple[pd.DataFr
                           str(tmp_path / "pe.csv"), str(tmp_path / "fm.txt")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     values = [float(v) for v in (tmp_path / "fm.txt").read_text().split()]
-    return pd.read_csv(tmp_path / "pe.csv"), dict(zip(["chisq", "df", "cfi", "rmsea", "srmr", "logl"], values, strict=True))
+    return pd.read_csv(tmp_path / "pe.csv"), dict(zip(["chisq", "df", "cfi", "rmsea", "srmr", "logl", "wald"], values, strict=True))
 
 
 def lavaan_name(row: pd.Series, t_: int, equal_paths: bool) -> str:
@@ -127,6 +129,7 @@ def test_riclpm_equals_lavaan_on_demo(tmp_path, demo_data, equal_paths):
     assert idx["chisq"] == pytest.approx(fm["chisq"], abs=1e-3)
     for key in ("cfi", "rmsea", "srmr"):
         assert idx[key] == pytest.approx(fm[key], abs=1e-4), key
+    assert wald(ours, ("cl_xy", "cl_yx"))["chisq"] == pytest.approx(fm["wald"], rel=1e-3)
 
 
 def test_model_stage_writes_riclpm(demo_pipeline):
