@@ -110,3 +110,16 @@ def test_known_reciprocal_effects_are_recovered():
     for key, true in (("crosslag_staff_to_patient", truth.cl_xy), ("crosslag_patient_to_staff", truth.cl_yx),
                       ("autoregression_staff", truth.ar_x), ("autoregression_patient", truth.ar_y)):
         assert abs(est[key].mean() - true) < 0.1 * abs(true), (key, est[key].mean(), true)
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_shipped_real_data_refuses_the_riclpm(real_pipeline):
+    """On the published files the model stage refuses the RI-CLPM and says why (too few years with both measures)."""
+    import json
+
+    s = json.loads((real_pipeline["folder"] / "metrics" / "riclpm.json").read_text())
+    assert s["status"] == "refused"
+    assert "qualify" in s["reason"] and len(s["eligible_years"]) < 3
+    res = pd.read_csv(real_pipeline["folder"] / "data" / "processed" / "model_results.csv")
+    assert not res["model"].astype(str).str.startswith("riclpm_").any()

@@ -46,8 +46,8 @@ def test_fitted_words_come_from_the_fit(tmp_path):
     assert f"{fwd['estimate']:.3g}" in sec["sentence"] and f"{fwd['ci_low']:.3g} to {fwd['ci_high']:.3g}" in sec["sentence"]
     assert "Both cross-lags are distinguishable from zero" in sec["sentence"]
     assert "association, not cause" in sec["sentence"]
-    assert {r["path"] for r in sec["rows"]} == {"crosslag staff to patient", "crosslag patient to staff",
-                                                 "autoregression staff", "autoregression patient"}
+    assert {r["path"] for r in sec["rows"]} == {"cross-lag, staff to patient", "cross-lag, patient to staff",
+                                                 "autoregression, staff", "autoregression, patient"}
     assert f"on {s['wald']['crosslags_joint']['df']} df" in sec["paragraphs"][1]
 
 

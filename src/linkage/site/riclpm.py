@@ -25,6 +25,15 @@ ASSUMPTIONS = (
 )
 
 
+#: How each lagged path is named in the table.
+PATH_TEXT = {
+    "crosslag_staff_to_patient": "cross-lag, staff to patient",
+    "crosslag_patient_to_staff": "cross-lag, patient to staff",
+    "autoregression_staff": "autoregression, staff",
+    "autoregression_patient": "autoregression, patient",
+}
+
+
 def _g(v: float | None, digits: int = 3) -> str:
     if v is None:
         return "n/a"
@@ -40,16 +49,19 @@ def load(inputs: SiteInputs) -> dict[str, Any]:
     return read_json(inputs.root / STAGES["model"].path("riclpm"), missing={})
 
 
+def _gap(years: int) -> str:
+    return "1 year" if years == 1 else f"{years} years"
+
+
 def _path_sentence(inputs: SiteInputs, s: dict[str, Any], path: dict[str, Any]) -> str:
     src, dst = (s["exposure"], s["dependent"]) if path["direction"] == "forward" else (s["dependent"], s["exposure"])
     level = round(100 * (1 - s["alpha"]))
     clear = path["ci_low"] > 0 or path["ci_high"] < 0
-    return (f"a trust's {lower_first(quoted(inputs, src))} above its own usual level went with "
-            f"{lower_first(quoted(inputs, dst))} {s['step_years']} year(s) later changed by {_g(path['estimate'])} "
-            f"{unit_words(inputs, dst, path['estimate'])} per {unit_words(inputs, src, 1)} "
-            f"({level}% interval {_g(path['ci_low'])} to {_g(path['ci_high'])}, {_p(path['p_value'])}; "
-            f"{_g(path['std_mean'], 2)} within-trust SDs per SD), "
-            + ("an interval that excludes zero" if clear else "an interval that includes zero"))
+    return (f"each {unit_words(inputs, src, 1)} of {lower_first(quoted(inputs, src))} above the trust's own expected "
+            f"level went with {lower_first(quoted(inputs, dst))} {_gap(s['step_years'])} later differing by "
+            f"{_g(path['estimate'])} {unit_words(inputs, dst, path['estimate'])} ({level}% interval "
+            f"{_g(path['ci_low'])} to {_g(path['ci_high'])}, {_p(path['p_value'])}; standardised "
+            f"{_g(path['std_mean'], 2)}), an interval that {'excludes' if clear else 'includes'} zero")
 
 
 def _direction(paths: dict[str, dict[str, Any]]) -> str:
@@ -95,7 +107,7 @@ def riclpm_section(inputs: SiteInputs) -> dict[str, Any] | None:
     level = round(100 * (1 - s["alpha"]))
     for p in s["paths"]:
         span = f"{p['from_year']} to {p['to_year']}"
-        out["rows"].append({"path": p["key"].replace("_", " "), "waves": span, "estimate": _g(p["estimate"]),
+        out["rows"].append({"path": PATH_TEXT[p["key"]], "waves": span, "estimate": _g(p["estimate"]),
                             "interval": f"{_g(p['ci_low'])} to {_g(p['ci_high'])}", "p": _p(p["p_value"]),
                             "std": f"{_g(p['std_mean'], 2)}" + (f" ({_g(p['std_min'], 2)} to {_g(p['std_max'], 2)})"
                                                                  if p["std_min"] != p["std_max"] else "")})
@@ -106,7 +118,7 @@ def riclpm_section(inputs: SiteInputs) -> dict[str, Any] | None:
 def _intro(s: dict[str, Any], x: str, y: str) -> str:
     waves = and_list([str(w) for w in s["waves"]])
     return (f"A random-intercept cross-lagged panel model (RI-CLPM) of {x} and {y} was fitted to {s['n_trusts']} trusts "
-            f"over {len(s['waves'])} waves ({waves}, {s['step_years']} year(s) apart), by maximum likelihood with "
+            f"over {len(s['waves'])} waves ({waves}, {_gap(s['step_years'])} apart), by maximum likelihood with "
             f"missing waves handled by full information (FIML), with the lagged paths "
             f"{'held equal over waves' if s['equal_paths'] else 'free at each wave'}.")
 
