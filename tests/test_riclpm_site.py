@@ -81,4 +81,5 @@ def test_site_pages_carry_the_riclpm_panel(small_site):
     if s["status"] == "fitted":
         assert f"fitted to {s['n_trusts']} trusts" in summary
     else:
-        assert "was not fitted" in summary and s["reason"].split(";")[0] in summary
+        assert "was not fitted" in summary and s["reason"].split(" (")[0].split(";")[0][:20] in summary
+        assert s["exposure"] not in summary.split('id="riclpm"')[1][:2000]

@@ -90,6 +90,8 @@ def riclpm_section(inputs: SiteInputs) -> dict[str, Any] | None:
     x, y = quoted(inputs, s["exposure"]), quoted(inputs, s["dependent"])
     if s["status"] != "fitted":
         why = s["reason"] if s["status"] == "refused" else "it was switched off (model.riclpm is false)"
+        why = why.replace(repr(s["exposure"]), x).replace(repr(s["dependent"]), y)
+        why = why.replace(s["exposure"], x).replace(s["dependent"], y)  # labels, not measure codes, on the pages
         out["sentence"] = (f"The random-intercept cross-lagged panel model (RI-CLPM) of {x} and {y} was not fitted: "
                            f"{why}. Trusts with both measures, by year: {_counts(s)}.")
         out["paragraphs"] = [out["sentence"]]
