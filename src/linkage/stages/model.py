@@ -7,6 +7,7 @@ from typing import Any
 from ..context_models import run_context_models
 from ..files import read_json, read_table, write_json, write_table
 from ..models import ModelRun, fit_models
+from ..models.riclpm import fit_riclpm
 from ..params import ModelParams, Params
 from ..paths import DEMO_TRUTH, STAGES
 from ..provenance import is_demo
@@ -19,7 +20,9 @@ def run(params: Params) -> ModelRun:
     panel = read_table(STAGE.path("panel"))
     run_ = fit_models(panel, params.model)
     write_json(STAGE.path("context"), run_context_models(panel, params.model))
-    write_table(run_.results, STAGE.path("results"))
+    riclpm = fit_riclpm(panel, params.model)
+    write_table(riclpm.with_rows(run_.results), STAGE.path("results"))
+    write_json(STAGE.path("riclpm"), riclpm.summary())
     write_json(STAGE.path("headline"), headline_metrics(run_, params.model))
     write_json(STAGE.path("notes"), {"convention": run_.convention, "warnings": run_.warnings,
                                      "skipped": run_.skipped, "hausman": run_.hausman})
