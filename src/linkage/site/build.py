@@ -168,7 +168,7 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
                  curve=curve, deprivation=deprivation, key=key, riclpm=riclpm_section(inputs), **ctx)
     layout.write(BOARD_PAGE, "board.html.j2", page_title="Board summary: " + title, title=title,
-                 question=ctx["answers"].question, key=key, figure=figs[0] if figs else None)
+                 question=ctx["answers"].question, key=key, figure=figs[0] if figs else None, one_page=True)
     ctx["figures"], ctx["key"] = figs, key
     return ctx
 
