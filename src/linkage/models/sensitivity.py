@@ -32,7 +32,6 @@ from ._sample import Sample, headline_sample
 
 #: Headline families the sensitivity analysis supports (a linear regression with absorbed effects).
 SUPPORTED = ("pooled", "entity_fe", "twoway_fe")
-KD = (1, 2, 3)
 
 
 def _demean(z: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -193,6 +192,8 @@ def _strongest(des: Design, est: float, se: float) -> tuple[str, float, float] |
 
 def fit_sensitivity(panel: pd.DataFrame, m: ModelParams) -> SensitivityResult:
     """Cinelli-Hazlett sensitivity of the headline design (see the module notes)."""
+    if not m.sensitivity.enabled:
+        return SensitivityResult("skipped", "model.sensitivity.enabled is false")
     if m.headline_family not in SUPPORTED:
         return SensitivityResult("skipped", f"the headline family {m.headline_family} is not a single linear regression "
                                  f"(the analysis supports {', '.join(SUPPORTED)})")
@@ -225,4 +226,4 @@ def fit_sensitivity(panel: pd.DataFrame, m: ModelParams) -> SensitivityResult:
     name, r2d, r2y = strongest
     st.update(benchmark=name, benchmark_kind="year_effects" if name == "year effects" else "covariate",
               r2dxj_x=r2d, r2yxj_dx=r2y)
-    return SensitivityResult("fitted", "", st, [bound(k, r2d, r2y, est, se, des.dof, m.alpha) for k in KD], m)
+    return SensitivityResult("fitted", "", st, [bound(k, r2d, r2y, est, se, des.dof, m.alpha) for k in m.sensitivity.kd], m)
