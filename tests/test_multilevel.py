@@ -39,7 +39,7 @@ def regional_panel(seed: int = 5, n_regions: int = 7, n_trusts: int = 70, region
     panel["patient.ip_overall"] += panel["region"].map(effect)
     if slope_sd:
         dev = panel["staff.stress"] - panel.groupby("org_code")["staff.stress"].transform("mean")
-        panel["patient.ip_overall"] += dev * panel["org_code"].map(dict(zip(codes, rng.normal(0, slope_sd, len(codes)))))
+        panel["patient.ip_overall"] += dev * panel["org_code"].map(dict(zip(codes, rng.normal(0, slope_sd, len(codes)), strict=True)))
     return panel
 
 
