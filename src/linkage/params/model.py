@@ -52,19 +52,6 @@ class SensitivityParams(Section):
         return self
 
 
-class RegionClusterParams(Section):
-    """Headline standard errors clustered by NHS region (``linkage.models.region_cluster``)."""
-
-    enabled: bool = Field(True, description="Also report the headline with standard errors clustered by NHS region, with a wild cluster bootstrap when regions are few.")
-    bootstrap_reps: int = Field(
-        9999, ge=99, le=99_999, description="Wild cluster bootstrap replications (Webb six-point weights; with 7 regions there are only 6^7 distinct draws)."
-    )
-    few_clusters: int = Field(
-        42, ge=2, le=1000, description="Below this many regions the bootstrap p-value and interval are the ones to read (cluster-robust t with G-1 df over-rejects with few clusters)."
-    )
-    seed: int = Field(20260101, ge=0, le=2**32 - 1, description="Random seed of the wild cluster bootstrap (same seed, same draws).")
-
-
 class ModelParams(Section):
     """Choices of the panel models (stage ``model``); see ``docs/models.md``."""
 
@@ -176,7 +163,6 @@ class ModelParams(Section):
 
     multilevel: MultilevelParams = Field(default_factory=MultilevelParams, description="Multilevel model: trust-years within trusts within regions or ICBs.")
     sensitivity: SensitivityParams = Field(default_factory=SensitivityParams, description="Sensitivity of the headline to an unmeasured confounder.")
-    region_cluster: RegionClusterParams = Field(default_factory=RegionClusterParams, description="Headline standard errors clustered by NHS region.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelParams:

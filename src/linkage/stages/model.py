@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from ..context_models import run_context_models
 from ..files import read_json, read_table, write_json, write_table
 from ..models import ModelRun, fit_models
+from ..models.multilevel import fit_multilevel
+from ..models.sensitivity import fit_sensitivity
 from ..params import ModelParams, Params
 from ..paths import DEMO_TRUTH, STAGES
 from ..provenance import is_demo
@@ -18,17 +22,35 @@ def run(params: Params) -> ModelRun:
     """Fit the models on the panel; write results, notes, headline metrics and coefficient plot data."""
     panel = read_table(STAGE.path("panel"))
     run_ = fit_models(panel, params.model)
+    multilevel, sensitivity = fit_multilevel(panel, params.model), fit_sensitivity(panel, params.model)
     write_json(STAGE.path("context"), run_context_models(panel, params.model))
-    write_table(run_.results, STAGE.path("results"))
-    write_json(STAGE.path("headline"), headline_metrics(run_, params.model))
+    extra = [r for r in (multilevel.rows(), sensitivity.rows()) if not r.empty]
+    write_table(pd.concat([run_.results, *extra], ignore_index=True) if extra else run_.results, STAGE.path("results"))
+    write_json(STAGE.path("headline"), {**headline_metrics(run_, params.model),
+                                        **beside_headline(multilevel.summary(), sensitivity.summary())})
     write_json(STAGE.path("notes"), {"convention": run_.convention, "warnings": run_.warnings,
-                                     "skipped": run_.skipped, "hausman": run_.hausman})
+                                     "skipped": run_.skipped, "hausman": run_.hausman,
+                                     "multilevel": multilevel.summary(), "sensitivity": sensitivity.summary()})
     term = str(run_.headline.get("term", params.model.exposure))
     coef = run_.results[run_.results["term"] == term]
     coef = coef.assign(label=coef["model"] + " | " + coef["spec_name"].astype(str))
     write_table(coef[["label", "model", "spec_name", "direction", "lag", "estimate", "ci_low", "ci_high",
                       "p_value", "n_obs"]], STAGE.path("coefficients"))
     return run_
+
+
+def beside_headline(multilevel: dict[str, Any], sensitivity: dict[str, Any]) -> dict[str, Any]:
+    """Small nested metrics of the multilevel model and the sensitivity analysis (for ``dvc exp show``);
+    the full summaries are in model_notes.json."""
+    ml: dict[str, Any] = {"status": multilevel["status"]}
+    if multilevel["status"] == "fitted":
+        level = multilevel["level"]
+        ml.update(within=multilevel["within"], between=multilevel["between"], groups=multilevel["n_groups"],
+                  share={level: multilevel["share"][level], "trust": multilevel["share"]["trust"]})
+    sens: dict[str, Any] = {"status": sensitivity["status"]}
+    if sensitivity["status"] == "fitted":
+        sens.update(rv=sensitivity["rv_q1"], rv_alpha=sensitivity["rv_q1_alpha"], r2yd=sensitivity["r2yd_x"])
+    return {"multilevel": ml, "sensitivity": sens}
 
 
 def headline_metrics(run_: ModelRun, m: ModelParams) -> dict[str, Any]:
