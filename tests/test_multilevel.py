@@ -134,3 +134,38 @@ def test_params_refused_by_dotted_key():
         with pytest.raises(ParamsError) as err:
             validate_params({"model": bad})
         assert key in str(err.value)
+
+
+def test_registry_regions_from_the_published_files(real_data_dir):
+    from linkage.registry import build_registry
+
+    ods = real_data_dir / "ods"
+    if not (ods / "trusts_2022_regions.csv").exists():
+        pytest.skip(f"no trusts_2022_regions.csv in {ods}")
+    reg = build_registry(ods, reference_date="2024-03-31")
+    regions = pd.read_csv(ods / "trusts_2022_regions.csv", dtype=str)
+    first = regions.iloc[0]
+    got = reg.region(first["nhs_trust22_code"])
+    assert (got["region_code"], got["region_name"], got["region_source"]) == (
+        first["nhs_region21_nhs_code"], first["nhs_region21_name"], "regions")
+    etr = pd.read_csv(ods / "etr.csv", header=None, dtype=str, keep_default_na=False)
+    row = etr[etr[0] == first["nhs_trust22_code"]]
+    if len(row):
+        assert got["icb_code"] == row.iloc[0, 3]
+    assert reg.region("NOT1") == {"region_code": "", "region_name": "", "region_source": "", "icb_code": ""}
+
+
+def test_demo_writes_regions_in_the_published_layout(tmp_path, real_data_dir):
+    from linkage.demo import write_demo_files
+    from linkage.registry import build_registry
+
+    write_demo_files(tmp_path)
+    files = sorted((tmp_path / "ods").glob("trusts_*regions*.csv"))
+    assert len(files) == 1
+    real = real_data_dir / "ods" / "trusts_2022_regions.csv"
+    if real.exists():
+        assert list(pd.read_csv(files[0]).columns) == list(pd.read_csv(real, nrows=1).columns)
+    reg = build_registry(tmp_path / "ods", reference_date="2024-03-31")
+    open_now = reg.orgs[reg.orgs["in_etr"] & reg.orgs["close_date"].isna()]
+    assert (open_now["region_source"] == "regions").all()
+    assert open_now["region_name"].nunique() == 7 and (open_now["icb_code"] != "").all()
