@@ -52,6 +52,19 @@ class SensitivityParams(Section):
         return self
 
 
+class RegionClusterParams(Section):
+    """The headline clustered by NHS region (``linkage.models.region_cluster``)."""
+
+    enabled: bool = Field(True, description="Also report the headline with standard errors clustered by NHS region and a restricted wild cluster bootstrap by region (the p-value to read with few regions).")
+    bootstrap_reps: int = Field(
+        9999, ge=99, le=99_999, description="Wild cluster bootstrap draws (Webb six-point weights by region; with 7 regions there are 6^7 distinct draws)."
+    )
+    few_clusters: int = Field(
+        42, ge=2, le=1000, description="Fewer regions than this and the page reads the bootstrap p-value and interval rather than the cluster-robust t(G-1) one, which over-rejects with few clusters."
+    )
+    seed: int = Field(20260101, ge=0, le=2**32 - 1, description="Random seed of the region bootstrap's weights (same seed, same draws).")
+
+
 class ModelParams(Section):
     """Choices of the panel models (stage ``model``); see ``docs/models.md``."""
 
@@ -163,6 +176,7 @@ class ModelParams(Section):
 
     multilevel: MultilevelParams = Field(default_factory=MultilevelParams, description="Multilevel model: trust-years within trusts within regions or ICBs.")
     sensitivity: SensitivityParams = Field(default_factory=SensitivityParams, description="Sensitivity of the headline to an unmeasured confounder.")
+    region_cluster: RegionClusterParams = Field(default_factory=RegionClusterParams, description="The headline clustered by NHS region, with a wild cluster bootstrap.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelParams:

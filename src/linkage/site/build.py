@@ -26,7 +26,12 @@ from .provenance import (
     stage_of_notebook,
     stage_sources,
 )
-from .robustness import multilevel_sentence, robustness_methods, robustness_sentence
+from .robustness import (
+    multilevel_sentence,
+    region_sentence,
+    robustness_methods,
+    robustness_sentence,
+)
 from .steps import STEPS, Step, notebook_body
 from .summary import caveats, summary_context
 from .svg import trend_svg
@@ -165,7 +170,7 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + title, title=title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
                  curve=curve, deprivation=deprivation, key=key,
-                 robustness=[t for t in (robustness_sentence(inputs), multilevel_sentence(inputs)) if t], **ctx)
+                 robustness=[t for t in (robustness_sentence(inputs), region_sentence(inputs), multilevel_sentence(inputs)) if t], **ctx)
     layout.write(BOARD_PAGE, "board.html.j2", page_title="Board summary: " + title, title=title,
                  question=ctx["answers"].question, key=key, figure=figs[0] if figs else None)
     ctx["figures"], ctx["key"] = figs, key

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .design import design_of
 from .words import and_list, nice
 
@@ -16,19 +18,25 @@ def _pct(x: float) -> str:
     return f"{nice(100 * x, 2)}%"
 
 
-def _bound_text(s: dict[str, Any], kd_max: dict[str, Any] | None) -> str:
+def _bound_text(s: dict[str, Any], bnd: dict[str, Any] | None) -> str:
     bench = "the year effects" if s.get("benchmark_kind") == "year_effects" else f"“{s.get('benchmark')}”"
     base = (f"For comparison, {bench} explain {_pct(s['r2dxj_x'])} of the residual variance of the exposure and "
             f"{_pct(s['r2yxj_dx'])} of the outcome's.")
-    if kd_max is None:
+    if bnd is None:
         return base
-    k = nice(kd_max["kd"], 2)
-    if not kd_max["admissible"]:
+    k = nice(bnd["kd"], 2)
+    if not bnd["admissible"]:
         return f"{base} A confounder {k} times as strong is impossible (it would explain all of the exposure)."
-    moved = "would no longer be distinguishable from zero" if kd_max["crosses_zero"] else "would still exclude zero"
+    if np.sign(bnd["adjusted_estimate"]) != np.sign(s["estimate"]):
+        moved = "would reverse its sign"
+    else:
+        moved = "would no longer be distinguishable from zero" if bnd["crosses_zero"] else "would still exclude zero"
+    if bnd.get("r2yz_capped"):
+        return (f"{base} A confounder {k} times as strong as {bench} would explain all of the outcome's residual "
+                f"variance and move the estimate to {nice(bnd['adjusted_estimate'], 2)}, which {moved}.")
     return (f"{base} A confounder {k} times as strong as {bench} (with both) would move the estimate to "
-            f"{nice(kd_max['adjusted_estimate'], 2)} (interval {nice(kd_max['ci_low'], 2)} to "
-            f"{nice(kd_max['ci_high'], 2)}), which {moved}.")
+            f"{nice(bnd['adjusted_estimate'], 2)} (interval {nice(bnd['ci_low'], 2)} to "
+            f"{nice(bnd['ci_high'], 2)}), which {moved}.")
 
 
 def robustness_sentence(inputs: Any) -> str:
@@ -46,7 +54,7 @@ def robustness_sentence(inputs: Any) -> str:
     if s.get("benchmark") is None:
         return f"{lead} There is no observed covariate or year effect to compare a confounder with."
     bounds = s.get("bounds", [])
-    return f"{lead} {_bound_text(s, max(bounds, key=lambda b: b['kd']) if bounds else None)}"
+    return f"{lead} {_bound_text(s, min(bounds, key=lambda b: b['kd']) if bounds else None)}"
 
 
 def multilevel_sentence(inputs: Any) -> str:
@@ -82,6 +90,13 @@ def robustness_methods(inputs: Any) -> list[str]:
             f"{m['n_groups']} {many} their variance is imprecise; standard errors are model-based.")
     elif m.get("reason"):
         out.append(f"Multilevel model not fitted: {m['reason']}.")
+    r = notes.get("region_cluster") or {}
+    if r.get("status") == "fitted":
+        out.append(
+            f"Clustering by NHS region: the headline regression with cluster-robust standard errors by region "
+            f"({r['n_regions']} clusters, CR1 scaling, t with {r['n_regions'] - 1} df) and a restricted wild cluster "
+            f"bootstrap by region ({r['reps']} draws of Webb's six-point weights, null imposed, interval by test "
+            "inversion). It allows any correlation within a region, none between regions.")
     s = notes.get("sensitivity") or {}
     if s.get("status") == "fitted":
         bench = ("the year effects as one group" if s.get("benchmark_kind") == "year_effects"
@@ -95,3 +110,19 @@ def robustness_methods(inputs: Any) -> list[str]:
     elif s.get("reason"):
         out.append(f"No sensitivity analysis: {s['reason']}.")
     return out
+
+
+def region_sentence(inputs: Any) -> str:
+    """The headline's p-value clustered by region, with the wild bootstrap's when regions are few."""
+    r = (inputs.notes or {}).get("region_cluster") or {}
+    if r.get("status") != "fitted":
+        return ""
+    from .words import p_text
+
+    boot = (f"the wild cluster bootstrap by region gives {p_text(r['boot_p_value'])} (interval "
+            f"{nice(r['boot_ci_low'], 2)} to {nice(r['boot_ci_high'], 2)}, {r['reps']} draws)")
+    analytic = f"standard errors clustered by region give {p_text(r['p_value'])} on t with {r['n_regions'] - 1} df"
+    if r["few_clusters"]:
+        return (f"Allowing for correlation within the {r['n_regions']} NHS regions: {boot}; with so few regions "
+                f"this is the one to read ({analytic}, which over-rejects with few clusters).")
+    return f"Allowing for correlation within the {r['n_regions']} NHS regions: {analytic}; {boot}."
