@@ -115,10 +115,10 @@ def fit_mixed(df: pd.DataFrame, fixed: list[str], level: str, random_slope: bool
     df = df.sort_values([level, "org_code", "year"]).reset_index(drop=True)
     exog = pd.DataFrame(df[fixed].to_numpy(dtype=float), columns=fixed)
     exog.insert(0, "intercept", 1.0)
-    model = sm.MixedLM(df["y"].to_numpy(dtype=float), exog, groups=df[level].to_numpy(),
-                       exog_re=np.ones((len(df), 1)), exog_vc=_components(df, level, random_slope))
     with warnings.catch_warnings():  # a variance at zero is reported in the summary's "boundary"
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # (and statsmodels calls the dict-of-blocks exog_vc "deprecated")
+        model = sm.MixedLM(df["y"].to_numpy(dtype=float), exog, groups=df[level].to_numpy(),
+                           exog_re=np.ones((len(df), 1)), exog_vc=_components(df, level, random_slope))
         return model.fit(reml=reml, method=["lbfgs"], gtol=1e-10)
 
 
