@@ -10,7 +10,7 @@ params ``multiverse`` section; standard errors clustered by trust) in one proces
 The loops get each specification's estimation frame ready-made (outside the timing),
 so only model building and fitting are timed for them; the engine is timed from the
 specification table to the filled results.  Standard errors are compared under the
-cr1 convention: PanelOLS's raw sandwich times the factor of ``linkage.models._cov``
+cr1 convention: PanelOLS's raw sandwich times the factor of ``linkage.estimation.conventions``
 (an independent implementation), pyfixest's default CRV1 (the same convention;
 singletons kept).
 It also times the whole default curve (all six families), the 999-draw wild
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from linkage.models._cov import scaling
+from linkage.estimation import scaling
 from linkage.multiverse import (
     enumerate_specs,
     fit_specs,

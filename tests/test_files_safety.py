@@ -119,3 +119,31 @@ def test_acquire_refuses_a_link_out_and_copies_nothing(tmp_path):
         acquire(data, raw_dir="raw", root=tmp_path)
     raw = tmp_path / "raw"
     assert not [p for p in raw.rglob("*") if p.is_file()]
+
+
+def test_a_context_folder_link_out_is_refused_and_nothing_is_copied(tmp_path):
+    """The context folder (data.context_dir) goes through the same link check as the data folder."""
+    from linkage.context import copy_context
+
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "catchment.csv").write_text("a\n1\n")
+    secret = tmp_path / "secret.csv"
+    secret.write_text("not for copying\n")
+    (context / "imd.csv").symlink_to(secret)
+    dest = tmp_path / "raw" / "context"
+    with pytest.raises(LinkageError, match=r"imd.csv -> .*secret.csv") as err:
+        copy_context(context, dest, named="context")
+    assert "not for copying" not in str(err.value)
+    assert not dest.exists() or not [p for p in dest.rglob("*") if p.is_file()]
+
+
+def test_a_context_folder_keeps_only_context_files(tmp_path):
+    from linkage.context import copy_context
+
+    context = tmp_path / "context"
+    (context / "sub").mkdir(parents=True)
+    for name in ("catchment.csv", "sub/layout.yaml", "README.md", ".hidden.csv"):
+        (context / name).write_text("a\n1\n")
+    copied = copy_context(context, tmp_path / "out")
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in copied) == ["catchment.csv", "sub/layout.yaml"]

@@ -11,9 +11,8 @@ from conftest_multiverse import MERGED, mv_panel, mv_params, refit
 from linearmodels import PanelOLS
 
 from linkage.demo import simulate_panel
-from linkage.models._cov import scaling
+from linkage.estimation import scaling, scaling_arrays
 from linkage.multiverse import enumerate_specs, fit_specs, spec_frame
-from linkage.multiverse._conventions import scaling_arrays
 from linkage.vocab import MULTIVERSE_FAMILIES
 
 

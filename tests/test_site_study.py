@@ -15,13 +15,14 @@ import re
 
 import pytest
 from conftest import run_pipeline_in
-from test_user_extracts import (
+from studykit import (
     STUDY_MAPPING,
     STUDY_MEASURES,
     STUDY_SECTIONS,
-    _acute_codes,
-    _project,
+    acute_codes,
+    every_year,
     study_extract,
+    user_project,
 )
 
 #: The study's model, with classical standard errors as a study would report them.
@@ -46,8 +47,8 @@ def study_site(tmp_path_factory, real_data_dir):
     from linkage.site import build_site
 
     tmp = tmp_path_factory.mktemp("study_site")
-    codes = _acute_codes(real_data_dir / "ods", 60)
-    data = _project(tmp, real_data_dir, {"study_extract.csv": study_extract(codes, range(2015, 2023))},
+    codes = acute_codes(real_data_dir / "ods", 60)
+    data = user_project(tmp, real_data_dir, {"study_extract.csv": study_extract(every_year(codes, range(2015, 2023)))},
                     STUDY_MAPPING, STUDY_MEASURES)
     out = run_pipeline_in(tmp / "run", data, sections=SECTIONS)
     with contextlib.chdir(out["folder"]):

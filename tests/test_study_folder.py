@@ -18,58 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from studykit import STUDY_MAPPING, STUDY_SECTIONS, project_copy, study_extract
+from studykit import STUDY_MEASURES_NO_BREAK as STUDY_MEASURES
 from test_registry import _etr_row
-from test_user_extracts import STUDY_MAPPING, _project_copy
 
-STUDY_MEASURES = """\
-measures:
-  outcome.hsmr:
-    role: outcome
-    scale: ratio
-    label: Hospital standardised mortality ratio (observed / expected)
-    higher_is_better: false
-  outcome.hsmr_prev:
-    role: outcome
-    scale: ratio
-    label: HSMR in the previous year
-    higher_is_better: false
-  outcome.study_weight:
-    role: outcome
-    scale: count
-    label: Study weight (beds x occupancy)
-    higher_is_better: null
-  staff.idx_wellbeing:
-    role: staff
-    scale: mean1to5
-    label: Wellbeing index (mean of 1-5 answers)
-    higher_is_better: true
-  staff.idx_engagement:
-    role: staff
-    scale: mean1to5
-    label: Engagement index (mean of 1-5 answers)
-    higher_is_better: true
-  staff.idx_teamwork:
-    role: staff
-    scale: mean1to5
-    label: Teamwork index (mean of 1-5 answers)
-    higher_is_better: true
-"""
-
-SECTIONS = {
-    "staff": {"measures": ["staff.idx_wellbeing", "staff.idx_engagement", "staff.idx_teamwork"]},
-    "patient": {"measures": ["outcome.hsmr", "outcome.hsmr_prev", "outcome.study_weight"]},
-    "link": {"successors": "as_published", "restrict_trust_types": False,
-             "headline_staff": "staff.idx_wellbeing", "headline_patient": "outcome.hsmr"},
-    "model": {"dependent": "outcome.hsmr", "exposure": "staff.idx_wellbeing",
-              "covariates": ["staff.idx_engagement", "staff.idx_teamwork", "outcome.hsmr_prev"],
-              "families": ["pooled"], "headline_family": "pooled", "time_effects": False,
-              "weights": "outcome.study_weight", "lags": [0], "reverse": False, "placebo_leads": [],
-              "other_exposures": [], "adjust_contemporaneous": "no", "reliability_measures": None},
-}
 XS = ["staff.idx_wellbeing", "staff.idx_engagement", "staff.idx_teamwork", "outcome.hsmr_prev"]
 CURRENT = [f"R{c}{d}" for c in "ABCDEFGHJK" for d in "12"]
 DISSOLVED = {"RQ1": ("RA1", "2013-04-01", 2012), "RQ2": ("RB1", "2014-10-01", 2013)}
@@ -88,38 +43,23 @@ def write_registry(folder: Path) -> None:
         folder / "trust_types_2022.csv", index=False)
 
 
-def study_extract(seed: int = 11) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    last = {c: 2019 for c in CURRENT} | {c: y for c, (_, _, y) in DISSOLVED.items()}
-    for code, final in sorted(last.items()):
-        level, prev = rng.normal(0, 0.05), 1.0 + rng.normal(0, 0.05)
-        for y in range(2012, final + 1):
-            w, e, t = (np.clip(rng.normal(3.6, 0.15), 1, 5) for _ in range(3))
-            hsmr = 1.0 + level - 0.08 * (w - 3.6) + 0.03 * (e - 3.6) + 0.4 * (prev - 1) + rng.normal(0, 0.03)
-            rows.append({"trust_code": code, "fin_year": y, "hsmr": round(hsmr, 6), "hsmr_lag1": round(prev, 6),
-                         "wellbeing": round(w, 6), "engagement": round(e, 6), "teamwork": round(t, 6),
-                         "beds": int(rng.integers(200, 1500)), "occupancy": round(rng.uniform(0.7, 0.98), 4)})
-            prev = hsmr
-    return pd.DataFrame(rows)
-
-
 @pytest.mark.slow
 def test_study_folder_reproduces_weighted_regression_through_dvc_repro(tmp_path):
     import statsmodels.api as sm
 
     proj = tmp_path / "proj"
-    _project_copy(proj)
+    project_copy(proj)
     write_registry(tmp_path / "registry")
     (proj / "study").mkdir()
-    df = study_extract()
+    last = {c: 2019 for c in CURRENT} | {c: y for c, (_, _, y) in DISSOLVED.items()}
+    df = study_extract({c: range(2012, final + 1) for c, final in sorted(last.items())}, seed=11)
     df.to_csv(proj / "study" / "study_extract.csv", index=False)
     (proj / "mappings").mkdir(exist_ok=True)
     (proj / "mappings" / "study.yaml").write_text(STUDY_MAPPING)
     (proj / "measures.yaml").write_text(STUDY_MEASURES)
     raw = yaml.safe_load((proj / "params.yaml").read_text())
     raw["data"].update({"source": "local", "local_dir": "study", "registry_dir": "../registry"})
-    for name, values in SECTIONS.items():
+    for name, values in STUDY_SECTIONS.items():
         raw[name].update(values)
     (proj / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     assert sorted(p.name for p in (proj / "study").iterdir()) == ["study_extract.csv"]

@@ -25,120 +25,24 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import run_pipeline_in
-
-STUDY_MEASURES = """\
-measures:
-  outcome.hsmr:
-    role: outcome
-    scale: ratio
-    label: Hospital standardised mortality ratio (observed / expected)
-    higher_is_better: false
-  outcome.hsmr_prev:
-    role: outcome
-    scale: ratio
-    label: HSMR in the previous year
-    higher_is_better: false
-  outcome.study_weight:
-    role: outcome
-    scale: count
-    label: Study weight (beds x occupancy)
-    higher_is_better: null
-  staff.idx_wellbeing:
-    role: staff
-    scale: mean1to5
-    label: Wellbeing index (mean of 1-5 answers)
-    higher_is_better: true
-  staff.idx_engagement:
-    role: staff
-    scale: mean1to5
-    label: Engagement index (mean of 1-5 answers)
-    higher_is_better: true
-  staff.idx_teamwork:
-    role: staff
-    scale: mean1to5
-    label: Teamwork index (mean of 1-5 answers)
-    higher_is_better: true
-    comparable_from: 2015
-"""
-
-STUDY_MAPPING = """\
-id: study_extract
-description: A study's processed extract, one row per acute trust and year
-match_columns: [trust_code, fin_year, hsmr, beds, occupancy]
-columns: {org_code: trust_code, year: fin_year}
-computed:
-  weight: {product: [beds, occupancy]}
-measures:
-  outcome.hsmr: {value: hsmr, scale: ratio, base: weight}
-  outcome.hsmr_prev: {value: hsmr_lag1, scale: ratio}
-  outcome.study_weight: {value: weight, scale: count}
-  staff.idx_wellbeing: {value: wellbeing, scale: mean1to5}
-  staff.idx_engagement: {value: engagement, scale: mean1to5}
-  staff.idx_teamwork: {value: teamwork, scale: mean1to5}
-"""
-
-STUDY_SECTIONS = {
-    "staff": {"measures": ["staff.idx_wellbeing", "staff.idx_engagement", "staff.idx_teamwork"]},
-    "patient": {"measures": ["outcome.hsmr", "outcome.hsmr_prev", "outcome.study_weight"]},
-    "link": {"successors": "as_published", "restrict_trust_types": False,
-             "headline_staff": "staff.idx_wellbeing", "headline_patient": "outcome.hsmr"},
-    "model": {"dependent": "outcome.hsmr", "exposure": "staff.idx_wellbeing",
-              "covariates": ["staff.idx_engagement", "staff.idx_teamwork", "outcome.hsmr_prev"],
-              "families": ["pooled"], "headline_family": "pooled", "time_effects": False,
-              "weights": "outcome.study_weight", "lags": [0], "reverse": False, "placebo_leads": [],
-              "other_exposures": [], "adjust_contemporaneous": "no", "reliability_measures": None},
-}
-
-
-def _acute_codes(ods: object, n: int) -> list[str]:
-    types = pd.read_csv(ods / "trust_types_2022.csv")
-    acute = types[types["primary_category"].str.contains("non-specialist", case=False)]["trust_code"]
-    return sorted(acute)[:n]
-
-
-def study_extract(codes: list[str], years: range, seed: int = 7) -> pd.DataFrame:
-    """A synthetic study-shaped extract with a known relation of the outcome to the indices."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for code in codes:
-        level = rng.normal(0, 0.05)
-        prev = 1.0 + level + rng.normal(0, 0.03)
-        for y in years:
-            w, e, t = (np.clip(rng.normal(3.6, 0.15), 1, 5) for _ in range(3))
-            hsmr = 1.0 + level - 0.08 * (w - 3.6) + 0.03 * (e - 3.6) + 0.4 * (prev - 1) + rng.normal(0, 0.03)
-            rows.append({"trust_code": code, "fin_year": y, "hsmr": round(hsmr, 6), "hsmr_lag1": round(prev, 6),
-                         "wellbeing": round(w, 6), "engagement": round(e, 6), "teamwork": round(t, 6),
-                         "beds": int(rng.integers(200, 1500)), "occupancy": round(rng.uniform(0.7, 0.98), 4)})
-            prev = hsmr
-    return pd.DataFrame(rows)
-
-
-def _project(tmp_path, real_data_dir, files: dict[str, object], mapping: str, measures: str):
-    """A local_dir with the real ODS files and the user's files; the user's mappings and measures."""
-    local = tmp_path / "mydata"
-    shutil.copytree(real_data_dir / "ods", local / "ods")
-    for name, content in files.items():
-        target = local / name
-        if isinstance(content, pd.DataFrame):
-            content.to_csv(target, index=False)
-        elif isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content)
-    (tmp_path / "mappings").mkdir()
-    for i, text in enumerate([mapping] if isinstance(mapping, str) else mapping):
-        (tmp_path / "mappings" / f"m{i}.yaml").write_text(text)
-    (tmp_path / "measures.yaml").write_text(measures)
-    return {"source": "local", "local_dir": str(local), "mappings_dir": str(tmp_path / "mappings"),
-            "measures_file": str(tmp_path / "measures.yaml")}
+from studykit import (
+    STUDY_MAPPING,
+    STUDY_MEASURES,
+    STUDY_SECTIONS,
+    acute_codes,
+    every_year,
+    project_copy,
+    study_extract,
+    user_project,
+)
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory, real_data_dir):
     tmp = tmp_path_factory.mktemp("study")
-    codes = _acute_codes(real_data_dir / "ods", 60)
-    df = study_extract(codes, range(2015, 2023))
-    data = _project(tmp, real_data_dir, {"study_extract.csv": df}, STUDY_MAPPING, STUDY_MEASURES)
+    codes = acute_codes(real_data_dir / "ods", 60)
+    df = study_extract(every_year(codes, range(2015, 2023)))
+    data = user_project(tmp, real_data_dir, {"study_extract.csv": df}, STUDY_MAPPING, STUDY_MEASURES)
     out = run_pipeline_in(tmp / "run", data, sections=STUDY_SECTIONS)
     return out, df
 
@@ -196,7 +100,7 @@ def test_name_keyed_outcome_files(tmp_path, real_data_dir):
 
     etr = read_etr(real_data_dir / "ods" / "etr.csv")
     open_now = set(etr.loc[etr["close_date"].isna(), "code"])
-    codes = [c for c in _acute_codes(real_data_dir / "ods", 80) if c in open_now][:40]
+    codes = [c for c in acute_codes(real_data_dir / "ods", 80) if c in open_now][:40]
     names = etr.set_index("code").loc[codes, "name"]
     rng = np.random.default_rng(3)
     files = {"nss.csv": (real_data_dir / "nss" / "nss_2021_2024_trust_wellbeing_extract.csv").read_bytes()}
@@ -215,7 +119,7 @@ measures:
   outcome.fft_recommend: {value: FFT recommend, scale: percent}
 """
     measures = "measures:\n  outcome.fft_recommend: {role: outcome, scale: percent, label: FFT would recommend (%), higher_is_better: true}\n"
-    data = _project(tmp_path, real_data_dir, files, mapping, measures)
+    data = user_project(tmp_path, real_data_dir, files, mapping, measures)
     out = run_pipeline_in(tmp_path / "run", data, model=False, sections={
         **NSS_STAFF, "patient": {"measures": ["outcome.fft_recommend"]},
         "link": {"headline_patient": "outcome.fft_recommend"},
@@ -232,7 +136,7 @@ measures:
 
 def test_wide_distribution_xlsx_and_european_csv(tmp_path, real_data_dir):
     """A wide agree/strongly-agree XLSX (title row, no org type column) and a ';'/decimal-comma outcome CSV."""
-    codes = _acute_codes(real_data_dir / "ods", 30)
+    codes = acute_codes(real_data_dir / "ods", 30)
     rng = np.random.default_rng(5)
     rows = [["Staff survey: 'I am able to make improvements' - response distribution by trust"], []]
     rows.append(["Code", "Survey year", "Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree", "n"])
@@ -266,7 +170,7 @@ measures:
           staff.improve_agree: {role: staff, scale: percent, label: Able to make improvements (% agree), higher_is_better: true}
           outcome.mortality_index: {role: outcome, scale: index, label: Mortality index, higher_is_better: false}
         """)
-    data = _project(tmp_path, real_data_dir, {"dist.xlsx": xlsx.read_bytes(), "mort.csv": euro},
+    data = user_project(tmp_path, real_data_dir, {"dist.xlsx": xlsx.read_bytes(), "mort.csv": euro},
                     [wide, euro_map], measures)
     out = run_pipeline_in(tmp_path / "run", data, model=False, sections={
         "staff": {"measures": ["staff.improve_agree"]}, "patient": {"measures": ["outcome.mortality_index"]},
@@ -281,22 +185,6 @@ measures:
 
 
 # --------------------------------------------------------------------------- the "done when" check, through DVC
-def _project_copy(dest) -> None:
-    """The project's files (tracked and new, not ignored) copied into ``dest``, a fresh git repository."""
-    import subprocess
-
-    from conftest import REPO
-
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.splitlines()
-    for rel in listed:
-        src = REPO / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-
-
 @pytest.mark.slow
 def test_study_through_dvc_repro_with_only_user_files(tmp_path, real_data_dir):
     """Only user files (a mapping, a measures file, params) and `dvc repro`: every row kept, WLS equal,
@@ -308,10 +196,10 @@ def test_study_through_dvc_repro_with_only_user_files(tmp_path, real_data_dir):
     import statsmodels.api as sm
 
     proj = tmp_path / "proj"
-    _project_copy(proj)
+    project_copy(proj)
     shutil.copytree(real_data_dir / "ods", proj / "mydata" / "ods")
-    codes = _acute_codes(real_data_dir / "ods", 60)
-    df = study_extract(codes, range(2015, 2023))
+    codes = acute_codes(real_data_dir / "ods", 60)
+    df = study_extract(every_year(codes, range(2015, 2023)))
     df.to_csv(proj / "mydata" / "study_extract.csv", index=False)
     (proj / "mappings" / "study.yaml").write_text(STUDY_MAPPING)
     (proj / "measures.yaml").write_text(STUDY_MEASURES)

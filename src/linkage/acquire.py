@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LinkageError
-from .files import files_inside, sha256_of
+from .files import copy_folder, sha256_of
 from .params import DataParams
 from .paths import MANIFEST as MANIFEST_PATH
 from .paths import ODS_DIR, RAW_DIR
@@ -62,13 +62,8 @@ def _copy_local(local_dir: Path, raw_dir: Path, key: str = "data.local_dir") -> 
             f"{key} {str(local_dir)!r} is not a folder. Point it at a folder of published files "
             "(e.g. ../shared/data/real), or set data.source to 'demo' for the built-in synthetic data."
         )
-    copied = []
-    for p in files_inside(local_dir):  # links leading outside the folder are refused, never followed
-        if p.suffix.lower() not in _SKIP_SUFFIXES and not p.name.startswith("."):
-            dest = raw_dir / p.relative_to(local_dir)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, dest)
-            copied.append(dest)
+    # links leading outside the folder are refused, never followed
+    copied = copy_folder(local_dir, raw_dir, lambda p: p.suffix.lower() not in _SKIP_SUFFIXES)
     if not copied:
         raise LinkageError(f"{key} {str(local_dir)!r} holds no data files (searched recursively).")
     return copied

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .estimation import twoway_demean
 from .models._diagnostics import reliability_table
-from .models._within import twoway_demean
 from .params import ModelParams
 
 THIRD_NAMES = ("least deprived third", "middle third", "most deprived third")

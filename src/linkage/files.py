@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,3 +165,22 @@ def files_inside(folder: str | Path) -> list[Path]:
             + "; ".join(outside) + ". Copy the files themselves into the folder instead."
         )
     return sorted(found)
+
+
+def copy_folder(source: Path, dest: Path, keep: Callable[[Path], bool]) -> list[Path]:
+    """Copy every file of ``source`` that ``keep`` accepts into ``dest`` (same relative paths).
+
+    The files come from :func:`files_inside`, so a link leading outside ``source``
+    is refused before anything is copied; hidden files are never copied.  Returns
+    the copies; the caller decides whether an empty result is an error.
+    """
+    import shutil
+
+    copied = []
+    for p in files_inside(source):
+        if keep(p) and not p.name.startswith("."):
+            out = dest / p.relative_to(source)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, out)
+            copied.append(out)
+    return copied

@@ -11,7 +11,9 @@ This module is part of the foundation: it imports nothing from the package.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
 
 # --------------------------------------------------------------------------- data
 DataSource = Literal["demo", "local", "official"]
@@ -72,35 +74,171 @@ Fate = Literal["matched", "merged", "excluded"]
 FATES: tuple[str, ...] = get_args(Fate)
 
 # --------------------------------------------------------------------------- models
-Family = Literal["pooled", "between", "entity_fe", "twoway_fe", "random_effects", "first_difference", "mundlak"]
-FAMILIES: tuple[str, ...] = get_args(Family)
+@dataclass(frozen=True)
+class FamilyEntry:
+    """One model family: everything the workbench needs to know about it, in one place.
 
-FAMILY_TEXT: dict[str, str] = {
-    "pooled": "pooled OLS (+ year effects)",
-    "between": "between (trust means)",
-    "entity_fe": "trust fixed effects",
-    "twoway_fe": "trust and year fixed effects",
-    "random_effects": "random effects (+ year effects)",
-    "first_difference": "first differences (+ year effects)",
-    "mundlak": "correlated random effects (Mundlak)",
-}
+    The descriptive part (name, label, effect kind, design prose, year effects, what it
+    supports) is plain data, so the params schema and the site read it without importing
+    estimation code.  The two fitters are domain objects: the built-in families get theirs
+    attached when their estimation modules are imported (:func:`attach_fitters`); a new family
+    passes them to :func:`register_family` with the rest of its entry.
 
-FAMILY_ORDER: tuple[str, ...] = (
-    "between", "pooled", "random_effects", "mundlak", "entity_fe", "twoway_fe", "first_difference",
-)
-"""Display order: from the cross-sectional comparison to the within-trust designs."""
+    Attributes
+    ----------
+    name : str
+        Key used in params.yaml (``model.families``, ``multiverse.families``) and in the results.
+    label : str
+        Short label of tables and charts (``trust fixed effects``).
+    effect : {'pooled', 'between', 'within', 'mixed'}
+        Which variation the slope uses (between trusts, within trusts, or both).
+    design : str
+        What the model compares, as a clause that can follow "The model ..." on the site.
+    year_effects : {'optional', 'always', 'never'}
+        ``always``: the estimator absorbs year effects whatever ``time_effects`` says;
+        ``never``: it fits none; ``optional``: year dummies when ``time_effects`` is true.
+    supports : frozenset of str
+        Specifications it can serve, from :data:`FAMILY_FEATURES`; ``curve`` = a batched fitter
+        for the specification curve.
+    default : bool
+        Listed in the default ``model.families`` / ``multiverse.families``.
+    short : str
+        Name in running text lists ("two-way fixed effects, first differences and Mundlak"); the label if empty.
+    fit : object or None
+        One-specification fitter of the model stage (a ``linkage.models._fit.FamilyModel``).
+    batch : callable or None
+        Batched fitter of the curve: ``(block, time_effects) -> linkage.multiverse._families.FamilyFit``.
+    """
+
+    name: str
+    label: str
+    effect: str
+    design: str
+    year_effects: str = "optional"
+    supports: frozenset[str] = frozenset()
+    default: bool = True
+    short: str = ""
+    fit: Any = field(default=None, compare=False, repr=False)
+    batch: Any = field(default=None, compare=False, repr=False)
+
+
+FAMILY_FEATURES: tuple[str, ...] = ("lags", "reverse", "placebo", "weights", "covariates", "curve")
+"""What a family entry may support: lagged exposures, reverse and placebo specifications,
+weights, covariates, and the batched fit of the specification curve."""
 
 EffectKind = Literal["pooled", "between", "within", "mixed"]
-EFFECT_KIND: dict[str, str] = {
-    "pooled": "pooled",
-    "between": "between",
-    "entity_fe": "within",
-    "twoway_fe": "within",
-    "random_effects": "mixed",
-    "first_difference": "within",
-    "mundlak": "within",
+_ALL = frozenset(FAMILY_FEATURES)
+_WITHIN_PROSE = "compares each trust with itself in other years, so lasting differences between trusts are taken out"
+_REGISTRY: dict[str, FamilyEntry] = {
+    e.name: e
+    for e in (
+        FamilyEntry("between", "between (trust means)", "between",
+                    "compares trusts' averages over the years with each other, so lasting differences between "
+                    "trusts are not taken out", "never", _ALL - {"curve"}, short="between"),
+        FamilyEntry("pooled", "pooled OLS (+ year effects)", "pooled",
+                    "compares all trust-years with each other (pooled), so lasting differences between trusts are "
+                    "not taken out", "optional", _ALL, short="pooled OLS"),
+        FamilyEntry("random_effects", "random effects (+ year effects)", "mixed",
+                    "pools differences within trusts over time with differences between trusts (random effects), "
+                    "so lasting differences between trusts are only partly taken out", "optional", _ALL, short="random effects"),
+        FamilyEntry("mundlak", "correlated random effects (Mundlak)", "within", _WITHIN_PROSE, "optional", _ALL, short="Mundlak"),
+        FamilyEntry("entity_fe", "trust fixed effects", "within", _WITHIN_PROSE, "never", _ALL, short="trust fixed effects"),
+        FamilyEntry("twoway_fe", "trust and year fixed effects", "within", _WITHIN_PROSE, "always", _ALL, short="two-way fixed effects"),
+        FamilyEntry("first_difference", "first differences (+ year effects)", "within",
+                    "compares each trust's change from one survey year to the next with other trusts' changes, so "
+                    "lasting differences between trusts are taken out", "optional", _ALL, short="first differences"),
+    )
 }
+"""The family registry, in display order (from the cross-sectional comparison to the within-trust designs)."""
+
+_BUILT_IN: frozenset[str] = frozenset(_REGISTRY)
+_MODEL_ORDER = ("pooled", "between", "entity_fe", "twoway_fe", "random_effects", "first_difference", "mundlak")
+
+
+def register_family(entry: FamilyEntry) -> FamilyEntry:
+    """Add a new family (its whole entry, fitters included); refused if the name is taken or the entry is incomplete."""
+    if entry.name in _REGISTRY:
+        raise ValueError(f"model family {entry.name!r} is already registered")
+    if entry.effect not in get_args(EffectKind) or entry.year_effects not in ("optional", "always", "never"):
+        raise ValueError(f"model family {entry.name!r}: effect must be one of {get_args(EffectKind)} and "
+                         "year_effects one of optional/always/never")
+    unknown = set(entry.supports) - set(FAMILY_FEATURES)
+    if unknown:
+        raise ValueError(f"model family {entry.name!r}: unknown features {sorted(unknown)}")
+    if entry.fit is None or ("curve" in entry.supports and entry.batch is None):
+        raise ValueError(f"model family {entry.name!r}: give its fitter (fit) and, for the curve, its batched fitter")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family added by :func:`register_family` (the built-in families cannot be removed)."""
+    if name in _BUILT_IN:
+        raise ValueError(f"model family {name!r} is built in")
+    _REGISTRY.pop(name, None)
+
+
+def attach_fitters(name: str, *, fit: Any = None, batch: Any = None) -> None:
+    """Attach the fitters of a built-in family (called by the estimation modules that define them)."""
+    e = _REGISTRY[name]
+    _REGISTRY[name] = replace(e, fit=e.fit if fit is None else fit, batch=e.batch if batch is None else batch)
+
+
+def family_entry(name: str) -> FamilyEntry:
+    """The registry entry of ``name`` (``KeyError`` naming the known families if unknown)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model family {name!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def family_names(feature: str | None = None) -> tuple[str, ...]:
+    """Every registered family (display order), or those supporting ``feature``."""
+    return tuple(n for n, e in _REGISTRY.items() if feature is None or feature in e.supports)
+
+
+class _Derived(Mapping):
+    """A read-only view of one attribute of every registered family (follows registrations)."""
+
+    def __init__(self, attr: str) -> None:
+        self._attr = attr
+
+    def __getitem__(self, name: str) -> Any:
+        e = _REGISTRY[name]
+        return (e.short or e.label) if self._attr == "short" else getattr(e, self._attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(_REGISTRY))
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+
+class _Order(Sequence):
+    """The registered family names in display order (follows registrations)."""
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return tuple(_REGISTRY)[i]
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+
+Family = Literal["pooled", "between", "entity_fe", "twoway_fe", "random_effects", "first_difference", "mundlak"]
+"""The built-in families (a type hint; the params schema validates names against the registry)."""
+FAMILIES: tuple[str, ...] = tuple(n for n in _MODEL_ORDER if _REGISTRY[n].default)
+"""Default ``model.families`` (the built-in families, in the model stage's order)."""
+FAMILY_TEXT: Mapping[str, str] = _Derived("label")
+FAMILY_SHORT: Mapping[str, str] = _Derived("short")
+"""Each family's name in running text (lists of designs)."""
+FAMILY_DESIGN: Mapping[str, str] = _Derived("design")
+"""What each family compares, as a clause for "The model ..." (the site's design prose)."""
+FAMILY_ORDER: Sequence[str] = _Order()
+"""Display order: from the cross-sectional comparison to the within-trust designs (registered families last)."""
+EFFECT_KIND: Mapping[str, str] = _Derived("effect")
 """Which variation each family uses (between trusts, within trusts, or both)."""
+FAMILY_YEAR_EFFECTS: Mapping[str, str] = _Derived("year_effects")
+"""Whether each family's year effects are ``always`` in, ``never`` in, or ``optional`` (``time_effects``)."""
 
 CovType = Literal["clustered_entity", "clustered_twoway", "driscoll_kraay", "robust", "unadjusted"]
 COV_TYPES: tuple[str, ...] = get_args(CovType)
@@ -136,8 +274,11 @@ Direction = Literal["forward", "reverse", "placebo"]
 
 # --------------------------------------------------------------------------- multiverse
 MultiverseFamily = Literal["entity_fe", "twoway_fe", "first_difference", "mundlak", "random_effects", "pooled"]
-"""Families the specification curve can vary over (``between`` has one row per trust and is left out)."""
-MULTIVERSE_FAMILIES: tuple[str, ...] = get_args(MultiverseFamily)
+"""Built-in families of the specification curve (``between`` has one row per trust and is left out)."""
+MULTIVERSE_FAMILIES: tuple[str, ...] = tuple(
+    n for n in get_args(MultiverseFamily) if "curve" in _REGISTRY[n].supports and _REGISTRY[n].default
+)
+"""Default ``multiverse.families``; any registered family supporting ``curve`` may be listed."""
 
 Sample = Literal["all", "no_merged", "no_specialist", "balanced", "leave_one_year_out", "most_deprived_half",
                  "least_deprived_half"]

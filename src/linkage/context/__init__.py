@@ -10,10 +10,10 @@ A catchment file plus area score files give share-weighted trust values; areas a
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ..errors import LinkageError
+from ..files import copy_folder
 from ._attach import AUDIT_COLUMNS, PREFIX, ContextResult, attach_context, deciles
 from ._layouts import PACKAGE_DIR, load_layouts, read_successors
 from ._read import read_context_folder
@@ -35,13 +35,7 @@ def copy_context(source: str | Path, dest: str | Path, *, named: str | None = No
     if not source.is_dir():
         raise LinkageError(f"data.context_dir {named!r} is not a folder (looked at {source}). Point it at a folder of "
                            "context files (e.g. ../shared/data/context) or set it to null.")
-    copied = []
-    for p in sorted(source.rglob("*")):
-        if p.is_file() and p.suffix.lower() in _KEEP_SUFFIXES and not p.name.startswith("."):
-            out = dest / p.relative_to(source)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, out)
-            copied.append(out)
+    copied = copy_folder(source, dest, lambda p: p.suffix.lower() in _KEEP_SUFFIXES)
     if not copied:
         raise LinkageError(f"data.context_dir {named!r} holds no context files (CSV or layout YAML).")
     return copied

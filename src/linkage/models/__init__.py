@@ -16,7 +16,9 @@ from typing import Any
 from ..params import ModelParams
 
 _LAZY = {
-    "scaling": "._cov",
+    "scaling": "..estimation",
+    "FamilyModel": "._fit",
+    "family_model": "._fit",
     "RESULT_COLUMNS": "._run",
     "ModelRun": "._run",
     "fit_models": "._run",

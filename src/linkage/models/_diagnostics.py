@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._within import twoway_demean
+from ..estimation import twoway_demean
 
 
 def hausman(

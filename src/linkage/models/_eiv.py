@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LinkageDataError
-from ._cov import Scaling, scaling
+from ..estimation import Scaling, codes_of, scaling
 from ._data import ModelFrame
-from ._fit import FAMILY_MODELS, _codes, year_dummies
+from ._fit import family_model, year_dummies
 
 #: Families whose slope the correction applies to (designs that use within-trust variation only).
 CORRECTABLE = ("twoway_fe", "entity_fe", "first_difference")
@@ -95,7 +95,7 @@ def _difference_operator(index: pd.MultiIndex) -> tuple[np.ndarray, np.ndarray]:
 
     Returns the (m, n) operator and the trust code of each of its rows.
     """
-    ent, tim = _codes(index)
+    ent, tim = codes_of(index)
     pos = {(e, t): k for k, (e, t) in enumerate(zip(ent, tim, strict=True))}
     rows, owners = [], []
     for (e, t), k in sorted(pos.items()):
@@ -120,7 +120,7 @@ def transformation(family: str, frame: ModelFrame, time_effects: bool) -> tuple[
     data = frame.data
     n = len(data)
     w = data["w"].to_numpy(dtype=float) if "w" in data else np.ones(n)
-    ent, tim = _codes(data.index)
+    ent, tim = codes_of(data.index)
     if family in ("twoway_fe", "entity_fe"):
         d = _dummies(ent) if family == "entity_fe" else np.hstack([_dummies(ent), _dummies(tim)])
         sw = np.sqrt(w)
@@ -131,7 +131,7 @@ def transformation(family: str, frame: ModelFrame, time_effects: bool) -> tuple[
         # linearmodels weights a difference by 1 / (1/w_t + 1/w_s)
         wd = 1.0 / (np.abs(a) @ (1.0 / w))
         a = np.sqrt(wd)[:, None] * a
-        if time_effects and FAMILY_MODELS[family].year_dummies:
+        if time_effects and family_model(family).year_dummies:
             q = _basis(a @ year_dummies(data.index).to_numpy(dtype=float))
             a = _annihilate(a, q)
         return a, owners
@@ -192,7 +192,7 @@ def corrected_slope(
     b = np.linalg.solve(sc, xt.T @ yt)
     resid = yt - xt @ b
     per_row = np.asarray(variance, dtype=float) * (t_map**2).sum(axis=0)
-    raw_owner = _codes(data.index)[0]
+    raw_owner = codes_of(data.index)[0]
     g = int(max(owners.max(), raw_owner.max())) + 1
     scores = np.zeros((g, xt.shape[1]))
     np.add.at(scores, owners, xt * resid[:, None])
@@ -222,7 +222,7 @@ def _convention(
     idx = frame.data.index
     n_ent = idx.get_level_values(0).nunique()
     n_per = idx.get_level_values(1).nunique()
-    model = FAMILY_MODELS[family]
+    model = family_model(family)
     k = k_cols + (1 if model.constant else 0)
     if family == "first_difference" and time_effects:
         k += n_per - 1

@@ -21,10 +21,9 @@ import pandas as pd
 from linearmodels import BetweenOLS, FirstDifferenceOLS, PanelOLS, PooledOLS, RandomEffects
 
 from ..errors import LinkageDataError
-from ..vocab import COV_TEXT, FAMILY_TEXT, Family
-from ._cov import Scaling, scaling
+from ..estimation import Scaling, check_full_rank, codes_of, group_demean, scaling, twoway_demean
+from ..vocab import COV_TEXT, FAMILY_TEXT, attach_fitters, family_entry
 from ._data import ModelFrame
-from ._within import check_full_rank, group_demean, twoway_demean
 
 
 @dataclass
@@ -77,16 +76,10 @@ def year_dummies(index: pd.MultiIndex, *, drop_first: bool = True) -> pd.DataFra
     )
 
 
-def _codes(index: pd.MultiIndex) -> tuple[np.ndarray, np.ndarray]:
-    ent = pd.factorize(index.get_level_values(0), sort=True)[0]
-    tim = pd.factorize(index.get_level_values(1), sort=True)[0]
-    return ent, tim
-
-
 def mundlak_means(frame: ModelFrame) -> pd.DataFrame:
     """Trust means (weighted if the frame has weights) of the regressor terms, named ``mean(term)``."""
     data = frame.data
-    ent = _codes(data.index)[0]
+    ent = codes_of(data.index)[0]
     w = data["w"].to_numpy() if "w" in data else None
     out = {}
     for t in frame.terms:
@@ -113,18 +106,18 @@ def _without_const(exog: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
 def _within_trust(exog: pd.DataFrame, w: np.ndarray | None, where: str) -> Transformed:
     z, names = _without_const(exog)
-    return group_demean(z, _codes(exog.index)[0], w), z, names
+    return group_demean(z, codes_of(exog.index)[0], w), z, names
 
 
 def _within_trust_and_year(exog: pd.DataFrame, w: np.ndarray | None, where: str) -> Transformed:
     z, names = _without_const(exog)
-    ent, tim = _codes(exog.index)
+    ent, tim = codes_of(exog.index)
     return twoway_demean(z, ent, tim, w), z, names
 
 
 def _trust_means(exog: pd.DataFrame, w: np.ndarray | None, where: str) -> Transformed:
     z = exog.to_numpy(dtype=float)
-    ent = _codes(exog.index)[0]
+    ent = codes_of(exog.index)[0]
     sums = np.zeros((ent.max() + 1, z.shape[1]))
     np.add.at(sums, ent, z)
     means = sums / np.bincount(ent)[:, None]
@@ -202,9 +195,12 @@ class FamilyModel:
         Note added when a fallback is used; ``{requested}`` is the requested covariance's label.
     variance_components : bool
         Report the random-effects variance components and theta.
+    extra_design : callable, optional
+        ``frame -> DataFrame`` of further design columns of the family (e.g. a trend), added
+        after the terms.
     """
 
-    family: Family
+    family: str
     estimator: Callable[..., Any]
     transform: Callable[[pd.DataFrame, np.ndarray | None, str], Transformed]
     clusters: ClusterCounts = _frame_clusters
@@ -218,6 +214,7 @@ class FamilyModel:
     cov_fallback: Mapping[str, str] = field(default_factory=lambda: _NO_ARGS)
     fallback_note: str = ""
     variance_components: bool = False
+    extra_design: Callable[[ModelFrame], pd.DataFrame] | None = None
 
     def design(self, frame: ModelFrame, time_effects: bool) -> pd.DataFrame:
         """Regressors handed to the estimator (before its own transformation)."""
@@ -228,6 +225,8 @@ class FamilyModel:
             parts.append(year_dummies(index))
         if self.trust_means:
             parts.append(mundlak_means(frame))
+        if self.extra_design is not None:
+            parts.append(self.extra_design(frame))
         return pd.concat(parts, axis=1)
 
     def covariance(self, requested: str) -> tuple[str, list[str]]:
@@ -299,12 +298,23 @@ FAMILY_MODELS: Mapping[str, FamilyModel] = MappingProxyType(
         )
     }
 )
-"""One :class:`FamilyModel` per model family."""
+"""One :class:`FamilyModel` per built-in family (attached to its entry in the family registry)."""
+
+for _m in FAMILY_MODELS.values():
+    attach_fitters(_m.family, fit=_m)
+
+
+def family_model(family: str) -> FamilyModel:
+    """The one-specification fitter of ``family`` (from its registry entry, so registered families work)."""
+    model = family_entry(family).fit
+    if not isinstance(model, FamilyModel):
+        raise TypeError(f"model family {family!r} has no FamilyModel fitter (its entry's fit is {model!r})")
+    return model
 
 
 def design(family: str, frame: ModelFrame, time_effects: bool) -> pd.DataFrame:
     """Regressors handed to linearmodels for ``family`` (before its own transformation)."""
-    return FAMILY_MODELS[family].design(frame, time_effects)
+    return family_model(family).design(frame, time_effects)
 
 
 # --------------------------------------------------------------------------- fitting steps
@@ -352,7 +362,7 @@ def _scaling(
     model: FamilyModel, res: Any, exog: pd.DataFrame, small_sample: str, cov_type: str
 ) -> tuple[Scaling, int, int]:
     """The convention's scaling of the fitted model, its trust clusters and the frame's years."""
-    ent, tim = _codes(exog.index)
+    ent, tim = codes_of(exog.index)
     n_ent, n_per = int(ent.max()) + 1, int(tim.max()) + 1
     entity_effects, time_effects = model.effect_counts(exog, n_ent, n_per)
     g_ent, g_tim = model.clusters(res, n_ent, n_per)
@@ -414,7 +424,7 @@ def fit_family(
     Parameters
     ----------
     family : str
-        One of the ``ModelParams.families`` values (a key of :data:`FAMILY_MODELS`).
+        One of the ``ModelParams.families`` values (a registered family, see :func:`family_model`).
     frame : ModelFrame
         Estimation sample.
     cov_type : str
@@ -437,7 +447,7 @@ def fit_family(
     LinkageDataError
         On a collinear or degenerate design, or if linearmodels cannot fit it.
     """
-    model = FAMILY_MODELS[family]
+    model = family_model(family)
     data = frame.data
     where = f"{FAMILY_TEXT[family]} [{context}]" if context else FAMILY_TEXT[family]
     exog = model.design(frame, time_effects)

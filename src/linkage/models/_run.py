@@ -10,15 +10,15 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import LinkageDataError
+from ..estimation import codes_of, within_stats
 from ..params import ModelParams
 from ..vocab import CONVENTION_TEXT, COV_TEXT, EFFECT_KIND, FAMILY_TEXT
 from ._data import ModelFrame, Spec, build_frame, check_panel, measure_columns
 from ._diagnostics import hausman, measure_unit, reliability_table, sampling_variance, wald
 from ._eiv import CORRECTABLE, Corrected, corrected_slope
 from ._equivalence import equivalence_block
-from ._fit import Fitted, _codes, fit_family
+from ._fit import Fitted, fit_family
 from ._timing import Pairing, pairing
-from ._within import within_stats
 
 RESULT_COLUMNS = [
     "model", "model_label", "spec_name", "spec", "direction", "lag", "dependent", "regressor", "term", "effect",
@@ -43,7 +43,7 @@ def applied_convention(small_sample: str, cov_type: str) -> str:
     """The small-sample scaling actually applied to a covariance: ``cr1`` only for clustered ones.
 
     Under the ``cr1`` convention robust, classical and Driscoll-Kraay covariances get
-    ``n/(n-K)`` (see :mod:`linkage.models._cov`), so that is their label.
+    ``n/(n-K)`` (see :mod:`linkage.estimation.conventions`), so that is their label.
     """
     if small_sample == "cr1" and not cov_type.startswith("clustered"):
         return "n/(n-K)"
@@ -122,7 +122,7 @@ def _row(
     q, qp = _quantiles(df, params.alpha, params.power)
     tstat = est / se if se > 0 else float("inf")
     data = frame.data
-    ent = _codes(data.index)[0]
+    ent = codes_of(data.index)[0]
     w_sd, w_share = within_stats(data[stats_term].to_numpy(), ent)
     return {
         "model": fitted.family,
@@ -244,7 +244,7 @@ def _frame_checks(frame: ModelFrame, spec: Spec, p: ModelParams, family: str) ->
             )
     if EFFECT_KIND[family] == "within":
         x = data[spec.x_term].to_numpy()
-        _, share = within_stats(x, _codes(data.index)[0])
+        _, share = within_stats(x, codes_of(data.index)[0])
         if not np.isfinite(share) or share < 1e-12:
             raise LinkageDataError(
                 f"{what}: no within-trust variation in {spec.x_term!r} (every trust has the same value "

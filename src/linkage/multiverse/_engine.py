@@ -16,17 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..estimation import run_starts, scaling_arrays, within_sd
 from ..params.multiverse import MultiverseParams
-from ._conventions import scaling_arrays
-from ._families import (
-    Block,
-    FamilyFit,
-    fit_first_difference,
-    fit_pooled,
-    fit_random_effects,
-    fit_within,
-    run_starts,
-)
+from ..vocab import family_entry
+from ._families import Block, FamilyFit
 from ._specs import DATA_KEY
 
 DEPRIVATION = "context.imd2019_score"
@@ -133,14 +126,6 @@ class Scores:
         return {"a": self.a[rows].T, "h": self.h[rows].T, "b": self.b[rows].T, "sxx": self.sxx[rows], "qy": qy, "qx": qx}
 
 
-FITTERS = {
-    "entity_fe": lambda b, te: fit_within(b, False),
-    "twoway_fe": lambda b, te: fit_within(b, True),
-    "pooled": fit_pooled,
-    "first_difference": fit_first_difference,
-    "random_effects": lambda b, te: fit_random_effects(b, te, mundlak=False),
-    "mundlak": lambda b, te: fit_random_effects(b, te, mundlak=True),
-}
 
 
 def _slopes(fit: FamilyFit, sx2: np.ndarray) -> dict[str, np.ndarray]:
@@ -183,19 +168,6 @@ def _basis_sums(fit: FamilyFit, starts: np.ndarray | None) -> tuple[np.ndarray, 
     qy = np.add.reduceat(fit.ry[:, :, None] * qq, starts, axis=0)
     qx = np.add.reduceat(fit.rx[:, :, None] * qq, starts, axis=0)
     return qy, qx
-
-
-def within_sd(z: np.ndarray, ent: np.ndarray) -> np.ndarray:
-    """SD of the columns of ``z`` around each trust's own mean (trusts with one row contribute nothing).
-
-    Degrees of freedom: rows less trusts, so it estimates the typical year-to-year variation
-    of a trust around its mean.
-    """
-    starts = run_starts(ent)
-    counts = np.diff(np.r_[starts, len(ent)])
-    dev = z - np.repeat(np.add.reduceat(z, starts, axis=0) / counts[:, None], counts, axis=0)
-    dof = len(ent) - len(starts)
-    return np.sqrt((dev**2).sum(0) / dof) if dof > 0 else np.full(z.shape[1], np.nan)
 
 
 def _block_reasons(fit: FamilyFit, res: dict, exposures: list[str], family: str) -> np.ndarray:
@@ -293,7 +265,7 @@ def _fit_block(pa: PanelArrays, members: list, wcol: str | None, specs: pd.DataF
     fams = specs["family"].to_numpy()[spec_rows]
     covs = specs["cov_type"].to_numpy()[spec_rows]
     for fam in np.unique(fams):
-        fit = FITTERS[fam](block, params.time_effects)
+        fit = family_entry(fam).batch(block, params.time_effects)
         res = _slopes(fit, sx2)
         res["sdx"], res["sdy"] = block.X.std(0, ddof=1), block.Y.std(0, ddof=1)
         res["sdxw"], res["sdyw"] = within_sd(block.X, block.ent), within_sd(block.Y, block.ent)

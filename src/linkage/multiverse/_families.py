@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..estimation import group_demean, group_means, run_starts
+from ..vocab import attach_fitters
+
 
 @dataclass
 class Block:
@@ -63,7 +66,7 @@ class FamilyFit:
     k_cols : int
         Columns linearmodels would report (constant, exposure, year dummies, Mundlak mean).
     entity_effects, time_effects : int
-        Absorbed trust and year effects (levels less one), as ``linkage.models._cov`` counts them.
+        Absorbed trust and year effects (levels less one), as :mod:`linkage.estimation.conventions` counts them.
     g_entity, g_time : int
         Trusts and years in the fitted rows.
     reason : str
@@ -93,19 +96,6 @@ class FamilyFit:
     q: np.ndarray | None = None
 
 
-def run_starts(codes: np.ndarray) -> np.ndarray:
-    """Start positions of the runs of equal values in a sorted code array."""
-    return np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-
-
-def group_means(z: np.ndarray, starts: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    """(Weighted) means of the rows of ``z`` over each run starting at ``starts``."""
-    if w is None:
-        counts = np.diff(np.r_[starts, len(z)])
-        return np.add.reduceat(z, starts, axis=0) / counts[:, None]
-    return np.add.reduceat(z * w[:, None], starts, axis=0) / np.add.reduceat(w, starts)[:, None]
-
-
 def basis(nuis: np.ndarray) -> np.ndarray:
     """Orthonormal basis (by SVD) of the column space of ``nuis``: (n, rank)."""
     if nuis.shape[1] == 0:
@@ -131,21 +121,19 @@ def _root(w: np.ndarray | None, n: int) -> np.ndarray:
     return np.ones(n) if w is None else np.sqrt(w)
 
 
-def _demeaned(b: Block, z: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def _demeaned(b: Block, z: np.ndarray) -> np.ndarray:
     """sqrt(w) * (z - trust mean of z)."""
-    means = group_means(z, starts, b.w)
-    counts = np.diff(np.r_[starts, b.n])
-    return _root(b.w, b.n)[:, None] * (z - np.repeat(means, counts, axis=0))
+    return _root(b.w, b.n)[:, None] * group_demean(z, b.ent, b.w)
 
 
 def fit_within(b: Block, time_effects: bool) -> FamilyFit:
     """Trust fixed effects; with ``time_effects`` also year fixed effects (``twoway_fe``)."""
     starts = run_starts(b.ent)
     g, t = len(starts), len(b.years)
-    zd = _demeaned(b, np.hstack([b.Y, b.X]), starts)
+    zd = _demeaned(b, np.hstack([b.Y, b.X]))
     rank, q = 0, None
     if time_effects:
-        dd = _demeaned(b, year_dummies(b.tim, t), starts)
+        dd = _demeaned(b, year_dummies(b.tim, t))
         zd, rank, q = residualize(zd, dd)
     p = b.Y.shape[1]
     reason = ""
@@ -272,3 +260,17 @@ def _pair_bases(nuis: np.ndarray) -> np.ndarray:
     u, s, _ = np.linalg.svd(np.moveaxis(nuis, 2, 0), full_matrices=False)
     keep = s > s[:, :1] * max(nuis.shape[:2]) * 1e-12
     return np.moveaxis(u * keep[:, None, :], 0, 2)
+
+
+#: The batched fitter of each built-in curve family, ``(block, time_effects) -> FamilyFit``,
+#: attached to its entry in the family registry (:mod:`linkage.vocab`).
+BATCH_FITTERS = {
+    "entity_fe": lambda b, te: fit_within(b, False),
+    "twoway_fe": lambda b, te: fit_within(b, True),
+    "pooled": fit_pooled,
+    "first_difference": fit_first_difference,
+    "random_effects": lambda b, te: fit_random_effects(b, te, mundlak=False),
+    "mundlak": lambda b, te: fit_random_effects(b, te, mundlak=True),
+}
+for _name, _fitter in BATCH_FITTERS.items():
+    attach_fitters(_name, batch=_fitter)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ..vocab import FAMILY_SHORT
+
 
 class Terms(NamedTuple):
     """How the curve's second measure is named: patient experience (the default) or another outcome."""
@@ -39,10 +41,8 @@ def _p_text(p: float, draws: int) -> str:
     return f"p < {1 / (draws + 1):.3f}" if p == 0 else f"p = {p:.3f}"
 
 
-FAMILY_WORDS = {
-    "twoway_fe": "two-way fixed effects", "first_difference": "first differences", "mundlak": "Mundlak",
-    "entity_fe": "trust fixed effects", "random_effects": "random effects", "pooled": "pooled OLS",
-}
+FAMILY_WORDS = FAMILY_SHORT
+"""Family names in running text (from the family registry, :mod:`linkage.vocab`)."""
 
 
 def _list(words: list[str]) -> str:

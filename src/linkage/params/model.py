@@ -4,10 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from ..vocab import FAMILIES, CovType, Family, SmallSample
+from ..vocab import FAMILIES, CovType, SmallSample, family_names
 from ._base import KeyProblem, Section, refuse_empty, refuse_repeats
+from .roundtrip import Choices
+
+
+def known_family(feature: str | None = None):
+    """A validator accepting the registered family names (those supporting ``feature``, if given)."""
+
+    def check(name: str) -> str:
+        allowed = family_names(feature)
+        if name not in allowed:
+            what = "a registered model family" if feature is None else f"a model family with a {feature} fit"
+            listed = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}" if len(allowed) > 1 else repr(allowed[0])
+            raise ValueError(f"not {what}; allowed values are {listed}")
+        return name
+
+    return check
+
+
+#: A model family name, checked against the family registry (``linkage.vocab``) when validated,
+#: so a registered family is accepted without editing this schema.
+FamilyName = Annotated[str, AfterValidator(known_family()), Choices(family_names)]
 
 #: Longest lag or lead (years) a model may use.
 MAX_LAG = 5
@@ -80,7 +100,7 @@ class ModelParams(Section):
         default_factory=list,
         description="Further measures entered as regressors at year t in every model (e.g. staff.engagement). Empty by default: adjusting for other staff measures can absorb the association of interest.",
     )
-    families: list[Family] = Field(
+    families: list[FamilyName] = Field(
         default_factory=lambda: list(FAMILIES),
         description="Model families fitted for the headline specification: pooled, between, entity_fe, twoway_fe, random_effects, first_difference, mundlak. Other specifications (lags, reverse, placebo) use the headline family only.",
     )
@@ -88,7 +108,7 @@ class ModelParams(Section):
         default_factory=lambda: ["staff.burnout", "staff.emotional_exhaustion", "staff.hwb_action", "staff.engagement"],
         description="Further staff wellbeing measures each fitted in place of the exposure with the headline family and lag (one model each, same dependent). A measure without enough within-trust data in the panel is listed as skipped with the reason. Intervals are not adjusted for testing several measures.",
     )
-    headline_family: Family = Field(
+    headline_family: FamilyName = Field(
         "twoway_fe",
         description="Family whose estimate is the headline (metrics/headline.json); two-way fixed effects compare a trust with itself in other years, net of what is common to a year.",
     )

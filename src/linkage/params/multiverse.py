@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..vocab import (
     BOOT_KINDS,
@@ -16,12 +16,22 @@ from ..vocab import (
     BootKind,
     BootWeights,
     MultiverseCov,
-    MultiverseFamily,
     Sample,
     SmallSample,
     WeightChoice,
+    family_names,
 )
 from ._base import KeyProblem, Section, refuse_empty, refuse_repeats
+from .model import known_family
+from .roundtrip import Choices
+
+
+def _curve_families() -> tuple[str, ...]:
+    return family_names("curve")
+
+
+#: A family of the specification curve: a registered family with a batched fit (``curve`` in its entry).
+CurveFamily = Annotated[str, AfterValidator(known_family("curve")), Choices(_curve_families)]
 
 #: Schemes a dask.distributed scheduler address may use.
 SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
@@ -42,7 +52,7 @@ class MultiverseParams(Section):
         default_factory=lambda: ["patient.ip_overall", "patient.ip_respect_dignity"],
         description="Patient experience measures used, one at a time, as the dependent variable (at year t).",
     )
-    families: list[MultiverseFamily] = Field(
+    families: list[CurveFamily] = Field(
         default_factory=lambda: list(MULTIVERSE_FAMILIES),
         description="Model families: entity_fe, twoway_fe, first_difference, mundlak (within coefficient), random_effects, pooled. All but entity_fe include year effects when time_effects is true.",
     )
@@ -62,7 +72,7 @@ class MultiverseParams(Section):
         default_factory=lambda: ["clustered_entity"],
         description="Covariances: clustered_entity (by trust), robust (heteroskedasticity only), unadjusted (classical).",
     )
-    inferential_families: list[MultiverseFamily] = Field(
+    inferential_families: list[CurveFamily] = Field(
         default_factory=lambda: ["twoway_fe", "first_difference", "mundlak"],
         description="Pre-specified inferential curve: the families whose specifications count as evidence (default the within-trust designs; pooled, random_effects and entity_fe stay in the curve as exploratory). Families not in families are simply not fitted.",
     )
@@ -88,7 +98,7 @@ class MultiverseParams(Section):
         "auto",
         description="Long panel file whose merged_from column marks merged trusts (for the no_merged sample): 'auto' = panel_long.parquet beside the panel file; '' = none (no_merged specifications are then listed as unsupported).",
     )
-    headline_family: MultiverseFamily = Field(
+    headline_family: CurveFamily = Field(
         "twoway_fe",
         description="Family of the headline specifications (sample all, unweighted, clustered by trust) that get the wild cluster bootstrap.",
     )

@@ -16,9 +16,19 @@ no such string is still refused (strict types), and nothing else is ever convert
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
+
+
+@dataclass(frozen=True)
+class Choices:
+    """``Annotated`` metadata of a string field whose allowed values come from a registry that can grow
+    (the model families): ``names()`` gives them at the time of validation."""
+
+    names: Callable[[], tuple[str, ...]]
 
 
 def allowed_strings(annotation: Any) -> tuple[str, ...]:
@@ -26,6 +36,9 @@ def allowed_strings(annotation: Any) -> tuple[str, ...]:
     origin = typing.get_origin(annotation)
     if origin is Literal:
         return tuple(a for a in typing.get_args(annotation) if isinstance(a, str))
+    if origin is typing.Annotated:
+        extra = [m for m in annotation.__metadata__ if isinstance(m, Choices)]
+        return tuple(extra[0].names()) if extra else allowed_strings(typing.get_args(annotation)[0])
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return tuple(s for arg in typing.get_args(annotation) for s in allowed_strings(arg))
     return ()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..vocab import EFFECT_KIND, UNIT_TEXT
+from ..vocab import EFFECT_KIND, FAMILY_DESIGN, FAMILY_YEAR_EFFECTS, UNIT_TEXT
 from .words import and_list, lower_first, short_label
 
 TRUST_TYPE_TEXT = {
@@ -153,20 +153,8 @@ class Design:
         years = {True: "; what all trusts shared in a year (national events, survey changes) is taken out",
                  False: "; nothing shared by all trusts in a year is taken out (no year effects)",
                  None: ""}[self.year_effects]
-        if self.family == "first_difference":
-            how = ("compares each trust's change from one survey year to the next with other trusts' changes, so "
-                   "lasting differences between trusts are taken out")
-        elif self.within:
-            how = "compares each trust with itself in other years, so lasting differences between trusts are taken out"
-        elif self.trust_effects == "mixed":
-            how = ("pools differences within trusts over time with differences between trusts (random effects), so "
-                   "lasting differences between trusts are only partly taken out")
-        elif self.family == "between":
-            how = ("compares trusts' averages over the years with each other, so lasting differences between trusts "
-                   "are not taken out")
-        else:
-            how = ("compares all trust-years with each other (pooled), so lasting differences between trusts are "
-                   "not taken out")
+        # the family's own design prose, from its registry entry; an unknown family is said as pooled
+        how = FAMILY_DESIGN.get(self.family, FAMILY_DESIGN["pooled"])
         return how + years
 
     def weights_text(self, label: Any = None) -> str:
@@ -252,19 +240,11 @@ def sources_read(headline: dict[str, Any], catalogue: Any) -> str:
     return and_list(dict.fromkeys(names))
 
 
-#: Families whose estimator always takes out year effects, and those that never fit any (whatever
-#: ``model.time_effects``); the others add year dummies when ``time_effects`` is true.  Kept here so the
-#: site does not import the estimation code (every stage renders pages); tests/test_site_words.py checks
-#: it against the model definitions (linkage.models._fit.FAMILY_MODELS).
-ALWAYS_YEAR_EFFECTS = frozenset({"twoway_fe"})
-NEVER_YEAR_EFFECTS = frozenset({"entity_fe", "between"})
-
-
 def _year_terms(family: str, time_effects: bool) -> bool:
-    """Whether ``family`` fitted with ``time_effects`` takes out year effects."""
-    if family in ALWAYS_YEAR_EFFECTS:
-        return True
-    return bool(time_effects) and family not in NEVER_YEAR_EFFECTS
+    """Whether ``family`` fitted with ``time_effects`` takes out year effects (its registry entry's
+    ``year_effects``; tests/test_site_words.py checks it against the model definitions)."""
+    rule = FAMILY_YEAR_EFFECTS.get(family, "optional")
+    return rule == "always" or (rule == "optional" and bool(time_effects))
 
 
 def _param(inputs: Any, section: str, key: str) -> Any:
@@ -279,7 +259,7 @@ def design_of(inputs: Any, family: str | None = None) -> Design:
     family = str(family or h.get("family", ""))
     time_effects = h.get("time_effects", _param(inputs, "model", "time_effects"))
     year = None if time_effects is None or family not in EFFECT_KIND else _year_terms(family, bool(time_effects))
-    if family in ("twoway_fe", "entity_fe", "between"):
+    if FAMILY_YEAR_EFFECTS.get(family, "optional") != "optional":
         year = _year_terms(family, False)
     restricted = h.get("restrict_trust_types", inputs.linkage.get("restrict_trust_types",
                                                                  _param(inputs, "link", "restrict_trust_types")))

@@ -1,10 +1,40 @@
-"""Within-trust transformations and design checks (numpy, no model library)."""
+"""Within-trust transformations and the rank check of a transformed design (numpy only), written once.
+
+Both the model stage (one specification at a time, on a frame indexed by trust and year) and the
+curve (many (dependent, exposure) pairs at once, on rows sorted by trust then year) use these.
+Rows sorted by group are handled with run sums (``np.add.reduceat``); unsorted codes are sorted
+first (stable) and the result put back in the input order.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..errors import LinkageDataError
+
+
+def codes_of(index: pd.MultiIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Integer trust and year codes (0..G-1, 0..T-1, in sorted order) of a (trust, year) index."""
+    ent = pd.factorize(index.get_level_values(0), sort=True)[0]
+    tim = pd.factorize(index.get_level_values(1), sort=True)[0]
+    return ent, tim
+
+
+def run_starts(codes: np.ndarray) -> np.ndarray:
+    """Start positions of the runs of equal values in a sorted code array."""
+    codes = np.asarray(codes)
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+
+
+def group_means(z: np.ndarray, starts: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """(Weighted) means of the rows of ``z`` (n, p) over each run starting at ``starts``: (runs, p)."""
+    if w is None:
+        counts = np.diff(np.r_[starts, len(z)])
+        return np.add.reduceat(z, starts, axis=0) / counts[:, None]
+    return np.add.reduceat(z * w[:, None], starts, axis=0) / np.add.reduceat(w, starts)[:, None]
 
 
 def group_demean(z: np.ndarray, codes: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -15,7 +45,7 @@ def group_demean(z: np.ndarray, codes: np.ndarray, weights: np.ndarray | None = 
     z : ndarray
         (n,) or (n, p) array.
     codes : ndarray
-        (n,) integer group codes 0..G-1.
+        (n,) integer group codes (any order).
     weights : ndarray, optional
         (n,) non-negative weights.
 
@@ -24,15 +54,24 @@ def group_demean(z: np.ndarray, codes: np.ndarray, weights: np.ndarray | None = 
     ndarray
         Same shape as ``z``.
     """
-    z2 = z.reshape(len(z), -1).astype(float)
-    w = np.ones(len(z2)) if weights is None else np.asarray(weights, dtype=float)
-    g = int(codes.max()) + 1
-    sw = np.bincount(codes, weights=w, minlength=g)
-    out = np.empty_like(z2)
-    for j in range(z2.shape[1]):
-        means = np.bincount(codes, weights=w * z2[:, j], minlength=g) / sw
-        out[:, j] = z2[:, j] - means[codes]
-    return out.reshape(z.shape)
+    z2 = np.asarray(z, dtype=float).reshape(len(z), -1)
+    if len(z2) == 0:
+        return z2.reshape(np.shape(z)).copy()
+    codes = np.asarray(codes)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    order = None
+    if (codes[1:] < codes[:-1]).any():
+        order = np.argsort(codes, kind="stable")
+        z2, codes = z2[order], codes[order]
+        w = None if w is None else w[order]
+    starts = run_starts(codes)
+    counts = np.diff(np.r_[starts, len(codes)])
+    dev = z2 - np.repeat(group_means(z2, starts, w), counts, axis=0)
+    if order is not None:
+        back = np.empty_like(dev)
+        back[order] = dev
+        dev = back
+    return dev.reshape(np.shape(z))
 
 
 def twoway_demean(
@@ -65,15 +104,26 @@ def twoway_demean(
     -------
     ndarray
     """
-    cur = z.reshape(len(z), -1).astype(float)
-    scale = max(float(np.abs(cur).max()), 1.0)
+    cur = np.asarray(z, dtype=float).reshape(len(z), -1)
+    scale = max(float(np.abs(cur).max()), 1.0) if cur.size else 1.0
     for _ in range(max_iter):
         nxt = group_demean(group_demean(cur, entity, weights), time, weights)
-        if np.abs(nxt - cur).max() <= tol * scale:
+        if np.abs(nxt - cur).max(initial=0.0) <= tol * scale:
             cur = nxt
             break
         cur = nxt
-    return cur.reshape(z.shape)
+    return cur.reshape(np.shape(z))
+
+
+def within_sd(z: np.ndarray, ent: np.ndarray) -> np.ndarray:
+    """SD of the columns of ``z`` (n, p) around each trust's own mean (trusts with one row contribute nothing).
+
+    Degrees of freedom: rows less trusts, so it estimates the typical year-to-year variation
+    of a trust around its mean (NaN when there are no more rows than trusts).
+    """
+    dev = group_demean(z, ent)
+    dof = len(ent) - len(np.unique(ent))
+    return np.sqrt((dev**2).sum(0) / dof) if dof > 0 else np.full(np.shape(z)[1:], np.nan)
 
 
 def within_stats(x: np.ndarray, entity: np.ndarray) -> tuple[float, float]:
@@ -97,9 +147,7 @@ def within_stats(x: np.ndarray, entity: np.ndarray) -> tuple[float, float]:
     dev = group_demean(x, entity)
     ss_w = float(dev @ dev)
     ss_t = float(((x - x.mean()) ** 2).sum())
-    n_groups = len(np.unique(entity))
-    dof = len(x) - n_groups
-    sd = float(np.sqrt(ss_w / dof)) if dof > 0 else float("nan")
+    sd = float(within_sd(np.asarray(x, float)[:, None], entity)[0])
     share = ss_w / ss_t if ss_t > 0 else float("nan")
     return sd, share
 
