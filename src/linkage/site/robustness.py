@@ -14,8 +14,14 @@ from .words import and_list, nice
 LEVEL = {"region": ("NHS region", "NHS regions"), "icb": ("integrated care board", "integrated care boards")}
 
 
+def _num(x: float) -> str:
+    """Two significant figures, or one when that would need more than three decimals."""
+    text = nice(x, 2)
+    return nice(x, 1) if "." in text and len(text.split(".")[1]) > 3 else text
+
+
 def _pct(x: float) -> str:
-    return f"{nice(100 * x, 2)}%"
+    return "under 0.1%" if 0 < x < 0.001 else f"{nice(100 * x, 2)}%"
 
 
 def _bound_text(s: dict[str, Any], bnd: dict[str, Any] | None) -> str:
@@ -33,10 +39,10 @@ def _bound_text(s: dict[str, Any], bnd: dict[str, Any] | None) -> str:
         moved = "would no longer be distinguishable from zero" if bnd["crosses_zero"] else "would still exclude zero"
     if bnd.get("r2yz_capped"):
         return (f"{base} A confounder {k} times as strong as {bench} would explain all of the outcome's residual "
-                f"variance and move the estimate to {nice(bnd['adjusted_estimate'], 2)}, which {moved}.")
+                f"variance and move the estimate to {_num(bnd['adjusted_estimate'])}, which {moved}.")
     return (f"{base} A confounder {k} times as strong as {bench} (with both) would move the estimate to "
-            f"{nice(bnd['adjusted_estimate'], 2)} (interval {nice(bnd['ci_low'], 2)} to "
-            f"{nice(bnd['ci_high'], 2)}), which {moved}.")
+            f"{_num(bnd['adjusted_estimate'])} (interval {_num(bnd['ci_low'])} to "
+            f"{_num(bnd['ci_high'])}), which {moved}.")
 
 
 def robustness_sentence(inputs: Any) -> str:
@@ -69,9 +75,8 @@ def multilevel_sentence(inputs: Any) -> str:
     return (f"In a multilevel model of {m['n_obs']} trust-years in {m['n_trusts']} trusts in {m['n_groups']} {many}, "
             f"{_pct(sh[m['level']])} of the variance of the outcome left after the fixed terms lies between {many}, "
             f"{_pct(sh['trust'])} between trusts within them and {_pct(sh['residual'])} between years within a trust."
-            f"{boundary} Its within-trust association is {nice(m['within'], 2)} (SE {nice(m['within_se'], 2)}) "
-            f"per unit of the exposure and the association between trusts' averages {nice(m['between'], 2)} "
-            f"(SE {nice(m['between_se'], 2)}); both are associations, not effects.")
+            f"{boundary} Its within-trust association is {_num(m['within'])} per unit of the exposure and the "
+            f"association between trusts' averages {_num(m['between'])}; both are associations, not effects.")
 
 
 def robustness_methods(inputs: Any) -> list[str]:
@@ -120,7 +125,7 @@ def region_sentence(inputs: Any) -> str:
     from .words import p_text
 
     boot = (f"the wild cluster bootstrap by region gives {p_text(r['boot_p_value'])} (interval "
-            f"{nice(r['boot_ci_low'], 2)} to {nice(r['boot_ci_high'], 2)}, {r['reps']} draws)")
+            f"{_num(r['boot_ci_low'])} to {_num(r['boot_ci_high'])}, {r['reps']} draws)")
     analytic = f"standard errors clustered by region give {p_text(r['p_value'])} on t with {r['n_regions'] - 1} df"
     if r["few_clusters"]:
         return (f"Allowing for correlation within the {r['n_regions']} NHS regions: {boot}; with so few regions "
