@@ -122,7 +122,8 @@ def region_sentence(inputs: Any) -> str:
     r = (inputs.notes or {}).get("region_cluster") or {}
     if r.get("status") != "fitted":
         return ""
-    from .words import p_text
+    def p_text(p: float) -> str:
+        return "p < 0.001" if p < 0.001 else f"p = {_num(p)}"
 
     boot = (f"the wild cluster bootstrap by region gives {p_text(r['boot_p_value'])} (interval "
             f"{_num(r['boot_ci_low'])} to {_num(r['boot_ci_high'])}, {r['reps']} draws)")
