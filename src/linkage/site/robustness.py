@@ -30,7 +30,7 @@ def _bound_text(s: dict[str, Any], bnd: dict[str, Any] | None) -> str:
             f"{_pct(s['r2yxj_dx'])} of the outcome's.")
     if bnd is None:
         return base
-    k = nice(bnd["kd"], 2)
+    k = f"{bnd['kd']:g}"
     if not bnd["admissible"]:
         return f"{base} A confounder {k} times as strong is impossible (it would explain all of the exposure)."
     if np.sign(bnd["adjusted_estimate"]) != np.sign(s["estimate"]):
@@ -110,7 +110,7 @@ def robustness_methods(inputs: Any) -> list[str]:
             "Sensitivity to an unmeasured confounder (Cinelli and Hazlett 2020, checked against PySensemakr): the "
             f"headline regression with {s['absorbed']} absorbed ({s['dof']} residual degrees of freedom: "
             "observations minus trusts minus regressors), the classical OLS t statistic, and bounds for a confounder "
-            f"{and_list(nice(b['kd'], 2) for b in s['bounds'])} times as related to the exposure and the outcome as {bench}. It assumes a single linear "
+            f"{and_list(f"{b['kd']:g}" for b in s["bounds"])} times as related to the exposure and the outcome as {bench}. It assumes a single linear "
             "confounder and says how strong it would have to be, not whether one exists.")
     elif s.get("reason"):
         out.append(f"No sensitivity analysis: {s['reason']}.")
