@@ -110,7 +110,7 @@ def robustness_methods(inputs: Any) -> list[str]:
             "Sensitivity to an unmeasured confounder (Cinelli and Hazlett 2020, checked against PySensemakr): the "
             f"headline regression with {s['absorbed']} absorbed ({s['dof']} residual degrees of freedom: "
             "observations minus trusts minus regressors), the classical OLS t statistic, and bounds for a confounder "
-            f"{and_list(f"{b['kd']:g}" for b in s["bounds"])} times as related to the exposure and the outcome as {bench}. It assumes a single linear "
+            f"{and_list(format(b['kd'], 'g') for b in s['bounds'])} times as related to the exposure and the outcome as {bench}. It assumes a single linear "
             "confounder and says how strong it would have to be, not whether one exists.")
     elif s.get("reason"):
         out.append(f"No sensitivity analysis: {s['reason']}.")
