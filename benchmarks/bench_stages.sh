@@ -4,23 +4,32 @@
 #
 #   bash benchmarks/bench_stages.sh /path/to/ce6a3ae-checkout   (bootstrapped with SKIP_RUN=1)
 #
-# Runs each tree alternately (old, new, old, new) so both see the same machine load; prints
-# seconds per run and the ratio of the medians. Run on demand, not in CI (it takes minutes).
+# Runs each tree alternately (old, new, old, new) so both see the same machine load; prints, per
+# run, wall seconds, CPU seconds (user+sys of the whole process tree: dvc, the stage processes and
+# their kernels, from /usr/bin/time) and the 1-minute load average before and after, then the
+# ratios. The machine may be shared: CPU seconds are the fairer comparison when it is loaded.
+# Run on demand, not in CI (it takes minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NEW=$PWD
 OLD=${1:?path to a bootstrapped checkout of the pre-renovation commit (e.g. ce6a3ae)}
 ROUNDS=${ROUNDS:-1}
 export DVC_NO_ANALYTICS=1
-cold() {  # $1 = tree; prints seconds of a forced full repro
-  (cd "$1" && export PATH="$1/.venv/bin:$PATH" && s=$(date +%s.%N) && dvc repro -f -q >/dev/null 2>&1 \
-     && echo "$(date +%s.%N) - $s" | bc)
+load() { cut -d' ' -f1 /proc/loadavg; }
+timed() {  # $1 = tree, rest = command; prints "WALL CPU"
+  local tree=$1; shift
+  (cd "$tree" && export PATH="$tree/.venv/bin:$PATH" \
+     && /usr/bin/time -f "%e %U %S" -o /tmp/bench_stages.$$ "$@" >/dev/null 2>&1 \
+     && awk '{printf "%.1f %.1f\n", $1, $2 + $3}' /tmp/bench_stages.$$)
 }
 for r in $(seq 1 "$ROUNDS"); do
-  o=$(cold "$OLD"); n=$(cold "$NEW")
-  echo "round $r: cold dvc repro -f: pre-renovation ${o}s, this tree ${n}s, ratio $(echo "scale=2; $n / $o" | bc)"
+  l0=$(load); read -r ow oc < <(timed "$OLD" dvc repro -f -q)
+  l1=$(load); read -r nw nc < <(timed "$NEW" dvc repro -f -q)
+  l2=$(load)
+  echo "round $r cold dvc repro -f: pre-renovation wall ${ow}s cpu ${oc}s (load ${l0}->${l1});" \
+       "this tree wall ${nw}s cpu ${nc}s (load ${l1}->${l2});" \
+       "ratio wall $(echo "scale=2; $nw / $ow" | bc) cpu $(echo "scale=2; $nc / $oc" | bc)"
 done
-cd "$NEW" && export PATH="$NEW/.venv/bin:$PATH"
-s=$(date +%s.%N)
-dvc exp run -q -S model.lag=1 >/dev/null 2>&1
-echo "dvc exp run -S model.lag=1 from the finished run: $(echo "$(date +%s.%N) - $s" | bc)s"
+l0=$(load); read -r ew ec < <(timed "$NEW" dvc exp run -q -S model.lag=1)
+echo "dvc exp run -S model.lag=1 from the finished run: wall ${ew}s cpu ${ec}s (load ${l0}->$(load)); nproc $(nproc)"
+rm -f /tmp/bench_stages.$$

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -57,40 +58,80 @@ def _owner(mod: str, src: Path) -> str:
     return mod
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What one walk of a module's syntax tree finds: its import statements and its string constants."""
+
+    imports: tuple[ast.Import | ast.ImportFrom, ...]
+    strings: frozenset[str]
+    uses_import_module: bool
+
+
+def _facts(tree: ast.AST) -> _Facts:
+    imports, strings, dynamic = [], set(), False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(node)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            strings.add(node.value)
+        elif isinstance(node, ast.Attribute) and node.attr == "import_module":
+            dynamic = True
+    return _Facts(tuple(imports), frozenset(strings), dynamic)
+
+
+def _version(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is edited: its inode, modification time and size."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@cache
+def _file_facts(path: Path, version: tuple[int, int, int]) -> _Facts:
+    """Facts of one source file, parsed once per version of the file (``version`` is part of the key)."""
+    return _facts(ast.parse(path.read_text()))
+
+
+def _facts_of(path: Path) -> _Facts:
+    return _file_facts(path.resolve(), _version(path))
+
+
 def imports_in(tree: ast.AST, package: str, src: Path = PACKAGE_DIR) -> set[str]:
     """Modules of the package imported anywhere in ``tree``; ``package`` resolves relative imports."""
+    return _imports(_facts(tree), package, src)
+
+
+def _imports(facts: _Facts, package: str, src: Path) -> set[str]:
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in facts.imports:
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            if target.split(".")[0] != PACKAGE:
-                continue
-            for alias in node.names:  # `from . import x` / `from .pkg import mod` may name submodules
-                sub = f"{target}.{alias.name}"
-                found.add(sub if _exists(sub, src) else target)
-    found |= _lazy_imports(tree, package, src)
+            continue
+        if node.level:
+            base = package.split(".")
+            base = base[: len(base) - (node.level - 1)]
+            target = ".".join(base + ([node.module] if node.module else []))
+        else:
+            target = node.module or ""
+        if target.split(".")[0] != PACKAGE:
+            continue
+        for alias in node.names:  # `from . import x` / `from .pkg import mod` may name submodules
+            sub = f"{target}.{alias.name}"
+            found.add(sub if _exists(sub, src) else target)
+    found |= _lazy_imports(facts, package, src)
     return {_owner(m, src) for m in found}
 
 
-def _lazy_imports(tree: ast.AST, package: str, src: Path) -> set[str]:
+def _lazy_imports(facts: _Facts, package: str, src: Path) -> set[str]:
     """Modules named for ``importlib.import_module(name, __name__)`` in a module using it: relative
     names such as ``"._run"`` written as string constants (a package's lazy ``__getattr__`` table)."""
-    uses = any(isinstance(n, ast.Attribute) and n.attr == "import_module" for n in ast.walk(tree))
-    if not uses:
+    if not facts.uses_import_module:
         return set()
     found = set()
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Constant) and isinstance(n.value, str) and _RELATIVE.fullmatch(n.value):
-            level = len(n.value) - len(n.value.lstrip("."))
+    for value in facts.strings:
+        if _RELATIVE.fullmatch(value):
+            level = len(value) - len(value.lstrip("."))
             base = package.split(".")
-            mod = ".".join(base[: len(base) - (level - 1)] + [n.value[level:]])
+            mod = ".".join(base[: len(base) - (level - 1)] + [value[level:]])
             if _exists(mod, src):
                 found.add(mod)
     return found
@@ -100,7 +141,7 @@ def imports_of(path: Path, src: Path = PACKAGE_DIR) -> set[str]:
     """Modules of the package imported by the source file ``path`` (absolute names)."""
     mod = module_name(path, src)
     package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
-    return imports_in(ast.parse(path.read_text()), package, src)
+    return _imports(_facts_of(path), package, src)
 
 
 def source_files(src: Path = PACKAGE_DIR) -> list[Path]:
@@ -110,7 +151,15 @@ def source_files(src: Path = PACKAGE_DIR) -> list[Path]:
 
 def graph(src: Path = PACKAGE_DIR) -> dict[str, set[str]]:
     """Module -> the package modules it imports (itself excluded)."""
-    return {module_name(p, src): imports_of(p, src) - {module_name(p, src)} for p in source_files(src)}
+    files = source_files(src)
+    versions = tuple((p, _version(p)) for p in files)
+    return {mod: set(deps) for mod, deps in _graph(src, versions).items()}
+
+
+@cache
+def _graph(src: Path, versions: tuple[tuple[Path, tuple[int, int, int]], ...]) -> dict[str, frozenset[str]]:
+    """The graph of one version of the package's files (``versions``: each file with :func:`_version`)."""
+    return {module_name(p, src): frozenset(imports_of(p, src) - {module_name(p, src)}) for p, _ in versions}
 
 
 def notebook_imports(path: Path, src: Path = PACKAGE_DIR) -> set[str]:
@@ -151,12 +200,14 @@ def data_files(src: Path = PACKAGE_DIR) -> list[Path]:
                   and not _SKIP_DIRS & set(p.parts))
 
 
-def data_read_by(path: Path, src: Path = PACKAGE_DIR) -> set[Path]:
-    """Package data files the source file ``path`` names (a whole data folder, or single files)."""
-    names = {n.value for n in ast.walk(ast.parse(path.read_text()))
-             if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+def data_read_by(path: Path, src: Path = PACKAGE_DIR, files: list[Path] | None = None) -> set[Path]:
+    """Package data files the source file ``path`` names (a whole data folder, or single files).
+
+    ``files`` is :func:`data_files` of ``src`` when the caller has it already.
+    """
+    names = _facts_of(path).strings
     out: set[Path] = set()
-    for f in data_files(src):
+    for f in data_files(src) if files is None else files:
         folder = f.parent
         if f.name in names or (folder != src and folder.name in names and folder.parent in (path.parent, src)):
             out.add(f)
@@ -170,7 +221,8 @@ def _stage_code(roots: tuple[str, ...], notebook: str | None, root: Path) -> tup
     if notebook is not None:
         mods |= notebook_imports(root / notebook, src)
     files = {module_file(m, src) for m in closure(mods, src)}
-    data = {d for f in files for d in data_read_by(f, src)}
+    every = data_files(src)
+    data = {d for f in files for d in data_read_by(f, src, every)}
     return tuple(sorted(p.relative_to(root).as_posix() for p in files | data))
 
 

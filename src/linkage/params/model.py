@@ -194,6 +194,32 @@ class ModelParams(Section):
         description="Lag and lead specifications whose within-trust changes span a missing survey year (e.g. lag 1 pairing staff 2019->2021 changes with patient 2020->2022 changes when 2020 is absent): 'label' fits them and names the multi-year change in model_results.csv (change_gap_years, changes, timing); 'drop' skips them with the reason (an error if the headline has such a lag). Same-year (lag 0) specifications are always fitted; a gap in their years is named in the same columns.",
     )
 
+    # RI-CLPM (models/riclpm): random-intercept cross-lagged panel model of the exposure and the dependent
+    riclpm: bool = Field(
+        True,
+        description="Fit the random-intercept cross-lagged panel model (RI-CLPM) of the exposure and the dependent: stable trust differences separated from within-trust change, with lagged paths in both directions. Refused, with the reason, when the panel lacks enough equally spaced waves.",
+    )
+    riclpm_min_waves: int = Field(
+        3,
+        ge=3,
+        le=30,
+        description="Fewest equally spaced waves (years with both measures for at least riclpm_min_trusts_per_wave trusts) the RI-CLPM may use; fewer refuses it. Three is the least that identifies random intercepts with cross-lags.",
+    )
+    riclpm_min_trusts_per_wave: int = Field(
+        50,
+        ge=10,
+        le=100_000,
+        description="Fewest trusts with both the exposure and the dependent that a year needs to count as a wave of the RI-CLPM.",
+    )
+    riclpm_equal_paths: bool = Field(
+        True,
+        description="Constrain the RI-CLPM's autoregressive and cross-lagged paths to be equal over waves (true, the usual model); false estimates them per wave (the Wald tests then cover every wave's cross-lag).",
+    )
+    riclpm_unequal_gaps: Literal["longest_run", "refuse"] = Field(
+        "longest_run",
+        description="When the years that qualify as RI-CLPM waves are unequally spaced: 'longest_run' uses the longest run of equally spaced years (ties: the shortest step, then the latest years) and names the years set aside; 'refuse' refuses the model.",
+    )
+
     multilevel: MultilevelParams = Field(default_factory=MultilevelParams, description="Multilevel model: trust-years within trusts within regions or ICBs.")
     sensitivity: SensitivityParams = Field(default_factory=SensitivityParams, description="Sensitivity of the headline to an unmeasured confounder.")
     region_cluster: RegionClusterParams = Field(default_factory=RegionClusterParams, description="The headline clustered by NHS region, with a wild cluster bootstrap.")

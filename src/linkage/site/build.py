@@ -26,6 +26,7 @@ from .provenance import (
     stage_of_notebook,
     stage_sources,
 )
+from .riclpm import riclpm_section
 from .robustness import (
     multilevel_sentence,
     region_sentence,
@@ -169,8 +170,9 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     key = key_findings(inputs)
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + title, title=title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
-                 curve=curve, deprivation=deprivation, key=key,
-                 robustness=[t for t in (robustness_sentence(inputs), region_sentence(inputs), multilevel_sentence(inputs)) if t], **ctx)
+                 curve=curve, deprivation=deprivation, key=key, riclpm=riclpm_section(inputs),
+                 robustness=[t for t in (robustness_sentence(inputs), region_sentence(inputs),
+                                         multilevel_sentence(inputs)) if t], **ctx)
     layout.write(BOARD_PAGE, "board.html.j2", page_title="Board summary: " + title, title=title,
                  question=ctx["answers"].question, key=key, figure=figs[0] if figs else None)
     ctx["figures"], ctx["key"] = figs, key
@@ -325,7 +327,7 @@ def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:
     layout.write("methods.html", "methods.html.j2", page_title="Methods and provenance", methods=methods_text(inputs),
                  measures=used, files=input_files(inputs.manifest, inputs.catalogue.folder), params=rows,
                  n_changed=sum(r.changed for r in rows), versions=versions(), stage_versions=_stage_versions(layout.root),
-                 data_source=layout.common["data_text"])
+                 data_source=layout.common["data_text"], riclpm=riclpm_section(inputs))
 
 
 def _stage_versions(root: Path) -> list[dict[str, Any]]:

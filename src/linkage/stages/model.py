@@ -11,6 +11,7 @@ from ..files import read_json, read_table, write_json, write_table
 from ..models import ModelRun, fit_models
 from ..models.multilevel import fit_multilevel
 from ..models.region_cluster import fit_region_cluster
+from ..models.riclpm import fit_riclpm
 from ..models.sensitivity import fit_sensitivity
 from ..params import ModelParams, Params
 from ..paths import DEMO_TRUTH, STAGES
@@ -26,8 +27,11 @@ def run(params: Params) -> ModelRun:
     multilevel, sensitivity = fit_multilevel(panel, params.model), fit_sensitivity(panel, params.model)
     region = fit_region_cluster(panel, params.model)
     write_json(STAGE.path("context"), run_context_models(panel, params.model))
+    riclpm = fit_riclpm(panel, params.model)
     extra = [r for r in (multilevel.rows(), sensitivity.rows(), region.rows()) if not r.empty]
-    write_table(pd.concat([run_.results, *extra], ignore_index=True) if extra else run_.results, STAGE.path("results"))
+    results = riclpm.with_rows(run_.results)
+    write_table(pd.concat([results, *extra], ignore_index=True) if extra else results, STAGE.path("results"))
+    write_json(STAGE.path("riclpm"), riclpm.summary())
     write_json(STAGE.path("headline"), {**headline_metrics(run_, params.model),
                                         **beside_headline(multilevel.summary(), sensitivity.summary(),
                                                           region.summary())})
