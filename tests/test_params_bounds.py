@@ -99,6 +99,17 @@ def test_every_model_bound_runs_or_refuses_in_one_paragraph(demo_pipeline, key, 
     from linkage.models import fit_models
 
     extra = {"cov_type": "driscoll_kraay"} if key == "dk_bandwidth" else {"lags": [value]} if key == "lag" else {}
+    if "." in key:  # a key of a nested block (model.multilevel, model.sensitivity, model.region_cluster)
+        from linkage.models.multilevel import fit_multilevel
+        from linkage.models.region_cluster import fit_region_cluster
+        from linkage.models.sensitivity import fit_sensitivity
+
+        block, sub = key.split(".", 1)
+        params = ModelParams(**{block: {sub: value}})
+        for fit in (fit_multilevel, fit_sensitivity, fit_region_cluster):
+            res = fit(demo_pipeline["link"].panel, params)
+            assert res.status in ("fitted", "skipped") and (res.status == "fitted" or res.reason)
+        return
     params = ModelParams(**{key: value, **extra})
     try:
         run = fit_models(demo_pipeline["link"].panel, params)

@@ -503,14 +503,48 @@ def write_ods(path: str | Path, sheets: dict[str, list[list[Any]]]) -> Path:
     return path
 
 
+#: The seven NHS regions (2021 codes, ONS codes and names, as in the published regions file);
+#: demo trusts are dealt to them in turn, two synthetic ICB codes per region.
+NHS_REGIONS = [
+    ("Y56", "E40000003", "London"), ("Y58", "E40000006", "South West"), ("Y59", "E40000005", "South East"),
+    ("Y60", "E40000008", "Midlands"), ("Y61", "E40000007", "East of England"), ("Y62", "E40000010", "North West"),
+    ("Y63", "E40000009", "North East and Yorkshire"),
+]
+
+
+def demo_regions(trusts: pd.DataFrame) -> dict[str, tuple[int, str]]:
+    """Region index and ICB code of every demo trust (a merger's successor takes its first
+    predecessor's); no region effect is planted in the values."""
+    out: dict[str, tuple[int, str]] = {}
+    for i, r in enumerate(trusts.itertuples(index=False)):
+        k = i % len(NHS_REGIONS)
+        out[r.org_code] = (k, f"QZ{'ABCDEFG'[k]}{(i // len(NHS_REGIONS)) % 2}")
+    for r in trusts.dropna(subset=["successor"]).itertuples(index=False):
+        out.setdefault(r.successor, out[r.org_code])
+    return out
+
+
+def write_regions_file(path: Path, trusts: pd.DataFrame, regions: dict[str, tuple[int, str]]) -> Path:
+    """The trusts open in 2022 with their NHS region, in the layout of ODS ``trusts_2022_regions.csv``."""
+    open_now = trusts[trusts["close_year"].isna()]
+    rows = [{"nhs_trust22_code": r.org_code, "nhs_trust22_name": r.org_name,
+             "nhs_region21_nhs_code": NHS_REGIONS[regions[r.org_code][0]][0],
+             "nhs_region21_ons_code": NHS_REGIONS[regions[r.org_code][0]][1],
+             "nhs_region21_name": NHS_REGIONS[regions[r.org_code][0]][2], "status": "open"}
+            for r in open_now.itertuples(index=False)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
 def write_ods_files(folder: Path, orgs: pd.DataFrame) -> list[Path]:
-    """Write ODS-style organisation files: headerless etr.csv, successions, trust types."""
+    """Write ODS-style organisation files: headerless etr.csv, successions, trust types, regions."""
     folder.mkdir(parents=True, exist_ok=True)
     trusts = orgs[orgs["org_type"] != "ccg"]
     # One acute trust is deliberately missing from etr.csv: its survey rows must
     # surface in the linkage audit as an unknown code, not vanish.
     stable = trusts[(trusts["org_type"] == "acute") & trusts["successor"].isna() & (trusts["open_year"] < 2000)]
     unknown = stable["org_code"].iloc[-1]
+    regions = demo_regions(trusts)
     etr = folder / "etr.csv"
     with etr.open("w", newline="") as fh:
         w = csv.writer(fh, quoting=csv.QUOTE_ALL)
@@ -518,7 +552,8 @@ def write_ods_files(folder: Path, orgs: pd.DataFrame) -> list[Path]:
             if r.org_code == unknown:
                 continue
             close = "" if pd.isna(r.close_year) else f"{int(r.close_year)}0331"
-            w.writerow([r.org_code, r.org_name.upper(), "Y99", "QZZ", "1 SYNTHETIC ROAD", "", "", "DEMOTOWN", "",
+            k, icb = regions[r.org_code]
+            w.writerow([r.org_code, r.org_name.upper(), NHS_REGIONS[k][0], icb, "1 SYNTHETIC ROAD", "", "", "DEMOTOWN", "",
                         "ZZ1 1ZZ", f"{int(r.open_year)}0401", close, *[""] * 9, "0", "", "Z", "", "", ""])
     succ = folder / "trust_successions.csv"
     s = orgs.dropna(subset=["successor"])
@@ -526,7 +561,9 @@ def write_ods_files(folder: Path, orgs: pd.DataFrame) -> list[Path]:
     types = folder / "trust_types_demo.csv"
     t = trusts[trusts["close_year"].isna() & (trusts["org_code"] != unknown)]
     pd.DataFrame({"trust_code": t["org_code"], "primary_category": t["org_type"].map(CQC_CATEGORY)}).to_csv(types, index=False)
-    return [etr, succ, types]
+    known = trusts[trusts["org_code"] != unknown]
+    reg_file = write_regions_file(folder / "trusts_2022_regions_demo.csv", known, regions)
+    return [etr, succ, types, reg_file]
 
 
 def write_demo_files(out_dir: str | Path, spec: DemoParams | Any = None) -> dict[str, Any]:

@@ -848,14 +848,35 @@ def _link_result(
     """The wide panel (names from the surveys, else the registry), balance and metrics."""
     targets = panel_long["org_code"].unique()
     names = {t: survey_names.get(t) or registry.name(t) or "" for t in targets}
-    panel = make_panel(panel_long, names, {t: registry.trust_type(t) for t in targets})
+    panel = make_panel(panel_long, names, {t: registry.trust_type(t) for t in targets},
+                       {t: registry.region(t) for t in targets})
+    metrics = link_metrics(audit, panel_long, params, registry)
+    metrics["regions"] = region_metrics(panel)
     return LinkResult(
         panel=panel,
         panel_long=panel_long,
         audit=audit,
         balance=make_balance(panel_long, panel),
-        metrics=link_metrics(audit, panel_long, params, registry),
+        metrics=metrics,
     )
+
+
+#: Region columns added to the wide panel after ``trust_type`` (from :meth:`Registry.region`).
+REGION_PANEL_COLUMNS = {"region": "region_code", "region_name": "region_name", "icb": "icb_code"}
+
+
+def region_metrics(panel: pd.DataFrame) -> dict[str, Any]:
+    """Regions and ICBs of the panel's trusts, and the trusts the ODS files give no region
+    (``metrics/linkage.json`` key ``regions``; the multilevel model refuses without enough regions)."""
+    if "region" not in panel.columns:
+        return {"n_regions": 0, "n_icbs": 0, "without_region": [], "without_icb": []}
+    per = panel.drop_duplicates("org_code")
+    return {
+        "n_regions": int(per.loc[per["region"] != "", "region"].nunique()),
+        "n_icbs": int(per.loc[per["icb"] != "", "icb"].nunique()),
+        "without_region": sorted(per.loc[per["region"] == "", "org_code"].astype(str)),
+        "without_icb": sorted(per.loc[per["icb"] == "", "org_code"].astype(str)),
+    }
 
 
 def _audit_rollups(rollups: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
@@ -978,9 +999,12 @@ def _measure_order(measures: list[str]) -> list[str]:
 
 
 def make_panel(
-    panel_long: pd.DataFrame, names: Mapping[str, str], types: Mapping[str, str]
+    panel_long: pd.DataFrame, names: Mapping[str, str], types: Mapping[str, str],
+    regions: Mapping[str, Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """Wide panel from ``panel_long``: ``org_code, year, org_name, trust_type, <m>, <m>__n``."""
+    """Wide panel from ``panel_long``: ``org_code, year, org_name, trust_type, <m>, <m>__n``;
+    with ``regions`` (code -> :meth:`Registry.region`) also ``region, region_name, icb`` after
+    ``trust_type`` (empty text where the ODS files give none)."""
     if panel_long.empty:
         return pd.DataFrame(
             {c: pd.Series(dtype="int64" if c == "year" else object) for c in ID_COLUMNS}
@@ -994,6 +1018,9 @@ def make_panel(
     wide = pd.DataFrame(cols, index=vals.index).reset_index()
     wide.insert(2, "org_name", wide["org_code"].map(lambda c: names.get(c, "")))
     wide.insert(3, "trust_type", wide["org_code"].map(lambda c: types.get(c, "unknown")))
+    if regions is not None:
+        for i, (col, key) in enumerate(REGION_PANEL_COLUMNS.items()):
+            wide.insert(4 + i, col, wide["org_code"].map(lambda c, k=key: regions.get(c, {}).get(k, "")))
     wide.columns.name = None
     return wide.sort_values(["org_code", "year"]).reset_index(drop=True)
 

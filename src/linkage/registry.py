@@ -23,8 +23,11 @@ Sources (found in ``ods_dir`` by name):
 ``trust_types*.csv``
     ``trust_code,primary_category`` (CQC primary inspection category).
 ``trusts_*regions*.csv`` (optional)
-    ``nhs_trust22_code,nhs_trust22_name,...,status``: names of 2022 trusts that
-    are no longer in ``etr.csv``.
+    ``nhs_trust22_code,nhs_trust22_name,nhs_region21_nhs_code,...,nhs_region21_name,status``:
+    names of 2022 trusts that are no longer in ``etr.csv``, and the NHS region of each
+    2022 trust (code and name). A trust the file does not list takes the region code of
+    its ``etr.csv`` row (column 2), named from the file when the code appears there;
+    the ICB is always ``etr.csv`` column 3 (a code: the ODS files carry no ICB names).
 
 Local data kept in the repository (``src/linkage/orgdata``):
 
@@ -177,7 +180,9 @@ class Registry:
         Successions dated on or before this date are applied.
     orgs
         One row per known trust code: ``code, name, open_date, close_date,
-        primary_category, trust_type, type_source, in_etr``.
+        primary_category, trust_type, type_source, in_etr, listed_in, region_code,
+        region_name, region_source, icb_code`` (``region_source``: ``regions`` file,
+        ``etr`` or ``""`` when neither gives a region).
     successions
         Applied successions: ``old_code, new_code, date, source, note``.
     pending
@@ -306,6 +311,12 @@ class Registry:
         """Where the registry knows ``code`` from: ``etr``, ``types``, ``regions``, ``successions`` or ``""``."""
         rec = self._org_index.get(str(code).strip().upper())
         return "" if rec is None else str(rec.get("listed_in", ""))
+
+    def region(self, code: str) -> dict[str, str]:
+        """NHS region and ICB of ``code`` itself: ``region_code, region_name, region_source,
+        icb_code`` (empty strings when the files give none)."""
+        rec = self._org_index.get(str(code).strip().upper()) or {}
+        return {k: str(rec.get(k) or "") for k in REGION_FIELDS}
 
     def name(self, code: str) -> str | None:
         """Registry name of ``code`` (ODS name, upper case as published) or ``None``."""
@@ -797,6 +808,40 @@ def _region_names(regions_path: Path | None) -> dict[str, str] | None:
     return dict(zip(reg["nhs_trust22_code"].str.upper(), reg["nhs_trust22_name"], strict=True))
 
 
+#: Region columns of ``Registry.orgs`` (and of the linked panel, see :func:`Registry.region`).
+REGION_FIELDS = ("region_code", "region_name", "region_source", "icb_code")
+_REGION_COLUMNS = ("nhs_trust22_code", "nhs_region21_nhs_code", "nhs_region21_name")
+
+
+def _trust_regions(regions_path: Path | None) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """From the optional regions file: ``{trust code: (region code, region name)}`` and
+    ``{region code: region name}`` (both empty without the file or its region columns)."""
+    if regions_path is None:
+        return {}, {}
+    reg = pd.read_csv(regions_path, dtype=str, keep_default_na=False)
+    if not set(_REGION_COLUMNS) <= set(reg.columns):
+        return {}, {}
+    codes = reg["nhs_trust22_code"].str.strip().str.upper()
+    rcode = reg["nhs_region21_nhs_code"].str.strip().str.upper()
+    rname = reg["nhs_region21_name"].str.strip()
+    by_trust = {c: (rc, rn) for c, rc, rn in zip(codes, rcode, rname, strict=True) if c and rc}
+    names = {rc: rn for rc, rn in zip(rcode, rname, strict=True) if rc and rn}
+    return by_trust, names
+
+
+def _region_of(code: str, etr_row: Mapping[str, Any] | None,
+               regions: tuple[dict[str, tuple[str, str]], dict[str, str]]) -> dict[str, str]:
+    """Region and ICB of one code: the regions file first, then ``etr.csv`` (see the module notes)."""
+    by_trust, names = regions
+    icb = str(etr_row["icb"]) if etr_row is not None else ""
+    if code in by_trust:
+        rc, rn = by_trust[code]
+        return {"region_code": rc, "region_name": rn, "region_source": "regions", "icb_code": icb}
+    rc = str(etr_row["region"]).upper() if etr_row is not None else ""
+    return {"region_code": rc, "region_name": names.get(rc, ""), "region_source": "etr" if rc else "",
+            "icb_code": icb}
+
+
 def _succession_dates(succ: pd.DataFrame) -> tuple[dict[str, date], dict[str, date]]:
     """Per code, the earliest date it appears as a successor (opened) and as a predecessor (ceased)."""
     opened: dict[str, date] = {}
@@ -810,7 +855,8 @@ def _succession_dates(succ: pd.DataFrame) -> tuple[dict[str, date], dict[str, da
 
 
 def _org_table(etr: pd.DataFrame, types: _TrustTypes, names: Mapping[str, str],
-               applied: pd.DataFrame | None = None) -> pd.DataFrame:
+               applied: pd.DataFrame | None = None,
+               regions: tuple[dict[str, tuple[str, str]], dict[str, str]] = ({}, {})) -> pd.DataFrame:
     """``Registry.orgs``: one row per code in ``etr.csv``, the types file, the regions file or the
     applied successions.
 
@@ -837,6 +883,7 @@ def _org_table(etr: pd.DataFrame, types: _TrustTypes, names: Mapping[str, str],
                 "type_source": types.type_source.get(code, "none"),
                 "in_etr": in_etr,
                 "listed_in": listed,
+                **_region_of(code, etr_idx.loc[code] if in_etr else None, regions),
             }
         )
     return pd.DataFrame(rows)
@@ -952,7 +999,7 @@ def build_registry(
 
     reg = Registry(
         reference_date=ref,
-        orgs=_org_table(etr, types, names or {}, succ[succ["date"] <= ref]),
+        orgs=_org_table(etr, types, names or {}, succ[succ["date"] <= ref], _trust_regions(paths.regions)),
         successions=succ[succ["date"] <= ref].reset_index(drop=True),
         pending=succ[succ["date"] > ref].reset_index(drop=True),
         anomalies=pd.DataFrame(anomalies, columns=ANOMALY_COLUMNS),

@@ -35,6 +35,56 @@ Lag = Annotated[int, Field(ge=0, le=MAX_LAG)]
 Lead = Annotated[int, Field(ge=1, le=MAX_LAG)]
 
 
+class MultilevelParams(Section):
+    """Multilevel model of the headline specification (``linkage.models.multilevel``; docs/models.md)."""
+
+    enabled: bool = Field(True, description="Fit the multilevel model (trust-years within trusts within regions or ICBs) next to the panel families.")
+    level: Literal["region", "icb"] = Field(
+        "region",
+        description="Upper level of the random intercepts: region (the NHS region from the ODS regions file or etr.csv) or icb (the integrated care board code from etr.csv).",
+    )
+    random_slope: bool = Field(
+        False,
+        description="Add a random slope of the exposure's within-trust deviation by trust, uncorrelated with the intercepts (lme4 (0 + x_within | trust)).",
+    )
+    method: Literal["reml", "ml"] = Field("reml", description="Estimation: reml (restricted maximum likelihood, the default of lme4) or ml (maximum likelihood).")
+    min_groups: int = Field(
+        5,
+        ge=2,
+        le=1000,
+        description="Fewest regions (or ICBs) in the headline sample for a random effect at that level; fewer and the model is skipped with the count.",
+    )
+
+
+class SensitivityParams(Section):
+    """Sensitivity of the headline to an unmeasured confounder (``linkage.models.sensitivity``)."""
+
+    enabled: bool = Field(True, description="Compute the Cinelli-Hazlett robustness value and benchmark bounds for the headline.")
+    kd: list[Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=lambda: [1.0, 2.0, 3.0],
+        description="Multiples of the strongest observed benchmark (the strongest covariate, else the year effects) for the bias-adjusted bounds (confounder kd times as strongly related to the exposure and to the outcome).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SensitivityParams:
+        refuse_repeats("kd", self.kd)
+        refuse_empty("kd", self.kd)
+        return self
+
+
+class RegionClusterParams(Section):
+    """The headline clustered by NHS region (``linkage.models.region_cluster``)."""
+
+    enabled: bool = Field(True, description="Also report the headline with standard errors clustered by NHS region and a restricted wild cluster bootstrap by region (the p-value to read with few regions).")
+    bootstrap_reps: int = Field(
+        9999, ge=99, le=99_999, description="Wild cluster bootstrap draws (Webb six-point weights by region; with 7 regions there are 6^7 distinct draws)."
+    )
+    few_clusters: int = Field(
+        42, ge=2, le=1000, description="Fewer regions than this and the page reads the bootstrap p-value and interval rather than the cluster-robust t(G-1) one, which over-rejects with few clusters."
+    )
+    seed: int = Field(20260101, ge=0, le=2**32 - 1, description="Random seed of the region bootstrap's weights (same seed, same draws).")
+
+
 class ModelParams(Section):
     """Choices of the panel models (stage ``model``); see ``docs/models.md``."""
 
@@ -169,6 +219,10 @@ class ModelParams(Section):
         "longest_run",
         description="When the years that qualify as RI-CLPM waves are unequally spaced: 'longest_run' uses the longest run of equally spaced years (ties: the shortest step, then the latest years) and names the years set aside; 'refuse' refuses the model.",
     )
+
+    multilevel: MultilevelParams = Field(default_factory=MultilevelParams, description="Multilevel model: trust-years within trusts within regions or ICBs.")
+    sensitivity: SensitivityParams = Field(default_factory=SensitivityParams, description="Sensitivity of the headline to an unmeasured confounder.")
+    region_cluster: RegionClusterParams = Field(default_factory=RegionClusterParams, description="The headline clustered by NHS region, with a wild cluster bootstrap.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelParams:

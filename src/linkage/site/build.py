@@ -28,6 +28,12 @@ from .provenance import (
     stage_sources,
 )
 from .riclpm import riclpm_section
+from .robustness import (
+    multilevel_sentence,
+    region_sentence,
+    robustness_methods,
+    robustness_sentence,
+)
 from .steps import STEPS, Step, notebook_body
 from .summary import caveats, summary_context
 from .svg import trend_svg
@@ -166,7 +172,9 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     key = key_findings(inputs)
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + title, title=title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
-                 curve=curve, deprivation=deprivation, key=key, riclpm=riclpm_section(inputs), **ctx)
+                 curve=curve, deprivation=deprivation, key=key, riclpm=riclpm_section(inputs),
+                 robustness=[t for t in (robustness_sentence(inputs), region_sentence(inputs),
+                                         multilevel_sentence(inputs)) if t], **ctx)
     layout.write(BOARD_PAGE, "board.html.j2", page_title="Board summary: " + title, title=title,
                  question=ctx["answers"].question, key=key, figure=figs[0] if figs else None, one_page=True)
     ctx["figures"], ctx["key"] = figs, key
@@ -312,7 +320,7 @@ def methods_text(inputs: SiteInputs) -> list[str]:
         ("other_measure", "other measures in the same design")) if g in groups]
     if checks:
         out.append(f"Further results on the same design: {and_list(checks)}.")
-    return out + list(METHODS) + list(methods_paragraphs(inputs))
+    return out + list(METHODS) + list(methods_paragraphs(inputs)) + robustness_methods(inputs)
 
 
 def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:
