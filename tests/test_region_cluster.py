@@ -29,7 +29,8 @@ def test_estimate_is_the_headline_and_se_matches_pyfixest(panel):
     assert s["estimate"] == pytest.approx(fit_models(panel, m).headline["estimate"], abs=1e-10)
     df = panel.rename(columns={"patient.ip_overall": "y", "staff.stress": "x"})
     fit = pf.feols("y ~ x | org_code + year", data=df, vcov={"CRV1": "region"},
-                   ssc=pf.ssc(k_adj=False, G_adj=True))
+                   ssc=pf.ssc(k_adj=False, G_adj=True), fixef_tol=1e-12, fixef_maxiter=100_000)
+    # pyfixest demeans by alternating projections; its default tolerance (1e-6 .. 1e-8) shows at 1e-8
     # G/(G-1) from pyfixest; (n-1)/(n-K) applied here with K = the slope + (T-1) year effects, the trust
     # effects being nested in the regions (reghdfe's count; pyfixest's "nonnested" counts all T year levels)
     n, k = s["n_obs"], 1 + (panel["year"].nunique() - 1)
