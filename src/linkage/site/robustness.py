@@ -30,17 +30,17 @@ def _bound_text(s: dict[str, Any], bnd: dict[str, Any] | None) -> str:
             f"{_pct(s['r2yxj_dx'])} of the outcome's.")
     if bnd is None:
         return base
-    k = f"{bnd['kd']:g}"
+    k = "as strong" if bnd["kd"] == 1 else f"{bnd['kd']:g} times as strong"
     if not bnd["admissible"]:
-        return f"{base} A confounder {k} times as strong is impossible (it would explain all of the exposure)."
+        return f"{base} A confounder {k} as {bench} is impossible (it would explain all of the exposure)."
     if np.sign(bnd["adjusted_estimate"]) != np.sign(s["estimate"]):
         moved = "would reverse its sign"
     else:
         moved = "would no longer be distinguishable from zero" if bnd["crosses_zero"] else "would still exclude zero"
     if bnd.get("r2yz_capped"):
-        return (f"{base} A confounder {k} times as strong as {bench} would explain all of the outcome's residual "
+        return (f"{base} A confounder {k} as {bench} would explain all of the outcome's residual "
                 f"variance and move the estimate to {_num(bnd['adjusted_estimate'])}, which {moved}.")
-    return (f"{base} A confounder {k} times as strong as {bench} (with both) would move the estimate to "
+    return (f"{base} A confounder {k} as {bench} (with both) would move the estimate to "
             f"{_num(bnd['adjusted_estimate'])} (interval {_num(bnd['ci_low'])} to "
             f"{_num(bnd['ci_high'])}), which {moved}.")
 
@@ -70,12 +70,14 @@ def multilevel_sentence(inputs: Any) -> str:
         return f"No multilevel model: {m['reason']}." if m.get("reason") else ""
     one, many = LEVEL[m["level"]]
     sh = m["share"]
+    d = design_of(inputs)
+    per = f"per {d.exposure.unit_words(1)} of {d.exposure.quoted}, in {d.outcome.unit_words()} of {d.outcome.quoted},"
     boundary = (f" The {one} variance is at zero: the {m['n_groups']} {many} differ no more than their trusts "
                 "would by chance." if m["level"] in m.get("boundary", []) else "")
     return (f"In a multilevel model of {m['n_obs']} trust-years in {m['n_trusts']} trusts in {m['n_groups']} {many}, "
             f"{_pct(sh[m['level']])} of the variance of the outcome left after the fixed terms lies between {many}, "
             f"{_pct(sh['trust'])} between trusts within them and {_pct(sh['residual'])} between years within a trust."
-            f"{boundary} Its within-trust association is {_num(m['within'])} per unit of the exposure and the "
+            f"{boundary} Its within-trust association is {_num(m['within'])} {per} and the "
             f"association between trusts' averages {_num(m['between'])}; both are associations, not effects.")
 
 
