@@ -158,3 +158,24 @@ def test_summary_shows_the_specification_curve_in_words(small_site):
     assert 'src="figures/06_multiverse.png" alt="Specification curve of' in html
     assert (small_site["reports"] / "figures" / "06_multiverse.png").exists()
     assert 'href="06_multiverse.html"' in html
+
+
+def test_source_version_names_a_modified_file_in_full(tmp_path):
+    """A changed source file is named by its whole path (git's status line begins with a space)."""
+    import subprocess
+
+    from linkage.site.provenance import source_version
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "src").mkdir()
+    for name in ("a.py", "b.py"):
+        (tmp_path / "src" / name).write_text("x = 1\n")
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@localhost", "add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "one")
+    (tmp_path / "src" / "b.py").write_text("x = 2\n")
+    v = source_version(tmp_path, ("src/a.py", "src/b.py"))
+    assert v["modified"] and v["changed"] == ["src/b.py"]
+    assert len(v["commit"]) == 40 and v["commit"] == v["commit"].strip()

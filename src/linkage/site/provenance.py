@@ -47,7 +47,8 @@ class ParamRow:
 
 
 def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=20).stdout.strip()
+    """Git's output, unstripped (a porcelain status line begins with a meaningful space)."""
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=20).stdout
 
 
 def source_version(root: str | Path = ".", paths: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def source_version(root: str | Path = ".", paths: tuple[str, ...] | None = None)
     root = Path(root)
     paths = paths or stage_sources("report")
     try:
-        commit = _git(root, "log", "-1", "--format=%H", "--", *paths) or _git(root, "rev-parse", "HEAD")
+        commit = (_git(root, "log", "-1", "--format=%H", "--", *paths) or _git(root, "rev-parse", "HEAD")).strip()
         status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *paths)
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown", "modified": False, "changed": [], "paths": list(paths)}
