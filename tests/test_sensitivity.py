@@ -106,3 +106,13 @@ def test_robustness_value_reacts_to_a_stronger_effect():
     assert strong["rv_q1"] > weak["rv_q1"] > 0
     assert 0 <= strong["rv_q1_alpha"] < strong["rv_q1"] < 1
     assert np.isfinite(strong["r2yd_x"])
+
+
+def test_every_result_row_has_a_positive_standard_error(panel):
+    """A bound that uses up all of the outcome's residual variance has no SE: it gets no row (its words stay)."""
+    for kw in ({}, {"headline_family": "entity_fe", "lag": 1, "lags": [0, 1]}):
+        res = fit_sensitivity(panel, _params(**kw))
+        if res.status != "fitted":
+            continue
+        rows = res.rows()
+        assert rows["std_error"].gt(0).all() and rows["estimate"].notna().all()

@@ -168,7 +168,9 @@ class SensitivityResult:
                  "estimate": s["estimate"], "std_error": s["std_error"], "statistic": s["t"], "df": s["dof"],
                  "ci_low": s["ci_low"], "ci_high": s["ci_high"]}]
         for b in self.bounds:
-            if b["admissible"]:
+            # a bound whose confounder would explain all of the outcome's residual variance has no standard
+            # error (zero residual variance): it is said in words (model_notes.json, summary), not given a row
+            if b["admissible"] and not b.get("r2yz_capped") and (b["adjusted_se"] or 0) > 0:
                 rows.append({**base, "model": f"sensitivity_kd{b['kd']:g}",
                              "model_label": f"adjusted for a confounder {b['kd']:g}x {s['benchmark']}",
                              "estimate": b["adjusted_estimate"], "std_error": b["adjusted_se"],

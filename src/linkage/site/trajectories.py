@@ -1,7 +1,7 @@
 """Small multiples of trust trajectories: the headline exposure and outcome, year by year, for trusts of one type.
 
-The headline design compares each trust with itself over time. This figure
-shows what that means on the data: for a handful of trusts of the most common
+The figure shows, for a within-trust headline, what comparing each trust with
+itself means on the data (the caption follows the fitted design): for a handful of trusts of the most common
 type, one column per trust, the staff measure above and the patient measure
 below, each row on one shared scale so trusts can be compared. Trusts are
 chosen to span the range of the exposure's trust means (lowest to highest),
@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from .charts import DARK, GREY, Figure, _style, save_png
-from .design import TRUST_TYPE_TEXT, sources_read
+from .design import TRUST_TYPE_TEXT, design_of, sources_read
 from .inputs import SiteInputs
 from .svg import BREAK_NAME
 from .words import bare_label, level_units
@@ -149,11 +149,18 @@ def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     caption = (f"{len(codes)} of the {n_type} {peers} with both measures in at least two years, chosen to span the "
                f"range of their mean {inputs.label(x)} (left lowest, right highest; not a ranking). Top row: "
                f"{inputs.label(x)} ({_units(inputs, x)}); bottom row: {inputs.label(y)} "
-               f"({_units(inputs, y)}); each row on one scale. The headline design compares each trust with "
-               f"itself over these years. A gap in a line is a year without a published value"
+               f"({_units(inputs, y)}); each row on one scale. {_design_note(inputs)}A gap in a line is a year without a published value"
                f"{' or a ' + BREAK_NAME + ' across which values are not comparable' if any(cut.values()) else ''}. "
                f"Sources: {sources_read(h, inputs.catalogue)}.")
     return Figure(rel, alt, caption)
+
+
+def _design_note(inputs: SiteInputs) -> str:
+    """What these lines mean for the headline model, from the design actually fitted."""
+    if design_of(inputs).within:
+        return "The headline design compares each trust with itself over these years. "
+    return ("The headline design does not take out each trust's lasting level: it also compares trusts with "
+            "one another. ")
 
 
 def figure_for(inputs: SiteInputs, out: Path) -> Any:
