@@ -52,11 +52,15 @@ def robustness_sentence(inputs: Any) -> str:
         return f"No sensitivity analysis: {s['reason']}." if s.get("reason") else ""
     d = design_of(inputs)
     x, y = d.exposure, d.outcome
+    level = f"{nice(100 * (1 - s['alpha']), 2)}% level"
+    if s["rv_q1_alpha"] > 0:
+        second = f"and {_pct(s['rv_q1_alpha'])} of both to make it indistinguishable from zero at the {level}"
+    else:  # RV_q,alpha is 0 when the interval already includes zero: no confounder is needed for that
+        second = f"and the estimate is already indistinguishable from zero at the {level} without any confounder"
     lead = (f"An unmeasured confounder would have to explain at least {_pct(s['rv_q1'])} of the residual variance "
-            f"of both {x.quoted} and {y.quoted} (after {s['absorbed']}) to bring the headline estimate to zero, and "
-            f"{_pct(s['rv_q1_alpha'])} of both to make it indistinguishable from zero at the "
-            f"{nice(100 * (1 - s['alpha']), 2)}% level (Cinelli and Hazlett's robustness values, on the classical "
-            f"OLS t of the same regression; the exposure explains {_pct(s['r2yd_x'])} of the outcome's residual variance).")
+            f"of both {x.quoted} and {y.quoted} (after {s['absorbed']}) to bring the headline estimate to zero, "
+            f"{second} (Cinelli and Hazlett's robustness values, on the classical OLS t of the same regression; "
+            f"the exposure explains {_pct(s['r2yd_x'])} of the outcome's residual variance).")
     if s.get("benchmark") is None:
         return f"{lead} There is no observed covariate or year effect to compare a confounder with."
     bounds = s.get("bounds", [])
