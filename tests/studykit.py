@@ -54,6 +54,14 @@ measures:
 
 """The study's measures; its teamwork index is comparable only from 2015 (a series break)."""
 
+def measures_excerpt(*names: str) -> str:
+    """A measures file holding only ``names`` of the study's measures, each as the study defines it."""
+    import yaml
+
+    entries = yaml.safe_load(STUDY_MEASURES)["measures"]
+    return yaml.safe_dump({"measures": {n: entries[n] for n in names}}, sort_keys=False)
+
+
 STUDY_MEASURES_NO_BREAK = STUDY_MEASURES.replace("    comparable_from: 2015\n", "")
 """The same measures without the teamwork series break."""
 

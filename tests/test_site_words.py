@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from studykit import measures_excerpt
 
 #: family: (what the design compares, year effects with time_effects true, with time_effects false)
 DESIGN_WORDS = {
@@ -33,19 +34,8 @@ WITHIN = {"twoway_fe", "first_difference", "mundlak"}
 YEARS_OUT = "what all trusts shared in a year (national events, survey changes) is taken out"
 NO_YEARS = "nothing shared by all trusts in a year is taken out (no year effects)"
 
-MEASURES = """\
-measures:
-  outcome.hsmr:
-    role: outcome
-    scale: ratio
-    label: Hospital standardised mortality ratio (observed / expected)
-    higher_is_better: false
-  outcome.study_weight:
-    role: outcome
-    scale: count
-    label: Study weight (beds x occupancy)
-    higher_is_better: null
-"""
+MEASURES = measures_excerpt("outcome.hsmr", "outcome.study_weight")
+"""The worked study's mortality ratio (lower is better) and its weight, as a project measures file."""
 
 #: outcome role: (dependent, words that must appear, words that must not)
 OUTCOMES = {
