@@ -109,9 +109,12 @@ def _board(inputs: SiteInputs, head: Finding) -> list[str]:
             "in the chart's key."]
 
 
-def key_findings(inputs: SiteInputs) -> KeyFindings | None:
-    """The key-findings box of the index, summary and board page (None when no headline model was fitted)."""
-    head = _headline(all_findings(inputs))
+def key_findings(inputs: SiteInputs, findings: list[Finding] | None = None) -> KeyFindings | None:
+    """The key-findings box of the index, summary and board page (None when no headline model was fitted).
+
+    ``findings`` are :func:`~linkage.site.findings.all_findings` of ``inputs`` when the caller already has them.
+    """
+    head = _headline(all_findings(inputs) if findings is None else findings)
     if head is None or not head.per_step:
         return None
     h = inputs.headline

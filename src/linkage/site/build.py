@@ -17,7 +17,7 @@ from .counts import COUNTS_ANCHOR
 from .deprivation import FIGURE_NAME as DEPRIVATION_FIGURE
 from .deprivation import deprivation_section, methods_paragraphs
 from .design import Design, design_of, report_title, site_title, source_of, sources_read
-from .findings import all_findings
+from .findings import Finding, all_findings
 from .inputs import SiteInputs, _json, load_inputs
 from .mergers import load_merged, merger_text
 from .provenance import (
@@ -155,9 +155,9 @@ def step_alt(params: Any, stem: str) -> str:
     }.get(stem, "Figure of this step's main result.")
 
 
-def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
-    ctx = summary_context(inputs)
-    head = [f for f in all_findings(inputs) if f.group == "headline"]
+def _summary(layout: Layout, inputs: SiteInputs, params: Any, found: list[Finding]) -> dict[str, Any]:
+    ctx = summary_context(inputs, found)
+    head = [f for f in found if f.group == "headline"]
     figs = [findings_figure(inputs, head + list(ctx["answers"].findings), layout.out / "figures" / FINDINGS_FIGURE,
                             f"figures/{FINDINGS_FIGURE}"),
             coverage_figure(inputs, layout.out / "figures" / COVERAGE_FIGURE, f"figures/{COVERAGE_FIGURE}"),
@@ -169,7 +169,7 @@ def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
     title = _title(inputs, rp)
     deprivation = deprivation_section(inputs, layout.out)
     layout.written.append(layout.out / "figures" / DEPRIVATION_FIGURE)
-    key = key_findings(inputs)
+    key = key_findings(inputs, found)
     layout.write("summary.html", "summary.html.j2", page_title="Summary: " + title, title=title,
                  audience_note=rp.audience_note, figures=figs, caveats=caveats(inputs), has_model_step=True,
                  curve=curve, deprivation=deprivation, key=key, riclpm=riclpm_section(inputs),
@@ -299,8 +299,8 @@ def standard_errors(d: Design) -> str:
     return f"{cov}, with the n/(n-K) degrees-of-freedom correction and a t reference with n-K degrees of freedom"
 
 
-def methods_text(inputs: SiteInputs) -> list[str]:
-    """The methods paragraphs, with the headline model said as it was fitted."""
+def methods_text(inputs: SiteInputs, findings: list[Finding] | None = None) -> list[str]:
+    """The methods paragraphs, with the headline model said as it was fitted (``findings``: if already made)."""
     d = design_of(inputs)
     x, y = d.exposure, d.outcome
     as_published = getattr(getattr(inputs.params, "link", None), "successors", "current") == "as_published"
@@ -312,7 +312,7 @@ def methods_text(inputs: SiteInputs) -> list[str]:
                 f"is {d.sample_text() or 'as linked'}; {standard_errors(d)}. {y.quoted} is on its own scale "
                 f"({y.unit_words()}; {y.direction_text}).")
     out = [link, headline]
-    groups = {f.group for f in all_findings(inputs)} - {"headline"}
+    groups = {f.group for f in (all_findings(inputs) if findings is None else findings)} - {"headline"}
     checks = [text for g, text in (
         ("timing", "lags (the measure that comes first from earlier years)"),
         ("reverse", "the reverse direction (the second measure predicting the first)"),
@@ -323,10 +323,10 @@ def methods_text(inputs: SiteInputs) -> list[str]:
     return out + list(METHODS) + list(methods_paragraphs(inputs)) + robustness_methods(inputs)
 
 
-def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:
+def _methods(layout: Layout, inputs: SiteInputs, params: Any, found: list[Finding]) -> None:
     rows = parameter_rows(params)
     used = [m for m in inputs.catalogue.measures.values() if m.name in inputs.panel.columns]
-    layout.write("methods.html", "methods.html.j2", page_title="Methods and provenance", methods=methods_text(inputs),
+    layout.write("methods.html", "methods.html.j2", page_title="Methods and provenance", methods=methods_text(inputs, found),
                  measures=used, files=input_files(inputs.manifest, inputs.catalogue.folder), params=rows,
                  n_changed=sum(r.changed for r in rows), versions=versions(), stage_versions=_stage_versions(layout.root),
                  data_source=layout.common["data_text"], riclpm=riclpm_section(inputs))
@@ -363,9 +363,10 @@ def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *
     """
     inputs = load_inputs(root, params)
     layout = Layout(root, out)
-    ctx = _summary(layout, inputs, params)
+    found = all_findings(inputs)  # once: the summary, board, index and methods all read the same results
+    ctx = _summary(layout, inputs, params, found)
     pages = _trusts(layout, inputs, params)
-    _methods(layout, inputs, params)
+    _methods(layout, inputs, params, found)
     if render_steps:
         for s in STEPS:
             if (layout.out / f"{s.stem}.ipynb").exists():

@@ -111,12 +111,13 @@ def half_power_fraction(alpha: float, power: float) -> float:
     """The share of the minimum detectable effect that a two-sided test detects half the time.
 
     The MDE is ``(z(1 - alpha/2) + z(power)) * se``; an effect of ``z(1 - alpha/2) * se``
-    sits at the critical value, where power is one half (normal approximation).
+    sits at the critical value, where power is one half (normal approximation). The quantiles
+    come from the standard library, so the summary does not import scipy for two numbers.
     """
-    from scipy import stats
+    from statistics import NormalDist
 
-    q = float(stats.norm.ppf(1 - alpha / 2))
-    return q / (q + float(stats.norm.ppf(power)))
+    q = NormalDist().inv_cdf(1 - alpha / 2)
+    return q / (q + NormalDist().inv_cdf(power))
 
 
 def _mde_text(inputs: SiteInputs, head: Finding, places: int) -> str:
@@ -270,11 +271,11 @@ def cannot_show(inputs: SiteInputs) -> str:
             f"It is about trusts, not people: trust-level figures cannot show that {staff} are {whom}.")
 
 
-def answers(inputs: SiteInputs) -> Answers:
-    """Assemble the summary's answers from the site inputs."""
+def answers(inputs: SiteInputs, findings: list[Finding] | None = None) -> Answers:
+    """Assemble the summary's answers from the site inputs (``findings``: :func:`all_findings` if already made)."""
     h = inputs.headline
     d = design_of(inputs)
-    found = all_findings(inputs)
+    found = all_findings(inputs) if findings is None else findings
     head = _headline(found)
     lag = int(h.get("lag", 0))
     when = "in the same year" if lag == 0 else f"{years_text(lag)} later"
@@ -379,15 +380,15 @@ def warnings_in_words(inputs: SiteInputs) -> list[str]:
     return out
 
 
-def summary_context(inputs: SiteInputs) -> dict[str, Any]:
-    """Template context of ``summary.html`` (figures are added by the site builder)."""
+def summary_context(inputs: SiteInputs, findings: list[Finding] | None = None) -> dict[str, Any]:
+    """Template context of ``summary.html`` (figures are added by the site builder; ``findings`` as for :func:`answers`)."""
     d = design_of(inputs)
     checks = ("If staff wellbeing affected patients' experience, staff results from an earlier year should go with "
               "later patient results, patient results should not predict later staff results as strongly, and staff "
               "results from a later year (a placebo check) should show nothing." if d.patient_experience else
               f"If {d.exposure.quoted} affected {d.outcome.quoted}, its earlier values should go with later "
               f"{d.outcome.quoted}, and its values from a later year (a placebo check) should show nothing.")
-    return {"answers": answers(inputs), "not_estimable": not_estimable(inputs),
+    return {"answers": answers(inputs, findings), "not_estimable": not_estimable(inputs),
             "model_warnings": warnings_in_words(inputs), "checks_intro": checks}
 
 

@@ -169,32 +169,63 @@ def position_text(last: Point | None, peer_text: str) -> str:
     return f"In {last.year} the trust's value was {where} {peer_text} ({int(pr['n'])} trusts with a published value)."
 
 
-def _measure_frames(inputs: SiteInputs, params: Any) -> dict[str, tuple[pd.DataFrame, dict]]:
-    """Per measure: its shown values and the peers' spread by (trust type, year)."""
+def z_value(level: float) -> float:
+    """The two-sided normal quantile of an interval ``level`` (0.95 -> 1.96), from the standard library."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+@dataclass
+class _Rows:
+    """One measure's shown values of one trust, in year order, as plain Python lists."""
+
+    years: list[int]
+    values: list[float | None]
+    bases: list[float | None]
+    suppressed: list[bool]
+
+
+def _by_trust(df: pd.DataFrame) -> dict[str, _Rows]:
+    """The shown values of one measure split by trust once (a group-by, not one filter per trust)."""
+    df = df.sort_values(["org_code", "year"], kind="stable")
+    values = df["value"].astype(float).to_numpy()
+    bases = df["base"].astype(float).to_numpy()
+    codes, years, supp = df["org_code"].to_numpy(), df["year"].to_numpy(), df["suppressed"].to_numpy()
+    out: dict[str, _Rows] = {}
+    start = 0
+    for i in range(1, len(df) + 1):
+        if i == len(df) or codes[i] != codes[start]:
+            out[codes[start]] = _Rows([int(y) for y in years[start:i]],
+                                      [None if v != v else float(v) for v in values[start:i]],
+                                      [None if b != b else float(b) for b in bases[start:i]],
+                                      [bool(x) for x in supp[start:i]])
+            start = i
+    return out
+
+
+def _measure_frames(inputs: SiteInputs, params: Any) -> dict[str, tuple[dict[str, _Rows], dict]]:
+    """Per measure: its shown values by trust and the peers' spread by (trust type, year)."""
     rp = params.report
     min_base = {"staff": rp.min_base_staff, "patient": rp.min_base_patient}
     out = {}
     for measure in page_measures(inputs):
         df = shown_values(inputs, measure, min_base)
-        spread = {key: peer_spread(g["value"]) for key, g in df.groupby(["trust_type", "year"])}
-        out[measure] = (df, spread)
+        spread = {(key[0], int(key[1])): peer_spread(g["value"]) for key, g in df.groupby(["trust_type", "year"])}
+        out[measure] = (_by_trust(df), spread)
     return out
 
 
-def _series(inputs: SiteInputs, params: Any, measure: str, rows: pd.DataFrame, spread: dict,
-            trust_type: str, peer_text: str) -> Series | None:
+def _series(inputs: SiteInputs, params: Any, measure: str, rows: _Rows, spread: dict,
+            trust_type: str, peer_text: str, z: float) -> Series | None:
     m = inputs.measure(measure)
-    from scipy import stats  # here, not at import: the step pages (every stage) do not need scipy
-
-    z = float(stats.norm.ppf(0.5 + params.report.interval_level / 2))
+    sd = params.model.score_individual_sd
     points = []
-    for r in rows.sort_values("year").itertuples():
-        value = None if pd.isna(r.value) else float(r.value)
-        base = None if pd.isna(r.base) else float(r.base)
-        se = sampling_se(value, base, m.unit, params.model.score_individual_sd) if value is not None else None
-        points.append(Point(int(r.year), value, None if se is None else value - z * se,
-                            None if se is None else value + z * se, base, bool(r.suppressed),
-                            spread.get((trust_type, r.year), {})))
+    for year, value, base, suppressed in zip(rows.years, rows.values, rows.bases, rows.suppressed, strict=True):
+        se = sampling_se(value, base, m.unit, sd) if value is not None else None
+        points.append(Point(year, value, None if se is None else value - z * se,
+                            None if se is None else value + z * se, base, suppressed,
+                            spread.get((trust_type, year), {})))
     if not any(p.value is not None for p in points):
         return None
     widths = [p.high - p.low for p in points if p.low is not None]
@@ -208,6 +239,7 @@ def _series(inputs: SiteInputs, params: Any, measure: str, rows: pd.DataFrame, s
 def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
     """One :class:`TrustPage` per trust in the panel, in code order."""
     frames = _measure_frames(inputs, params)
+    z = z_value(params.report.interval_level)
     panel = inputs.panel.sort_values(["org_code", "year"])
     n_by_type = panel.groupby("trust_type")["org_code"].nunique().to_dict()
     pages = []
@@ -216,11 +248,12 @@ def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
         ttype = str(g["trust_type"].iloc[-1])
         peer_text = TRUST_TYPE_TEXT.get(ttype, f"{ttype} trusts")
         series = []
-        for measure, (df, spread) in frames.items():
-            rows = df[df["org_code"] == code]
-            s = _series(inputs, params, measure, rows, spread, ttype, peer_text) if len(rows) else None
+        for measure, (by_trust, spread) in frames.items():
+            rows = by_trust.get(code)
+            s = _series(inputs, params, measure, rows, spread, ttype, peer_text, z) if rows else None
             if s is not None:
                 series.append(s)
-        pages.append(TrustPage(str(code), str(g["org_name"].dropna().iloc[-1]) if g["org_name"].notna().any() else str(code),
+        names = g["org_name"].dropna()
+        pages.append(TrustPage(str(code), str(names.iloc[-1]) if len(names) else str(code),
                                ttype, peer_text, int(n_by_type.get(ttype, 0)), series, context.get(str(code), "")))
     return pages
