@@ -254,13 +254,15 @@ def _trusts(layout: Layout, inputs: SiteInputs, params: Any) -> list[Any]:
         shutil.rmtree(folder)
     pages = trust_pages(inputs, params)
     merged = load_merged(layout.root)
+    merged_by = dict(iter(merged.groupby("org_code", sort=False)))  # split once, not one filter per trust
+    results, patients = trust_results_text(inputs), _has_role(inputs, "patient")  # the same on every page
     for t in pages:
         charts = [trend_svg(s, t.name, t.peer_text, f"c{i}", _breaks(inputs, s.measure)) for i, s in enumerate(t.series)]
-        layout.write(f"trusts/{t.code}.html", "trust.html.j2", page_title=f"{t.name}: {trust_results_text(inputs)}",
+        layout.write(f"trusts/{t.code}.html", "trust.html.j2", page_title=f"{t.name}: {results}",
                      t=t, charts=charts, level=int(round(100 * rp.interval_level)), unit_text=UNIT_TEXT,
-                     results_text=trust_results_text(inputs), answered_patients=_has_role(inputs, "patient"),
+                     results_text=results, answered_patients=patients,
                      min_base={"staff": rp.min_base_staff, "patient": rp.min_base_patient},
-                     break_keys=[break_key(inputs, s) for s in t.series], merger=merger_text(merged, t.code))
+                     break_keys=[break_key(inputs, s) for s in t.series], merger=merger_text(merged_by.get(t.code, merged.iloc[:0]), t.code))
     return pages
 
 

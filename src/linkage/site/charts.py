@@ -5,8 +5,9 @@ as ``Software``; :data:`PNG_METADATA` drops it so that a figure changes only
 when what it shows changes. Every figure comes back with its alt text and
 caption (units, N, source), and every PNG carries its axis titles as a text
 chunk (``Axis titles``) so that a reader's check can confirm each chart has them.
-Figures are drawn with seaborn on matplotlib; both are imported only when a
-figure is drawn.
+Figures are drawn with matplotlib alone, imported only when a figure is drawn,
+in the site's own light-grid theme (:data:`THEME`: the look the step figures get
+from seaborn's ``whitegrid``, without importing seaborn and the scipy it loads).
 """
 
 from __future__ import annotations
@@ -37,15 +38,26 @@ class Figure:
     caption: str
 
 
+#: The summary figures' matplotlib settings: white panels with a light grid under the data, no top or right
+#: spine, no tick marks, grey frame and dark grey text, DejaVu Sans at 11 points, bars with white edges.
+THEME = {
+    "font.family": ["DejaVu Sans"], "font.size": 11.0, "axes.titlesize": 12.0, "axes.labelsize": 11.0,
+    "xtick.labelsize": 11.0, "ytick.labelsize": 11.0, "legend.fontsize": 11.0, "legend.title_fontsize": 12.0,
+    "axes.grid": True, "axes.axisbelow": True, "grid.color": "#E8EDEE", "grid.linewidth": 1.0,
+    "axes.edgecolor": ".8", "axes.linewidth": 1.25, "axes.spines.top": False, "axes.spines.right": False,
+    "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
+    "xtick.bottom": False, "ytick.left": False, "xtick.major.size": 6.0, "ytick.major.size": 6.0,
+    "xtick.major.width": 1.25, "ytick.major.width": 1.25, "xtick.minor.size": 4.0, "ytick.minor.size": 4.0,
+    "xtick.minor.width": 1.0, "ytick.minor.width": 1.0, "lines.solid_capstyle": "round",
+    "patch.edgecolor": "w", "patch.force_edgecolor": True, "figure.dpi": 100, "svg.hashsalt": "linkage",
+}
+
+
 def _style() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import seaborn as sns
-
-    sns.set_theme(context="notebook", style="whitegrid", font="DejaVu Sans", rc={
-        "font.size": 11, "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "linkage",
-        "figure.dpi": 100, "axes.titlesize": 12, "axes.labelsize": 11, "grid.color": "#E8EDEE"})
+    matplotlib.rcParams.update(THEME)
 
 
 def axis_titles(fig) -> str:
@@ -89,20 +101,17 @@ def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel:
     yu = unit_words(inputs, h["dependent"])
     import textwrap
 
-    import pandas as pd
-    import seaborn as sns
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7.5, 0.62 * len(rows) + 1.9))
-    frame = pd.DataFrame({"row": range(len(rows)), "estimate": [f.per_step["estimate"] for f in rows],
-                          "interval": ["Excludes zero" if f.clear else "Includes zero" for f in rows]})
     for i, f in enumerate(rows):
         ps = f.per_step
         ax.plot([ps["ci_low"], ps["ci_high"]], [i, i], color=BLUE if f.clear else GREY, lw=2.5, solid_capstyle="butt")
-    sns.scatterplot(data=frame, x="estimate", y="row", hue="interval", style="interval", ax=ax, s=80, zorder=3,
-                    palette={"Excludes zero": BLUE, "Includes zero": GREY},
-                    markers={"Excludes zero": "o", "Includes zero": "D"}, edgecolor="white", linewidth=1.2,
-                    hue_order=["Excludes zero", "Includes zero"], style_order=["Excludes zero", "Includes zero"])
+    for label, clear, colour, marker in (("Excludes zero", True, BLUE, "o"), ("Includes zero", False, GREY, "D")):
+        at = [i for i, f in enumerate(rows) if f.clear == clear]
+        if at:  # the key names only the kinds of interval the chart shows
+            ax.scatter([rows[i].per_step["estimate"] for i in at], at, s=80, zorder=3, color=colour, marker=marker,
+                       edgecolors="white", linewidths=1.2, label=label)
     ax.axvline(0, color=DARK, lw=1, ls="--")
     ax.set_yticks(range(len(rows)), [textwrap.fill(("! " if f.warning else "") + f.title, 34) for f in rows])
     ax.set_ylim(len(rows) - 0.5, -0.5)
@@ -142,17 +151,14 @@ def coverage_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     years = sorted(panel["year"].unique())
     counts = {k: [int(panel.loc[panel["year"] == yr, col].notna().sum()) for yr in years]
               for k, col in (("staff", x), ("patient", y))}
-    import pandas as pd
-    import seaborn as sns
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 3.4))
-    frame = pd.DataFrame([{"year": str(yr), "measure": inputs.label(col), "trusts": counts[k][i]}
-                          for k, col in (("staff", x), ("patient", y)) for i, yr in enumerate(years)])
-    sns.barplot(data=frame, x="year", y="trusts", hue="measure", ax=ax, palette=[BLUE, GREY], saturation=1)
-    for bar in ax.containers[1] if len(ax.containers) > 1 else []:
-        bar.set_hatch("//")
-        bar.set_edgecolor("white")
+    at = range(len(years))  # one slot per year, the two measures side by side in it
+    ax.bar([i - 0.2 for i in at], counts["staff"], width=0.4, color=BLUE, label=inputs.label(x))
+    ax.bar([i + 0.2 for i in at], counts["patient"], width=0.4, color=GREY, hatch="//", label=inputs.label(y))
+    ax.set_xticks(list(at), [str(yr) for yr in years])
+    ax.set_xlim(-0.5, len(years) - 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]))
     ax.grid(axis="x", visible=False)
     ax.set_ylabel("Trusts with a value (number)")

@@ -262,12 +262,16 @@ def _decile_word(d: Any) -> str:
     return "–" if pd.isna(d) else str(int(d))
 
 
-def trust_sentence(inputs: SiteInputs, code: str, n_acute: int, warned: set[str]) -> str:
-    """One sentence for a trust page: its catchment deciles (both vintages) and what they mean for its peers."""
+def trust_sentence(inputs: SiteInputs, code: str, n_acute: int, warned: set[str], row: pd.Series | None = None) -> str:
+    """One sentence for a trust page: its catchment deciles (both vintages) and what they mean for its peers.
+
+    ``row`` is the trust's last panel row when the caller has it (else it is looked up).
+    """
     panel = inputs.panel
     if "context.imd2019_decile" not in panel:
         return ""
-    row = panel[panel["org_code"] == code].iloc[-1]
+    if row is None:
+        row = panel[panel["org_code"] == code].iloc[-1]
     d19, d25 = row.get("context.imd2019_decile"), row.get("context.imd2025_decile")
     if pd.isna(d19) and pd.isna(d25):
         return ("No catchment population is published for this trust (specialist trusts have none), so the deprivation "
@@ -295,7 +299,9 @@ def trust_sentences(inputs: SiteInputs) -> dict[str, str]:
         return {}
     n_acute = int(audit.loc[audit["file"].notna() & audit["area_code"].notna(), "mapped_to"].nunique()) if len(audit) else 0
     warned = {c for c, _ in warned_trusts(inputs, cm)}
-    return {str(c): trust_sentence(inputs, str(c), n_acute, warned) for c in sorted(inputs.panel["org_code"].unique())}
+    last = inputs.panel.drop_duplicates("org_code", keep="last").set_index("org_code", drop=False)  # each trust's last row
+    return {str(c): trust_sentence(inputs, str(c), n_acute, warned, last.loc[c])
+            for c in sorted(inputs.panel["org_code"].unique())}
 
 
 def methods_paragraphs(inputs: SiteInputs) -> list[str]:

@@ -8,7 +8,7 @@ chosen to span the range of the exposure's trust means (lowest to highest),
 not ranked. Series breaks are drawn as one dashed line with one name and their
 reason in the key; the line is not drawn across a break that is not comparable
 or across a year with no value. Black lines and two marker shapes keep it
-readable in greyscale. seaborn and matplotlib are imported only when drawn.
+readable in greyscale. matplotlib is imported only when drawn.
 """
 
 from __future__ import annotations
