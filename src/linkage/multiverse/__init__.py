@@ -8,23 +8,48 @@ scheduler is given.
 >>> run.table        # one row per specification, with p_bh and p_romano_wolf
 >>> run.bootstrap    # wild cluster bootstrap of the headline specifications
 >>> run.joint        # joint test of the curve (Simonsohn, Simmons and Nelson 2020)
+
+Names are loaded on first use (the table below): the report site needs only the
+curve's words (``._words``), and should not pay for scipy and the estimation
+code the curve's fitting imports.
 """
 
-from ._bootstrap import boot_t, draw_weights, wild_cluster_bootstrap
-from ._curve import mark_duplicates
-from ._engine import RESULT_COLUMNS, Scores, fit_specs, spec_frame
-from ._families import Block, FamilyFit, residualize
-from ._inference import benjamini_hochberg, joint_test, null_t_draws, romano_wolf
-from ._run import (
-    BOOT_COLUMNS,
-    MultiverseRun,
-    curve_inference,
-    headline_bootstrap,
-    headline_rows,
-    run_multiverse,
-)
-from ._specs import SPEC_COLUMNS, enumerate_all, enumerate_specs, merged_trusts, spec_roles
-from ._words import Terms, curve_terms, describe_curve
+from __future__ import annotations
+
+from typing import Any
+
+#: Public name -> the submodule defining it.
+_LAZY = {
+    "boot_t": "._bootstrap",
+    "draw_weights": "._bootstrap",
+    "wild_cluster_bootstrap": "._bootstrap",
+    "mark_duplicates": "._curve",
+    "RESULT_COLUMNS": "._engine",
+    "Scores": "._engine",
+    "fit_specs": "._engine",
+    "spec_frame": "._engine",
+    "Block": "._families",
+    "FamilyFit": "._families",
+    "residualize": "._families",
+    "benjamini_hochberg": "._inference",
+    "joint_test": "._inference",
+    "null_t_draws": "._inference",
+    "romano_wolf": "._inference",
+    "BOOT_COLUMNS": "._run",
+    "MultiverseRun": "._run",
+    "curve_inference": "._run",
+    "headline_bootstrap": "._run",
+    "headline_rows": "._run",
+    "run_multiverse": "._run",
+    "SPEC_COLUMNS": "._specs",
+    "enumerate_all": "._specs",
+    "enumerate_specs": "._specs",
+    "merged_trusts": "._specs",
+    "spec_roles": "._specs",
+    "Terms": "._words",
+    "curve_terms": "._words",
+    "describe_curve": "._words",
+}
 
 __all__ = [
     "BOOT_COLUMNS", "Block", "FamilyFit", "RESULT_COLUMNS", "residualize", "SPEC_COLUMNS", "MultiverseRun", "Scores", "benjamini_hochberg", "boot_t",
@@ -32,3 +57,13 @@ __all__ = [
     "joint_test", "mark_duplicates", "merged_trusts", "null_t_draws", "romano_wolf", "run_multiverse", "spec_frame",
     "spec_roles", "wild_cluster_bootstrap",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
