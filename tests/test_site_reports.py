@@ -258,3 +258,40 @@ def test_curve_role_table_names_its_columns_in_words_and_prints_shares_as_per_ce
     heads = [th.get_text() for th in soup.select("thead th")][1:]
     assert not any("_" in h or h.endswith((" bh", " wolf")) or h.startswith("number of") for h in heads), heads
     assert [td.get_text() for td in soup.select("td")] == ["1512", "120", "180", "10.8%", "10.0%", "8.3%", "0.186"]
+
+
+def test_the_site_builds_without_importing_scipy_or_seaborn(small_site, tmp_path):
+    """The report stage stays fast: its figures need matplotlib only, its quantiles the standard library."""
+    folder = small_site["reports"].parent
+    code = ("import sys; from linkage.params import load_params; from linkage.site import build_site; "
+            f"build_site(load_params('params.yaml'), '.', {str(tmp_path / 'site')!r}, render_steps=False); "
+            "print(sorted(m for m in ('scipy', 'seaborn', 'statsmodels', 'linearmodels') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=folder)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "site" / "figures" / "summary_trajectories.png").stat().st_size > 0
+
+
+def test_trust_pages_show_each_trusts_own_published_values_year_by_year(small_site):
+    """Every point on every trust page is that trust's panel value for that measure and year (or hidden under the
+    disclosure threshold), read here straight from the panel file, not from the site's own tables."""
+    from linkage.site.inputs import load_inputs
+    from linkage.site.trusts import trust_pages
+
+    folder, params = small_site["reports"].parent, small_site["params"]
+    panel = pd.read_parquet(folder / "data" / "processed" / "panel.parquet").set_index(["org_code", "year"])
+    pages = trust_pages(load_inputs(folder, params), params)
+    assert len(pages) == panel.index.get_level_values(0).nunique()
+    rp, checked = params.report, 0
+    for page in pages:
+        for s in page.series:
+            own = panel.loc[page.code, s.measure].dropna()
+            assert [p.year for p in s.points] == sorted(int(y) for y in own.index)
+            for p in s.points:
+                base = panel.loc[(page.code, p.year), f"{s.measure}__n"] if f"{s.measure}__n" in panel else float("nan")
+                minimum = rp.min_base_staff if s.measure.startswith("staff.") else rp.min_base_patient
+                hidden = bool(base == base and base < minimum)
+                assert p.suppressed is hidden
+                assert p.value == (None if hidden else float(own.loc[p.year]))
+                assert p.base == (None if base != base else float(base))
+                checked += 1
+    assert checked > 100

@@ -115,12 +115,21 @@ def sampling_se(value: float, base: float, unit: str, score_sd: float) -> float 
     return None
 
 
+#: The peers' percentiles, as fractions.
+PEER_QUANTILES = np.asarray([0.1, 0.25, 0.5, 0.75, 0.9])
+
+
 def peer_spread(values: pd.Series) -> dict[str, float]:
-    """The 10th, 25th, 50th, 75th and 90th percentiles of peers' shown values, and their count."""
-    v = values.dropna()
+    """The 10th, 25th, 50th, 75th and 90th percentiles of peers' shown values, and their count.
+
+    Linear interpolation between order statistics, computed as pandas' ``Series.quantile`` computes it
+    (numpy's percentile of the values), without building a Series per group.
+    """
+    v = values.to_numpy(dtype=float)
+    v = v[~np.isnan(v)]
     if len(v) < 5:
         return {}
-    q = v.quantile([0.1, 0.25, 0.5, 0.75, 0.9]).to_numpy()
+    q = np.percentile(v, PEER_QUANTILES * 100.0, method="linear")
     return {"p10": q[0], "p25": q[1], "p50": q[2], "p75": q[3], "p90": q[4], "n": float(len(v))}
 
 
@@ -211,7 +220,7 @@ def _measure_frames(inputs: SiteInputs, params: Any) -> dict[str, tuple[dict[str
     out = {}
     for measure in page_measures(inputs):
         df = shown_values(inputs, measure, min_base)
-        spread = {(key[0], int(key[1])): peer_spread(g["value"]) for key, g in df.groupby(["trust_type", "year"])}
+        spread = {(key[0], int(key[1])): peer_spread(v) for key, v in df.groupby(["trust_type", "year"])["value"]}
         out[measure] = (_by_trust(df), spread)
     return out
 
