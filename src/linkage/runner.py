@@ -59,7 +59,7 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
     import nbconvert  # noqa: F401 - loaded now, while the kernel boots, rather than after the run
     import papermill as pm
 
-    from . import site  # noqa: F401 - the step page renderer, likewise
+    from .site import page  # noqa: F401 - the step page renderer, likewise
 
     logging.getLogger("papermill").setLevel(logging.ERROR)  # not the "unknown parameter" notes: the keys are injected below the parameters cell on purpose
     section = getattr(params, stage.section).model_dump(mode="json")
@@ -158,7 +158,7 @@ def stop_kernel(km: Any) -> None:
 
 def normalise(nb: Any) -> Any:
     """Drop run-specific metadata (timestamps, durations) and random table ids, so unchanged inputs give unchanged bytes."""
-    from .site import stable_outputs
+    from .site.steps import stable_outputs
 
     stable_outputs(nb)
     meta = nb.metadata.get("papermill", {})
@@ -179,6 +179,6 @@ def _write(nb: Any, path: Path) -> None:
 
 def render_html(nb: Any, stage: Stage, params: Params) -> Path:
     """Render an executed notebook to its step report in the site's layout (no code, no CDN scripts, alt text)."""
-    from .site import render_step_page
+    from .site.page import render_step_page
 
     return render_step_page(nb, stage.notebook, params, ".", stage.html.parent)
