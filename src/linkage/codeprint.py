@@ -75,18 +75,30 @@ def code_prints(root: str | Path = ".") -> dict[str, dict[str, Any]]:
     return out
 
 
-def write_code_prints(root: str | Path = ".") -> list[Path]:
-    """Write ``.linkage/code/<stage>.json`` for every stage but ``params``; an unchanged file is not touched."""
+def write_code_prints(root: str | Path = ".") -> dict[str, list[str]]:
+    """Write ``.linkage/code/<stage>.json`` for every stage but ``params``; an unchanged file is not touched.
+
+    Returns, for each stage whose fingerprint changed, the source paths added, removed or edited
+    since the fingerprint it replaces (every path when there was none): what ``dvc status`` will
+    report as a changed ``.linkage/code/<stage>.json``, named file by file.
+    """
     root = Path(root)
-    written = []
+    changed = {}
     for name, doc in code_prints(root).items():
         out = root / code_print(name)
         out.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-        if not out.exists() or out.read_text() != text:
-            out.write_text(text)
-        written.append(out)
-    return written
+        old = out.read_text() if out.exists() else None
+        if old == text:
+            continue
+        try:
+            before = json.loads(old)["files"] if old is not None else {}
+        except (ValueError, KeyError, TypeError):
+            before = {}
+        now = doc["files"]
+        changed[name] = sorted(f for f in set(before) | set(now) if before.get(f) != now.get(f))
+        out.write_text(text)
+    return changed
 
 
 def read_sources(stage: str, root: str | Path = ".", via: str | None = None) -> tuple[str, ...] | None:

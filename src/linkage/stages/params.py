@@ -31,5 +31,7 @@ def run(params: Params, root: str | Path = ".") -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("params.yaml is valid\n")
     write_fingerprints(params, root)
-    write_code_prints(root)
+    for stage, files in write_code_prints(root).items():  # why DVC will re-run a stage, file by file
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        print(f"params: code of stage {stage} changed: {shown or 'the fingerprint was rewritten'}")
     return out
