@@ -280,8 +280,11 @@ def simulate_panel(
 
 # --------------------------------------------------------------------------- writers
 def _nss_frame(staff_year: pd.DataFrame, orgs: pd.DataFrame, kind: str, year: int, rng) -> pd.DataFrame:
+    """One benchmarking group's sheet of the NSS workbook (``staff_year`` already joined to the organisations'
+    names and types when it has an ``org_type`` column).  The random draws come in a fixed order."""
     sheet, trtype, trtname, _ = NSS_GROUPS[kind]
-    sel = staff_year.merge(orgs[["org_code", "org_name", "org_type"]], on="org_code")
+    sel = staff_year if "org_type" in staff_year else staff_year.merge(
+        orgs[["org_code", "org_name", "org_type"]], on="org_code")
     sel = sel[sel["org_type"] == kind].sort_values("org_code")
     n = len(sel)
     out: dict[str, Any] = {
@@ -317,12 +320,12 @@ def _nss_frame(staff_year: pd.DataFrame, orgs: pd.DataFrame, kind: str, year: in
         out[f"theme_{t}_n_{year}"] = sel["staff.respondents"].to_numpy()
     for q in NSS_QUESTIONS:
         out[f"{q}_n_{year}"] = qbases[q]
-    frame = pd.DataFrame(out).astype({c: object for c in out if c.startswith("q")})
+    for c in [c for c in out if c.startswith("q")]:  # question columns hold numbers or text: object columns
+        out[c] = np.asarray(out[c], dtype=float).astype(object)
     # Suppression: the publisher suppresses question results with fewer than 11 responses.
     for q in NSS_QUESTIONS:
-        small = frame[f"{q}_n_{year}"].astype(float) < 11
-        frame.loc[small, f"{q}_{year}"] = "*"
-    return frame
+        out[f"{q}_{year}"][np.asarray(qbases[q], dtype=float) < 11] = "*"
+    return pd.DataFrame(out)
 
 
 def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.DataFrame, seed: int) -> Path:
@@ -341,6 +344,7 @@ def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.Data
     notes.append(["q11c_20XX", "Proportion of staff selecting Yes out of those who answered the question for year 20XX"])
     groups = wb.create_sheet("Trust Benchmark Groups")
     groups.append([f"{NSS_GROUPS[k][0].upper()} ({SYNTHETIC})" for k in NSS_GROUPS])
+    sy = sy.merge(orgs[["org_code", "org_name", "org_type"]], on="org_code")
     for kind in NSS_GROUPS:
         sheet, _, _, title = NSS_GROUPS[kind]
         frame = _nss_frame(sy, orgs, kind, year, rng)
@@ -348,8 +352,8 @@ def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.Data
         if title:
             ws.append(["See summary responses and calculated rates at bottom of acute and combined worksheets"])
         ws.append(list(frame.columns))
-        for row in frame.itertuples(index=False):
-            ws.append([None if (isinstance(v, float) and np.isnan(v)) else v for v in row])
+        for row in _sheet_rows(frame):
+            ws.append(row)
         if kind == "acute" and len(frame):
             resp = frame["responses"].astype(float)
             ws.append(["count:", float(len(frame)), None, None, None, None, float(resp.sum())])
@@ -358,6 +362,16 @@ def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.Data
     wb.save(path)
     _reproducible_zip(path)
     return path
+
+
+def _sheet_rows(frame: pd.DataFrame) -> list[list[Any]]:
+    """The frame's rows as lists of Python values (floats, text), a missing number as None, built column by
+    column (what iterating ``itertuples`` and blanking NaN floats gives)."""
+    cols = []
+    for c in frame.columns:
+        values = frame[c].tolist()
+        cols.append([None if type(v) is float and v != v else v for v in values])
+    return [list(r) for r in zip(*cols, strict=True)] if cols else []
 
 
 #: Fixed timestamp written into demo files, so the same seed gives the same bytes
@@ -416,10 +430,12 @@ def _combine_for_successors(pat: pd.DataFrame, orgs: pd.DataFrame, codes_now: li
     p["org_code"] = p["org_code"].map(lambda c: succ.get(c, c))
     value_cols = [c for c in p.columns if c.startswith("mean")]
     w = p["n_tpat"].astype(float)
-    agg = {c: (p[c] * w).groupby(p["org_code"]).sum() / w.groupby(p["org_code"]).sum() for c in value_cols}
-    out = pd.DataFrame(agg)
-    for c in [c for c in p.columns if c.endswith("_tres")] + ["n_tpat"]:
-        out[c] = p.groupby("org_code")[c].sum()
+    key = p["org_code"]
+    weighted = p[value_cols].mul(w, axis=0).groupby(key).sum()  # each column as its own groupby would sum it
+    out = weighted.div(w.groupby(key).sum(), axis=0)
+    counts = [c for c in p.columns if c.endswith("_tres")] + ["n_tpat"]
+    out = pd.concat([out, p[counts].groupby(key).sum()], axis=1)
+    out.index.name = "org_code"
     out = out.reset_index()
     return out[out["org_code"].isin(codes_now)]
 
@@ -453,6 +469,10 @@ def write_cqc_benchmark(path: Path, year: int, patient: pd.DataFrame, orgs: pd.D
     return path
 
 
+_ODS_EMPTY = "<table:table-cell/>"
+_ODS_FLOAT = '<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>'
+
+
 def _ods_cell(value: Any) -> str:
     from xml.sax.saxutils import escape, quoteattr
 
@@ -482,7 +502,9 @@ def write_ods(path: str | Path, sheets: dict[str, list[list[Any]]]) -> Path:
     for name, rows in sheets.items():
         parts.append(f"<table:table table:name={quoteattr(name)}>")
         for row in rows:
-            parts.append("<table:table-row>" + "".join(_ods_cell(v) for v in row) + "</table:table-row>")
+            parts.append("<table:table-row>" + "".join(
+                (_ODS_EMPTY if v != v else _ODS_FLOAT.format(v=repr(v))) if type(v) is float else _ods_cell(v)
+                for v in row) + "</table:table-row>")
         parts.append("</table:table>")
     parts.append("</office:spreadsheet></office:body></office:document-content>")
     manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
