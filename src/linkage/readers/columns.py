@@ -7,7 +7,17 @@ string methods and numpy instead of a Python call per cell.  The per-cell
 functions stay the reference: cells of an unusual type, or text that is not a
 plain decimal number, are handed to them one by one, so the results are the
 same by construction (``tests/test_readers_columns.py`` compares the two on
-awkward cells).
+awkward cells, and on long columns for the pyarrow paths).
+
+On all-text columns (every CSV column) the per-cell work is done by pyarrow
+compute kernels over the whole column, chosen so that each gives exactly what
+Python gives: trimming with the explicit set of characters ``str.strip``
+removes, upper-casing only ASCII columns (where pyarrow's and Python's letters
+agree), casting plain decimal numbers with pyarrow's correctly rounded parser
+(as ``float`` is), and building the ``string`` columns of the outputs from a
+dictionary (pandas' ``string`` dtype is pyarrow-backed, so nothing is converted
+cell by cell).  An array's pyarrow twin is remembered so a column is converted
+at most once.
 """
 
 from __future__ import annotations
