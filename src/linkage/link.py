@@ -501,21 +501,18 @@ def exclude_by_trust_type(
     """
     if not params.restrict_trust_types:
         return
-    ttype = _per_row(registry.trust_type(t) if t else "non_trust" for t in target)
-    fates.exclude(
-        ttype == "non_trust",
-        "not_a_trust",
-        _per_row(f"{t} is not a trust in the registry" for t in target),
-    )
+    # one registry lookup and one message per distinct target code, then one dict look-up per row
+    codes = set(target)
+    kind = {t: registry.trust_type(t) if t else "non_trust" for t in codes}
+    ttype = _per_row(kind[t] for t in target)
+    not_trust = {t: f"{t} is not a trust in the registry" for t in codes}
+    fates.exclude(ttype == "non_trust", "not_a_trust", _per_row(not_trust[t] for t in target))
     untyped = (ttype == "unknown") & ("unknown" not in params.trust_types)
-    fates.exclude(
-        untyped,
-        "type_unknown",
-        _per_row(f"{t} is a known organisation ({registry.listed_in(t)}) without a trust type: add a row "
-                 f"'{t},<type>,<note>,<source>' to your type overrides file (link.type_overrides; it adds to the "
-                 "packaged one), or set link.restrict_trust_types: false to keep every organisation the files give"
-                 for t in target),
-    )
+    no_type = {t: f"{t} is a known organisation ({registry.listed_in(t)}) without a trust type: add a row "
+                  f"'{t},<type>,<note>,<source>' to your type overrides file (link.type_overrides; it adds to the "
+                  "packaged one), or set link.restrict_trust_types: false to keep every organisation the files give"
+               for t in codes}
+    fates.exclude(untyped, "type_unknown", _per_row(no_type[t] for t in target))
     out_of_sample = ~np.isin(ttype, list(params.trust_types))
     fates.exclude(out_of_sample, _per_row(f"type_not_in_sample:{t}" for t in ttype))
 
@@ -1067,14 +1064,15 @@ def make_balance(panel_long: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
     st.columns = [str(y) for y in years]
     ids = panel.drop_duplicates("org_code").set_index("org_code")[["org_name", "trust_type"]]
     out = ids.join(st, how="right")
-    present = st != "none"
+    present = (st != "none").to_numpy()  # every trust has at least one year (it is in panel_long)
     out["n_years_both"] = (st == "both").sum(axis=1)
-    out["first_year"] = present.apply(lambda r: int(r[r].index[0]), axis=1)
-    out["last_year"] = present.apply(lambda r: int(r[r].index[-1]), axis=1)
-    out["gaps"] = [
-        ",".join(y for y in st.columns if first <= int(y) <= last and st.at[code, y] == "none")
-        for code, first, last in zip(out.index, out["first_year"], out["last_year"], strict=True)
-    ]
+    yrs, labels = np.array(years, dtype="int64"), np.array(st.columns, dtype=object)
+    first = present.argmax(axis=1)
+    last = present.shape[1] - 1 - present[:, ::-1].argmax(axis=1)
+    out["first_year"], out["last_year"] = yrs[first], yrs[last]
+    span = np.arange(present.shape[1])
+    gap = ~present & (span >= first[:, None]) & (span <= last[:, None])
+    out["gaps"] = [",".join(labels[row]) for row in gap]
     return out.reset_index().rename(columns={"index": "org_code"})
 
 
