@@ -9,15 +9,16 @@ import pandas as pd
 
 from ..errors import LinkageDataError
 from ..params.multiverse import MultiverseParams
+from ..vocab import MODERATOR_COLUMN, family_entry
 
 SPEC_COLUMNS = [
     "spec_id", "dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights", "cov_type",
-    "direction", "role", "status", "reason",
+    "moderator", "direction", "role", "status", "reason",
 ]
 """Choice columns of the specification table (results are added beside them)."""
 
-DATA_KEY = ["dependent", "exposure", "lag", "sample", "weights"]
-"""Choices that fix the estimation sample; specifications sharing them share its rows."""
+DATA_KEY = ["dependent", "exposure", "lag", "sample", "weights", "moderator"]
+"""Choices that fix the estimation sample (and its columns); specifications sharing them share its rows."""
 
 
 def panel_years(panel: pd.DataFrame, measures: list[str]) -> list[int]:
@@ -61,6 +62,20 @@ def _prior_reason(row: tuple, panel: pd.DataFrame, merged: set[str] | None) -> s
     return ""
 
 
+def _moderator_reason(family: str, moderator: str, panel: pd.DataFrame) -> str:
+    """Why a moderated specification cannot be fitted ('' if it can be tried, or if it is not moderated)."""
+    if moderator == "none":
+        return ""
+    col = MODERATOR_COLUMN[moderator]
+    if col not in panel.columns or panel[col].notna().sum() == 0:
+        return (f"moderator {moderator!r} needs the catchment deprivation column {col!r}, which the panel lacks "
+                "(give data.context_dir)")
+    if "curve_moderator" not in family_entry(family).supports:
+        return (f"family {family!r} cannot take the moderator {moderator!r}: its transformation depends on the "
+                "exposure, so an exposure x moderator column cannot be transformed with it")
+    return ""
+
+
 def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[str] | None = None,
                     direction: str = "forward") -> pd.DataFrame:
     """Every combination of the choices in ``params``, one row each.
@@ -97,16 +112,17 @@ def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[s
     samples = expand_samples(params, years)
     grid = itertools.product(
         params.patient_measures, params.staff_measures, params.families, params.lags, samples,
-        params.weights, params.cov_types,
+        params.weights, params.cov_types, params.moderators,
     )
     if direction == "reverse":
         grid = itertools.product(
             params.staff_measures, params.patient_measures, [f for f in params.families if f in params.inferential_families],
             [k for k in params.lags if k > 0 and k in params.inferential_lags], samples, params.weights, params.cov_types,
+            [m for m in params.moderators if m in params.inferential_moderators],
         )
-    rows = [(d, x, f, k, s, kind, w, c, direction) for d, x, f, k, (s, kind), w, c in grid]
+    rows = [(d, x, f, k, s, kind, w, c, m, direction) for d, x, f, k, (s, kind), w, c, m in grid]
     specs = pd.DataFrame(rows, columns=["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights",
-                                        "cov_type", "direction"])
+                                        "cov_type", "moderator", "direction"])
     specs["role"] = spec_roles(specs, params)
     specs.insert(0, "spec_id", np.arange(len(specs)))
     cols = ["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights"]
@@ -114,6 +130,10 @@ def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[s
     keys["reason"] = [_prior_reason(tuple(k), panel, merged) for k in keys.itertuples(index=False)]
     specs = specs.merge(keys[["dependent", "exposure", "sample_kind", "weights", "reason"]], how="left",
                         on=["dependent", "exposure", "sample_kind", "weights"], sort=False)
+    mods = specs[["family", "moderator"]].drop_duplicates()
+    why = {(f, m): _moderator_reason(f, m, panel) for f, m in mods.itertuples(index=False)}
+    extra = np.array([why[fm] for fm in zip(specs["family"], specs["moderator"], strict=True)], dtype=object)
+    specs["reason"] = np.where(specs["reason"] == "", extra, specs["reason"])
     specs["status"] = np.where(specs["reason"] == "", "pending", "unsupported")
     return specs[SPEC_COLUMNS]
 
@@ -135,9 +155,12 @@ def spec_roles(specs: pd.DataFrame, params: MultiverseParams) -> np.ndarray:
     evidence); ``placebo``: forward, an inferential family at a negative lag (staff measured
     after patients); ``reverse``: patient measure earlier predicting the staff measure later;
     ``exploratory``: everything else (designs that mix between-trust differences in, lags
-    not pre-specified), shown in the curve but never counted as evidence.
+    not pre-specified, moderator choices not in ``inferential_moderators``), shown in the curve
+    but never counted as evidence.
     """
     within = specs["family"].isin(list(params.inferential_families)).to_numpy()
+    if "moderator" in specs:
+        within = within & specs["moderator"].isin(list(params.inferential_moderators)).to_numpy()
     lag = specs["lag"].to_numpy()
     forward = (specs["direction"] == "forward").to_numpy()
     role = np.full(len(specs), "exploratory", dtype=object)
