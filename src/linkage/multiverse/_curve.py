@@ -32,16 +32,23 @@ def mark_duplicates(table: pd.DataFrame, rel: float = 1e-9) -> pd.Series:
     """
     out = pd.Series(pd.NA, index=table.index, dtype="Int64")
     ok = table[table["status"] == "ok"]
-    for _, grp in ok.groupby([k for k in DUPLICATE_KEY if k in ok], sort=False):
-        if len(grp) < 2:
-            continue
-        g = grp.sort_values("estimate", kind="mergesort")
-        est, se = g["estimate"].to_numpy(float), g["std_error"].to_numpy(float)
-        gap = np.abs(np.diff(est)) > rel * np.maximum(se[1:], se[:-1])
-        cluster = np.r_[0, np.cumsum(gap)]
-        first = g.groupby(cluster)["spec_id"].transform("min").to_numpy()
-        dup = first != g["spec_id"].to_numpy()
-        out.loc[g.index[dup]] = first[dup]
+    gid = ok.groupby([k for k in DUPLICATE_KEY if k in ok], sort=False).ngroup().to_numpy()
+    keep = gid >= 0  # rows with a missing key value are in no group (as groupby drops them)
+    if not keep.any():
+        return out
+    est = ok["estimate"].to_numpy(float)[keep]
+    se = ok["std_error"].to_numpy(float)[keep]
+    sid = ok["spec_id"].to_numpy()[keep]
+    gid, index = gid[keep], ok.index[keep]
+    # by group, then by estimate; ties keep table order (a stable sort, as a per-group mergesort would)
+    order = np.lexsort((est, gid))
+    est, se, sid, gid, index = est[order], se[order], sid[order], gid[order], index[order]
+    gap = np.abs(np.diff(est)) > rel * np.maximum(se[1:], se[:-1])
+    new = np.r_[True, (gid[1:] != gid[:-1]) | gap]
+    starts = np.flatnonzero(new)
+    first = np.repeat(np.minimum.reduceat(sid, starts), np.diff(np.r_[starts, len(sid)]))
+    dup = first != sid
+    out.loc[index[dup]] = first[dup]
     return out
 
 

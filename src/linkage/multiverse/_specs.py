@@ -41,14 +41,17 @@ def expand_samples(params: MultiverseParams, years: list[int]) -> list[tuple[str
     return out
 
 
-def _prior_reason(row: tuple, panel: pd.DataFrame, merged: set[str] | None) -> str:
-    """Why a specification cannot be fitted, judged from the panel's columns alone ('' if it can be tried)."""
+def _prior_reason(row: tuple, panel: pd.DataFrame, merged: set[str] | None, present: dict[str, int]) -> str:
+    """Why a specification cannot be fitted, judged from the panel's columns alone ('' if it can be tried).
+
+    ``present`` counts the non-missing values of each panel column (computed once per curve).
+    """
     dependent, exposure, _family, _lag, _sample, kind, weights = row
-    cols = set(panel.columns)
+    cols = present
     for m, role in ((dependent, "dependent"), (exposure, "exposure")):
         if m not in cols:
             return f"{role} {m!r} is not a column of the panel"
-        if panel[m].notna().sum() == 0:
+        if present[m] == 0:
             return f"{role} {m!r} is missing in every row of the panel"
     if weights == "respondents" and f"{dependent}__n" not in cols:
         return f"weights 'respondents' need the base column '{dependent}__n', which the panel lacks"
@@ -56,8 +59,7 @@ def _prior_reason(row: tuple, panel: pd.DataFrame, merged: set[str] | None) -> s
         return "no merger information (give multiverse.panel_long, the long panel with its merged_from column)"
     if kind == "no_specialist" and "trust_type" not in cols:
         return "the panel has no trust_type column"
-    if kind in ("most_deprived_half", "least_deprived_half") and (
-            "context.imd2019_score" not in cols or panel["context.imd2019_score"].notna().sum() == 0):
+    if kind in ("most_deprived_half", "least_deprived_half") and present.get("context.imd2019_score", 0) == 0:
         return "the panel has no catchment deprivation (context.imd2019_score; give data.context_dir)"
     return ""
 
@@ -127,7 +129,8 @@ def enumerate_specs(panel: pd.DataFrame, params: MultiverseParams, merged: set[s
     specs.insert(0, "spec_id", np.arange(len(specs)))
     cols = ["dependent", "exposure", "family", "lag", "sample", "sample_kind", "weights"]
     keys = specs[cols].drop_duplicates(["dependent", "exposure", "sample_kind", "weights"])
-    keys["reason"] = [_prior_reason(tuple(k), panel, merged) for k in keys.itertuples(index=False)]
+    present = {str(c): int(n) for c, n in panel.notna().sum().items()}
+    keys["reason"] = [_prior_reason(tuple(k), panel, merged, present) for k in keys.itertuples(index=False)]
     specs = specs.merge(keys[["dependent", "exposure", "sample_kind", "weights", "reason"]], how="left",
                         on=["dependent", "exposure", "sample_kind", "weights"], sort=False)
     mods = specs[["family", "moderator"]].drop_duplicates()
