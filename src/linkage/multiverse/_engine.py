@@ -51,6 +51,7 @@ class PanelArrays:
         self.grid = np.full((len(self.codes), span + 12), -1, dtype=np.int64)
         self.grid[self.ent, self.year - self.y0 + 6] = np.arange(len(df))
         self._cache: dict[tuple[str, int], np.ndarray] = {}
+        self._samples: dict[tuple[str, str], np.ndarray] = {}
 
     def column(self, name: str, lag: int = 0) -> np.ndarray:
         """Values of ``name`` at calendar year t - lag of each row's trust (NaN if absent)."""
@@ -65,7 +66,16 @@ class PanelArrays:
         return self._cache[key]
 
     def sample_rows(self, label: str, kind: str, merged: set[str] | None) -> np.ndarray:
-        """Boolean mask of the rows a sample keeps (before missing values; ``balanced`` is applied later)."""
+        """Boolean mask of the rows a sample keeps (before missing values; ``balanced`` is applied later).
+
+        Computed once per sample and kept (``merged`` is the same for every call on one panel).
+        """
+        key = (label, kind)
+        if key not in self._samples:
+            self._samples[key] = self._sample_rows(label, kind, merged)
+        return self._samples[key]
+
+    def _sample_rows(self, label: str, kind: str, merged: set[str] | None) -> np.ndarray:
         if kind == "no_merged":
             return ~np.isin(self.codes[self.ent], sorted(merged or ()))
         if kind == "no_specialist":
@@ -299,11 +309,11 @@ def _fit_block(pa: PanelArrays, members: list, wcol: str | None, specs: pd.DataF
     sx2 = (block.X**2 * (1.0 if w is None else w[:, None])).sum(0)
     fams = specs["family"].to_numpy()[spec_rows]
     covs = specs["cov_type"].to_numpy()[spec_rows]
+    sds = {"sdx": block.X.std(0, ddof=1), "sdy": block.Y.std(0, ddof=1),  # the sample's, whatever the family
+           "sdxw": within_sd(block.X, block.ent), "sdyw": within_sd(block.Y, block.ent)}
     for fam in np.unique(fams):
         fit, inter = _family_fit(block, fam, params.time_effects, z)
-        res = _slopes(fit, sx2)
-        res["sdx"], res["sdy"] = block.X.std(0, ddof=1), block.Y.std(0, ddof=1)
-        res["sdxw"], res["sdyw"] = within_sd(block.X, block.ent), within_sd(block.Y, block.ent)
+        res = {**_slopes(fit, sx2), **sds}
         reasons = _block_reasons(fit, res, [x for _, x, _ in plist], fam)
         if inter is not None:
             res_i = _slopes(inter, (block.X**2 * z[:, None] ** 2 * (1.0 if w is None else w[:, None])).sum(0))
