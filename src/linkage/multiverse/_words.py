@@ -122,7 +122,8 @@ def describe_moderated(s: dict[str, Any], t: Terms = DEFAULT_TERMS) -> str:
     if not c.get("n_distinct"):
         why = "; ".join(c.get("unsupported_reasons") or {}) or "see the table"
         return f"{head}. None could be fitted: {why}."
-    return (f"{head}. Per standard deviation of catchment deprivation between trusts, the within-trust association "
+    return (f"{head}. Over the {c['n_distinct']:,} distinct fitted ones (every design and timing, placebo leads "
+            f"included), per standard deviation of catchment deprivation between trusts the within-trust association "
             f"changes by a median of {c['interaction_within_std_median']:+.2f} within-trust standard deviations "
             f"(10th to 90th percentile {c['interaction_within_std_p10']:+.2f} to {c['interaction_within_std_p90']:+.2f}; "
             f"above zero: the association leans more towards better staff wellbeing with better {t.outcome} where "
