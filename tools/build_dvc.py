@@ -9,7 +9,11 @@ one output never changes, so it does not make later stages re-run.
 
 Each stage's code dependencies are derived, not listed: the import closure of
 its stage module, of its notebook's imports and of the runner, plus the package
-data files those modules name (:func:`linkage.sourcegraph.stage_code`).  Paths
+data files those modules name (:func:`linkage.sourcegraph.stage_sources`).  They
+are not written here either: each stage depends on one file, its code
+fingerprint ``.linkage/code/<stage>.json`` (those paths with their sha256), which
+the ``params`` stage writes (:mod:`linkage.codeprint`), so ``dvc.lock`` holds one
+code entry per stage instead of ~100 and DVC re-runs exactly the same stages.  Paths
 the user names in params.yaml are never templated into ``dvc.yaml`` (DVC would
 parse params.yaml before the workbench can refuse it): each stage depends on
 the fingerprint of them that the ``params`` stage writes (always run, so an
@@ -28,8 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from linkage.paths import NOTEBOOKS, PARAMS_FILE, STAGES, Stage  # noqa: E402
-from linkage.sourcegraph import stage_sources  # noqa: E402
+from linkage.paths import NOTEBOOKS, PARAMS_FILE, STAGES, Stage, code_print  # noqa: E402
 
 
 def _items(paths: list[str], indent: int = 6) -> list[str]:
@@ -38,11 +41,6 @@ def _items(paths: list[str], indent: int = 6) -> list[str]:
 
 def _uncached(paths: list[str]) -> list[str]:
     return [line for p in paths for line in (f"      - {p}:", "          cache: false")]
-
-
-def code_deps(stage: Stage) -> list[str]:
-    """The source files the stage's results depend on: derived from imports (:func:`linkage.sourcegraph.stage_sources`)."""
-    return [p for p in stage_sources(stage.name, ROOT) if p != notebook_of(stage)]
 
 
 def notebook_of(stage: Stage) -> str | None:
@@ -55,9 +53,9 @@ def stage_block(stage: Stage) -> list[str]:
     lines = [f"  {stage.name}:", f"    cmd: linkage stage {stage.name}"]
     if stage.name == "params":  # always run: it fingerprints the user's files, which DVC cannot see
         lines += ["    always_changed: true"]
-    lines += ["    deps:"]
-    deps = ([notebook_of(stage)] if stage.notebook else []) + [str(p) for p in stage.deps.values()]
-    lines += _items(list(dict.fromkeys(deps + code_deps(stage))))
+    else:  # its notebook and code: the fingerprint the params stage writes (linkage.codeprint)
+        deps = [str(code_print(stage.name)), *(str(p) for p in stage.deps.values())]
+        lines += ["    deps:", *_items(list(dict.fromkeys(deps)))]
     lines += ["    params:"]
     lines += [f"      - {PARAMS_FILE}:"] if stage.name == "params" else _items([stage.section, *stage.params])
     outs = [str(p) for p in stage.outs.values()]

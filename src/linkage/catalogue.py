@@ -26,15 +26,16 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .contract import coerce_tidy
 from .errors import LinkageError
 from .vocab import ROLE_SIDE, SCALES, Role, Scale
+
+if TYPE_CHECKING:  # pandas is loaded by the functions that use it: validating params.yaml needs only the catalogue
+    import pandas as pd
 
 #: Multipliers taking a value from one scale to another (only meaningful pairs).
 _CONVERSIONS: dict[tuple[str, str], float] = {
@@ -183,6 +184,8 @@ class Catalogue:
             The organisation code; some code shapes (``00C/00D``) are always
             non-trust.
         """
+        import pandas as pd
+
         code = "" if org_code is None or pd.isna(org_code) else str(org_code)
         for rule in self.org_code_kinds:
             if re.search(rule["pattern"], code):
@@ -203,6 +206,7 @@ class Catalogue:
         once per distinct group text.
         """
         import numpy as np
+        import pandas as pd
 
         def text(values: Any) -> pd.Series:
             s = pd.Series(values, dtype=object)
@@ -230,6 +234,8 @@ class Catalogue:
     def rollup_targets(self, org_codes: Any) -> pd.Series:
         """:meth:`rollup_target` of many codes at once (a Series of targets or None, same index), each distinct
         code looked up once."""
+        import pandas as pd
+
         codes = pd.Series(org_codes).astype(object)
         if not self.rollups or codes.empty:
             return pd.Series([None] * len(codes), index=codes.index, dtype=object)
@@ -249,6 +255,8 @@ class Catalogue:
 
     def describe(self) -> pd.DataFrame:
         """One row per measure for reports: name, label, description, unit, direction, breaks."""
+        import pandas as pd
+
         rows = []
         for m in self.measures.values():
             rows.append(
@@ -477,6 +485,10 @@ def harmonise(tidy: pd.DataFrame, catalogue: Catalogue | None = None) -> pd.Data
     CatalogueError
         Unknown measure, missing ``scale``, or an impossible conversion.
     """
+    import pandas as pd
+
+    from .contract import coerce_tidy
+
     cat = catalogue or load_catalogue()
     out = coerce_tidy(tidy)
     if out.empty:

@@ -36,6 +36,10 @@ PARAMS_CHECKED = Path(".linkage/params_checked.txt")
 """Written by the ``params`` stage once params.yaml is valid; every other stage runs after it."""
 USER_INPUTS = Path(".linkage/inputs")
 """Per stage, the fingerprint of the user's files it reads (paths named in params), written by ``params``."""
+CODE_PRINTS = Path(".linkage/code")
+"""Per stage, the fingerprint of the source files its results depend on (:mod:`linkage.codeprint`), written by ``params``."""
+CODE_CACHE = Path(".linkage/code_cache.json")
+"""The derived import closures, remembered under the hash of all source files (not a DVC output)."""
 HASH_CACHE = Path(".linkage/hash_cache.json")
 """Remembered sha256 of user files by size and modification time (not a DVC output)."""
 
@@ -47,6 +51,11 @@ def user_inputs(stage: str) -> Path:
     the workbench can refuse it); the ``params`` stage writes this file instead (:mod:`linkage.fingerprint`).
     """
     return USER_INPUTS / f"{stage}.json"
+
+
+def code_print(stage: str) -> Path:
+    """The code fingerprint of stage ``stage``: its one DVC dependency standing for its derived source files."""
+    return CODE_PRINTS / f"{stage}.json"
 
 
 SRC = "src/linkage"
@@ -144,7 +153,8 @@ _STAGE_LIST: tuple[Stage, ...] = (
         section="",
         notebook=None,
         deps={},
-        outs={"checked": PARAMS_CHECKED, **{f"inputs_{n}": user_inputs(n) for n in _USER_STAGES}},
+        outs={"checked": PARAMS_CHECKED, **{f"inputs_{n}": user_inputs(n) for n in _USER_STAGES},
+              **{f"code_{n}": code_print(n) for n in _USER_STAGES}},
     ),
     Stage(
         name="acquire",
@@ -228,8 +238,8 @@ _STAGE_LIST: tuple[Stage, ...] = (
             "coverage_figure": FIGURES / "summary_coverage.png",
             "deprivation_figure": FIGURES / "summary_deprivation.png",
         },
-        # the methods page shows every step's source version, so any step's code change re-renders it
-        code_of=_USER_STAGES,
+        # the methods page shows every step's source version (params too), so any step's code change re-renders it
+        code_of=("params", *_USER_STAGES),
         # the methods page lists every parameter that applies, so any change re-renders it
         params=("data", "staff", "patient", "link", "model", "multiverse"),
     ),

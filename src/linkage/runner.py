@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import LinkageError
-from .params import Params, load_params
 from .paths import NOTEBOOKS, STAGES, Stage
+
+if TYPE_CHECKING:  # the schema is loaded while the kernel boots (see run_stage)
+    from .params import Params
 
 KERNEL_NAME = "linkage"
 """The Jupyter kernel the notebooks run on (``linkage setup-kernel`` registers it)."""
@@ -40,26 +42,36 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
 
     if name not in STAGES:
         raise LinkageError(f"unknown stage {name!r}; the stages are {', '.join(STAGES)}")
-    params = load_params(params_file)
     stage = STAGES[name]
     if stage.notebook is None:
-        return module(name).run(params)
-    execute_notebook(stage, params, params_file)
+        from .params import load_params
+
+        return module(name).run(load_params(params_file))
+    km = start_kernel(stage)  # boots, and imports what the notebook needs, while params.yaml is checked here
+    try:
+        from .params import load_params
+
+        params = load_params(params_file)
+    except BaseException:
+        stop_kernel(km)
+        raise
+    execute_notebook(stage, params, params_file, km=km)
     return None
 
 
-def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "params.yaml") -> Path:
+def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "params.yaml", km: Any = None) -> Path:
     """Execute the stage's notebook with its section injected; write the executed copy and its HTML.
 
+    ``km`` is a kernel :func:`start_kernel` started for this stage (one is started when ``None``).
     A kernel that dies before answering its first request (a start-up race on
     a busy machine) is replaced once; a second death is the stage's error.
     """
-    km = start_kernel(stage)  # starts, and imports what the notebook needs, while papermill loads here
+    km = km or start_kernel(stage)  # starts, and imports what the notebook needs, while papermill loads here
     _skip_iri_grammar()
     import nbconvert  # noqa: F401 - loaded now, while the kernel boots, rather than after the run
     import papermill as pm
 
-    from . import site  # noqa: F401 - the step page renderer, likewise
+    from .site import page  # noqa: F401 - the step page renderer, likewise
 
     logging.getLogger("papermill").setLevel(logging.ERROR)  # not the "unknown parameter" notes: the keys are injected below the parameters cell on purpose
     section = getattr(params, stage.section).model_dump(mode="json")
@@ -158,7 +170,7 @@ def stop_kernel(km: Any) -> None:
 
 def normalise(nb: Any) -> Any:
     """Drop run-specific metadata (timestamps, durations) and random table ids, so unchanged inputs give unchanged bytes."""
-    from .site import stable_outputs
+    from .site.steps import stable_outputs
 
     stable_outputs(nb)
     meta = nb.metadata.get("papermill", {})
@@ -179,6 +191,6 @@ def _write(nb: Any, path: Path) -> None:
 
 def render_html(nb: Any, stage: Stage, params: Params) -> Path:
     """Render an executed notebook to its step report in the site's layout (no code, no CDN scripts, alt text)."""
-    from .site import render_step_page
+    from .site.page import render_step_page
 
     return render_step_page(nb, stage.notebook, params, ".", stage.html.parent)

@@ -144,6 +144,20 @@ def imports_of(path: Path, src: Path = PACKAGE_DIR) -> set[str]:
     return _imports(_facts_of(path), package, src)
 
 
+def lazy_imports_of(path: Path, src: Path = PACKAGE_DIR) -> set[str]:
+    """The modules a package's ``__init__`` loads only on attribute access (its ``import_module`` table).
+
+    Importing a submodule (``linkage.site.page``) runs the parent's ``__init__`` but never its
+    ``__getattr__``, so those modules are loaded only when the package itself is imported by name.
+    """
+    if path.name != "__init__.py":
+        return set()
+    package = module_name(path, src)
+    facts = _facts_of(path)
+    eager = _imports(_Facts(facts.imports, frozenset(), False), package, src)
+    return {_owner(m, src) for m in _lazy_imports(facts, package, src)} - eager
+
+
 def source_files(src: Path = PACKAGE_DIR) -> list[Path]:
     """Every ``.py`` file of the package, sorted."""
     return sorted(p for p in src.rglob("*.py") if not _SKIP_DIRS & set(p.parts))
@@ -179,18 +193,25 @@ def closure(roots: set[str], src: Path = PACKAGE_DIR) -> set[str]:
     """``roots`` and every package module they import, directly or not.
 
     Importing ``a.b.c`` runs the ``__init__`` of ``a`` and ``a.b`` first, so parent packages are included.
+    A parent package reached only that way contributes its eager imports, not the modules its
+    ``__getattr__`` would load (:func:`lazy_imports_of`); a package imported by name contributes both.
     """
     g = graph(src)
     seen: set[str] = set()
-    todo = list(roots)
+    as_parent: set[str] = set()
+    todo = [(m, False) for m in roots]
     while todo:
-        mod = todo.pop()
-        if mod in seen:
+        mod, parent_only = todo.pop()
+        if mod in seen and not (mod in as_parent and not parent_only):
             continue
         seen.add(mod)
+        (as_parent.add if parent_only else as_parent.discard)(mod)
         parts = mod.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
-        todo += sorted(g.get(mod, ()))
+        todo += [(".".join(parts[:i]), True) for i in range(1, len(parts))]
+        deps = g.get(mod, set())
+        if parent_only:
+            deps = deps - lazy_imports_of(module_file(mod, src), src)
+        todo += [(d, False) for d in sorted(deps)]
     return seen
 
 

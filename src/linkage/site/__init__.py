@@ -11,11 +11,25 @@ Public functions
 build_site(params, root=".", out="reports") -> dict (``written``, ``answers``, ``figures``)
 render_step_page(nb, stem, params, root=".", out="reports") -> Path
 stable_outputs(nb) -> nb (pandas Styler ids made stable in an executed notebook)
+
+They are loaded on first use: a stage runner renders its step page with
+:mod:`linkage.site.page` alone, so it neither loads nor depends on the site builder.
 """
 
 from __future__ import annotations
 
-from .build import build_site, render_step_page
-from .steps import stable_outputs
+from typing import Any
 
-__all__ = ["build_site", "render_step_page", "stable_outputs"]
+_LAZY = {"build_site": ".build", "render_step_page": ".page", "stable_outputs": ".steps"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..paths import MANIFEST, REPORTS, STAGES
+from ..paths import REPORTS, STAGES
 from ..provenance import versions
 from ..vocab import UNIT_TEXT
 from . import trajectories
@@ -16,15 +15,15 @@ from .charts import Figure, coverage_figure, findings_figure
 from .counts import COUNTS_ANCHOR
 from .deprivation import FIGURE_NAME as DEPRIVATION_FIGURE
 from .deprivation import deprivation_section, methods_paragraphs
-from .design import Design, design_of, report_title, site_title, source_of, sources_read
+from .design import Design, design_of, report_title, sources_read
 from .findings import all_findings
-from .inputs import SiteInputs, _json, load_inputs
+from .inputs import SiteInputs, load_inputs
 from .mergers import load_merged, merger_text
+from .page import DATA_TEXT, SITE_TITLE, Layout, render_step_page, step_alt  # noqa: F401 - DATA_TEXT, SITE_TITLE, step_alt: the site's names
 from .provenance import (
     input_files,
     parameter_rows,
     source_version,
-    stage_of_notebook,
     stage_sources,
 )
 from .riclpm import riclpm_section
@@ -34,125 +33,24 @@ from .robustness import (
     robustness_methods,
     robustness_sentence,
 )
-from .steps import STEPS, Step, notebook_body
+from .steps import STEPS
 from .summary import caveats, summary_context
 from .svg import trend_svg
 from .trusts import source_text, trust_pages
-from .words import and_list, fixed
+from .words import and_list
 
-SITE_TITLE = site_title({}, None)
-"""The title when there is no headline model yet (the default design's outcome: patient experience)."""
-DATA_TEXT = {"demo": "Synthetic demo data (not NHS results)", "local": "Files from the project's data folder",
-             "official": "Files downloaded from the publishers"}
 FINDINGS_FIGURE = STAGES["report"].figure.name
 COVERAGE_FIGURE = "summary_coverage.png"
 
 
-def _environment() -> Any:
-    import jinja2
-
-    folder = resources.files("linkage.site") / "templates"
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    env.globals["fmt"] = lambda x, places: fixed(float(x), places)
-    env.globals["css"] = (folder / "site.css").read_text(encoding="utf-8")
-    env.globals["counts_anchor"] = COUNTS_ANCHOR
-    env.tests["multi_year"] = lambda points: sum(p.value is not None for p in points) > 1
-    return env
-
-
-class Layout:
-    """The shared page layout: templates and what every page shows (demo banner, data source, source version).
-
-    Parameters
-    ----------
-    root : path
-        Project root: the manifest says whether the data are the demo, git gives the source version.
-    out : path
-        The site folder pages are written into.
-    stage : str
-        The DVC stage writing the pages: its code paths define the source version shown.
-    params : linkage.params.Params, optional
-        The run's parameters.  The title and the sources named come from the
-        headline model: read from ``metrics/headline.json`` by the report stage
-        (a declared dependency), from ``model.exposure`` / ``model.dependent``
-        by the other stages, so a stage never reads a file it does not depend on.
-    """
+class SiteLayout(Layout):
+    """The step pages' layout plus what the site's own pages show: each measure's source, the counts' anchor."""
 
     def __init__(self, root: str | Path = ".", out: str | Path = REPORTS, stage: str = "report",
                  params: Any = None) -> None:
-        self.root, self.out = Path(root), Path(out)
-        from ..catalogue import load_catalogue
-        from .inputs import INPUT_FILES
-
-        self.env = _environment()
-        source = _json(self.root / MANIFEST).get("source")
-        version = source_version(self.root, stage_sources(stage))
-        catalogue = load_catalogue()
-        if stage == "report":
-            headline = _json(self.root / INPUT_FILES["headline"])
-        else:
-            model = getattr(params, "model", None)
-            headline = {"exposure": model.exposure, "dependent": model.dependent} if model is not None else {}
-        read = sources_read(headline, catalogue)
-        data_text = DATA_TEXT.get(source, "Data source unknown") + (f": {read}" if read and source != "demo" else "")
-        self.common = {"site_title": site_title(headline, catalogue), "demo": source == "demo", "version": version,
-                       "data_text": data_text, "source_text": source_text(catalogue, source == "demo")}
-        self.written: list[Path] = []
-
-    def render(self, template: str, root: str = "", **context: Any) -> str:
-        """Render ``template`` with the shared context (``root`` prefixes links from sub-folders)."""
-        return self.env.get_template(template).render(**self.common, root=root, **context)
-
-    def write(self, rel: str, template: str, **context: Any) -> Path:
-        """Render ``template`` into ``out/rel``."""
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.render(template, root="../" * rel.count("/"), **context), encoding="utf-8")
-        self.written.append(path)
-        return path
-
-
-def render_step_page(nb: Any, stem: str, params: Any, root: str | Path = ".", out: str | Path = REPORTS) -> Path:
-    """Write ``out/<stem>.html`` from an executed notebook (a node or a path), in the site's layout.
-
-    This is how every step report is rendered (the stage runner calls it): no
-    CDN scripts, the demo banner first, alt text on every figure.
-    """
-    step = next((s for s in STEPS if s.stem == stem), Step(stem, stem, ""))
-    layout = Layout(root, out, stage_of_notebook(stem) or "report", params)
-    heading, body = notebook_body(nb, step_alt(params, stem))
-    return layout.write(f"{stem}.html", "step.html.j2", page_title=step.title, heading=heading or step.title,
-                        step=step, body=body)
-
-
-def step_alt(params: Any, stem: str) -> str:
-    """What a step report's figures show, for figures that carry no alt text of their own."""
-    from ..catalogue import load_catalogue
-
-    cat_all = load_catalogue()
-    cat = cat_all.measures
-
-    def label(name: str) -> str:
-        return cat[name].label if name in cat else name
-
-    def source(name: str) -> str:
-        return source_of(cat_all, cat[name]) if name in cat else "source unknown"
-
-    staff = params.staff.measures[0] if params.staff.measures else ""
-    patient = params.patient.measures[0] if params.patient.measures else ""
-    x, y = label(params.model.exposure), label(params.model.dependent)
-    return {
-        "01_ingest_staff": f"Box plots of {label(staff) if staff else 'the first staff measure'} by survey year, one "
-                           f"point per organisation ({source(staff)}).",
-        "02_ingest_patient": f"Box plots of {label(patient) if patient else 'the first patient measure'} by year, one "
-                             f"point per trust ({source(patient)}).",
-        "03_link": "Panel balance: one row per trust and one column per survey year, shaded by which surveys have a value.",
-        "04_model": f"Dot chart of the estimated link between {x} and {y} under each model design, with intervals.",
-        "05_report": f"Dot chart of the estimated links between {x} and {y}: same year, timing, reverse and placebo checks.",
-        "06_multiverse": "Specification curve: every fitted specification's estimate, ordered from lowest to highest "
-                         "with its interval, above a panel marking the choices each specification made.",
-    }.get(stem, "Figure of this step's main result.")
+        super().__init__(root, out, stage, params)
+        self.env.globals["counts_anchor"] = COUNTS_ANCHOR
+        self.common["source_text"] = source_text(self.catalogue, self.common["demo"])
 
 
 def _summary(layout: Layout, inputs: SiteInputs, params: Any) -> dict[str, Any]:
@@ -335,7 +233,7 @@ def _methods(layout: Layout, inputs: SiteInputs, params: Any) -> None:
 def _stage_versions(root: Path) -> list[dict[str, Any]]:
     from ..paths import STAGES
 
-    return [{"stage": name, **source_version(root, stage_sources(name))} for name in STAGES]
+    return [{"stage": name, **source_version(root, stage_sources(name, root, via="report"))} for name in STAGES]
 
 
 def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *,
@@ -362,7 +260,7 @@ def build_site(params: Any, root: str | Path = ".", out: str | Path = REPORTS, *
         other context.
     """
     inputs = load_inputs(root, params)
-    layout = Layout(root, out)
+    layout = SiteLayout(root, out)
     ctx = _summary(layout, inputs, params)
     pages = _trusts(layout, inputs, params)
     _methods(layout, inputs, params)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..vocab import EFFECT_KIND, FAMILY_DESIGN, FAMILY_YEAR_EFFECTS, UNIT_TEXT
-from .words import and_list, lower_first, short_label
+from .words import and_list, base_measure, lower_first, short_label
 
 TRUST_TYPE_TEXT = {
     "acute": "acute trusts",
@@ -184,9 +184,7 @@ class Design:
 
 def measure_words(catalogue: Any, name: str) -> MeasureWords:
     """:class:`MeasureWords` of ``name`` (lag prefixes removed) from the catalogue; the name itself when unknown."""
-    from .inputs import _base_measure
-
-    m = catalogue.measures.get(_base_measure(name))
+    m = catalogue.measures.get(base_measure(name))
     if m is None:
         return MeasureWords(name, name, "staff" if name.startswith("staff.") else "outcome", "", None,
                             "an unknown source")

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..paths import MANIFEST, STAGES
+from .words import base_measure as _base_measure
 
 #: Files the site reads, relative to the project root: the report stage's declared deps.
 INPUT_FILES: dict[str, Path] = {role: STAGES["report"].path(role) for role in (
@@ -72,15 +73,6 @@ class SiteInputs:
     def measure(self, name: str) -> Any:
         """Catalogue entry of ``name`` (lag/lead prefixes such as ``L1.`` removed), or None."""
         return self.catalogue.measures.get(_base_measure(name))
-
-
-def _base_measure(term: str) -> str:
-    """``L1.staff.stress`` -> ``staff.stress``; ``mean(x)`` -> ``x``."""
-    term = term.removeprefix("mean(").removesuffix(")")
-    head, _, rest = term.partition(".")
-    if rest and head[:1] in ("L", "F") and head[1:].isdigit():
-        return rest
-    return term
 
 
 def _json(path: Path) -> dict[str, Any]:

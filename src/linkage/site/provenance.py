@@ -21,8 +21,19 @@ from typing import Any
 from ..files import sha256_of
 
 
-def stage_sources(name: str) -> tuple[str, ...]:
-    """The source paths DVC stage ``name`` depends on: its notebook and the code it imports (derived, as in dvc.yaml)."""
+def stage_sources(name: str, root: str | Path = ".", via: str | None = None) -> tuple[str, ...]:
+    """The source paths DVC stage ``name`` depends on: its notebook and the code it imports.
+
+    Read from the code fingerprint the ``params`` stage wrote (of stage ``via``, default ``name``:
+    the file the calling stage depends on, see :mod:`linkage.codeprint`), so a page does not parse
+    the whole package again; derived from the source (as the fingerprint was) when that file is
+    absent or out of date, e.g. in a notebook run by hand.
+    """
+    from ..codeprint import read_sources
+
+    known = read_sources(name, root, via)
+    if known is not None:
+        return known
     from ..sourcegraph import stage_sources as derived
 
     return derived(name)
@@ -58,7 +69,7 @@ def source_version(root: str | Path = ".", paths: tuple[str, ...] | None = None)
     Returns ``{"commit": "unknown", ...}`` outside a git work tree (provenance never fails a run).
     """
     root = Path(root)
-    paths = paths or stage_sources("report")
+    paths = paths or stage_sources("report", root)
     try:
         commit = (_git(root, "log", "-1", "--format=%H", "--", *paths) or _git(root, "rev-parse", "HEAD")).strip()
         status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *paths)

@@ -173,3 +173,12 @@ def bare_label(label: str) -> str:
 def level_units(unit: str, kind: str) -> str:
     """:func:`level_title` for use inside brackets (``per cent of staff``, ``score 0 to 10``)."""
     return level_title(unit, kind).lower().replace("(", "").replace(")", "")
+
+
+def base_measure(term: str) -> str:
+    """``L1.staff.stress`` -> ``staff.stress``; ``mean(x)`` -> ``x``."""
+    term = term.removeprefix("mean(").removesuffix(")")
+    head, _, rest = term.partition(".")
+    if rest and head[:1] in ("L", "F") and head[1:].isdigit():
+        return rest
+    return term

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..codeprint import write_code_prints
 from ..errors import ParamsError
 from ..fingerprint import write_fingerprints
 from ..params import Params
@@ -14,7 +15,8 @@ STAGE = STAGES["params"]
 
 
 def run(params: Params, root: str | Path = ".") -> Path:
-    """Check the user's paths, write the stamp and each stage's fingerprint of the user files it reads.
+    """Check the user's paths, write the stamp, each stage's fingerprint of the user files it reads
+    and of the source files it depends on (:mod:`linkage.codeprint`).
 
     Validation of the values happened when ``params`` was loaded.  Here every path the user
     names (``UserPath`` fields that apply to this params.yaml) must exist and be of the right
@@ -29,4 +31,7 @@ def run(params: Params, root: str | Path = ".") -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("params.yaml is valid\n")
     write_fingerprints(params, root)
+    for stage, files in write_code_prints(root).items():  # why DVC will re-run a stage, file by file
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        print(f"params: code of stage {stage} changed: {shown or 'the fingerprint was rewritten'}")
     return out

@@ -1,0 +1,120 @@
+"""Code fingerprints: one small file per stage standing for the source files its results depend on.
+
+Each stage's code dependencies are derived from the imports (:func:`linkage.sourcegraph.stage_sources`:
+its stage module, its notebook, the runner, what they import and the package data they name).
+Listing those ~100 paths per stage in ``dvc.yaml`` made DVC read and rewrite a ``dvc.lock`` of
+thousands of lines for every stage it ran.  Instead the ``params`` stage (always run) writes
+``.linkage/code/<stage>.json``: the sorted ``{source path: sha256}`` of exactly that stage's files,
+and each stage depends on its one file.  The file changes exactly when one of those sources does
+(or when the closure itself changes), so DVC re-runs the same stages as with the paths listed,
+and a reviewer reads in the file (plain JSON) which source paths a stage depends on.
+
+Deriving the closures parses every module (a few seconds); the ``params`` stage runs on every
+``dvc repro``, so the closures are remembered in ``.linkage/code_cache.json`` under the sha256 of
+all source files together: any edit anywhere derives them again, nothing else is trusted.
+
+Part of the foundation: imports only the foundation (paths, files, sourcegraph).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .files import sha256_of
+from .paths import CODE_CACHE, NOTEBOOKS, STAGES, code_print
+
+_SKIP_DIRS = {"__pycache__"}
+
+
+def _source_tree(root: Path) -> dict[str, str]:
+    """sha256 of every file of the package and of every notebook, by path relative to ``root``."""
+    files = [p for p in (root / "src" / "linkage").rglob("*")
+             if p.is_file() and p.suffix != ".pyc" and not _SKIP_DIRS & set(p.parts)]
+    files += sorted((root / NOTEBOOKS).glob("*.ipynb"))
+    return {p.relative_to(root).as_posix(): sha256_of(p) for p in sorted(files)}
+
+
+def _closures(root: Path, tree: dict[str, str]) -> dict[str, list[str]]:
+    """Every stage's source paths (notebooks first, then code, as ``stage_sources``), cached by the tree's hash."""
+    key = hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()
+    cache = root / CODE_CACHE
+    try:
+        known = json.loads(cache.read_text())
+        if known.get("tree") == key:
+            return known["sources"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    from .sourcegraph import stage_sources
+
+    sources = {name: list(stage_sources(name, root)) for name in STAGES}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"tree": key, "sources": sources}, indent=0, sort_keys=True) + "\n")
+    return sources
+
+
+def code_prints(root: str | Path = ".") -> dict[str, dict[str, Any]]:
+    """Each stage's fingerprint: ``files`` (its source paths with their sha256, sorted) and
+    ``sources`` (the source paths of it and of the stages whose code it shows, ``Stage.code_of``)."""
+    root = Path(root).resolve()
+    tree = _source_tree(root)
+    closures = _closures(root, tree)
+    out = {}
+    for name, stage in STAGES.items():
+        if name == "params":
+            continue
+        own = [name, *stage.code_of]
+        files = sorted(set(closures[name]))
+        missing = [f for f in files if f not in tree]
+        if missing:  # a derived path that is not a file of the package (cannot happen unless the tree changed)
+            raise FileNotFoundError(f"stage {name}: derived source {missing[0]} is not in the package")
+        out[name] = {"stage": name, "files": {f: tree[f] for f in files},
+                     "sources": {n: closures[n] for n in own}}
+    return out
+
+
+def write_code_prints(root: str | Path = ".") -> dict[str, list[str]]:
+    """Write ``.linkage/code/<stage>.json`` for every stage but ``params``; an unchanged file is not touched.
+
+    Returns, for each stage whose fingerprint changed, the source paths added, removed or edited
+    since the fingerprint it replaces (every path when there was none): what ``dvc status`` will
+    report as a changed ``.linkage/code/<stage>.json``, named file by file.
+    """
+    root = Path(root)
+    changed = {}
+    for name, doc in code_prints(root).items():
+        out = root / code_print(name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+        old = out.read_text() if out.exists() else None
+        if old == text:
+            continue
+        try:
+            before = json.loads(old)["files"] if old is not None else {}
+        except (ValueError, KeyError, TypeError):
+            before = {}
+        now = doc["files"]
+        changed[name] = sorted(f for f in set(before) | set(now) if before.get(f) != now.get(f))
+        out.write_text(text)
+    return changed
+
+
+def read_sources(stage: str, root: str | Path = ".", via: str | None = None) -> tuple[str, ...] | None:
+    """The source paths of stage ``stage`` from the fingerprint file of stage ``via`` (default: its own).
+
+    ``None`` when that file is absent or out of date (a recorded hash differs from the file now,
+    e.g. a notebook opened by hand after an edit, before any ``params`` stage ran): callers then
+    derive the paths.  The report stage reads every step's paths from its own file (``via``), the
+    one it depends on.
+    """
+    root = Path(root)
+    try:
+        doc = json.loads((root / code_print(via or stage)).read_text())
+        paths = tuple(doc["sources"][stage])
+        if any(sha256_of(root / f) != h for f, h in doc["files"].items()):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return paths
