@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_registry import _etr_row, write_ods  # tests/ is on sys.path (pytest prepend mode)
 
-from linkage.catalogue import Catalogue
+from linkage.catalogue import Catalogue, load_catalogue
 from linkage.errors import LinkageDataError, LinkageError
 from linkage.link import (
     AUDIT_COLUMNS,
@@ -149,6 +149,68 @@ def test_combine_is_the_one_used_by_the_reader_rollups():
     from linkage.readers import common
 
     assert combine is combine_module.combine and common.combine is combine_module.combine
+
+
+def _reference_panel_long(staff, patient, audit, rule_of, weight):
+    """panel_long rebuilt from the audit, one plain Python group at a time (dict of lists in input
+    order, keys sorted), each group combined with ``combine``: the reference for the column code."""
+    tidy_rows = pd.concat([f for f in (staff, patient) if f is not None], ignore_index=True)
+    a = audit.iloc[: len(tidy_rows)].reset_index(drop=True)
+    assert (a["org_code"] == tidy_rows["org_code"].str.strip().str.upper()).all()
+    groups: dict[tuple, list[int]] = {}
+    for i in range(len(a)):
+        if a.at[i, "fate"] in ("matched", "merged"):
+            key = (a.at[i, "mapped_to"], int(a.at[i, "panel_year"]), a.at[i, "source"], a.at[i, "measure"])
+            groups.setdefault(key, []).append(i)
+    out = []
+    for (tgt, py, src, meas) in sorted(groups):
+        idx = groups[(tgt, py, src, meas)]
+        value, base, weighting = combine([float(tidy_rows.at[i, "value"]) for i in idx],
+                                         [float(tidy_rows.at[i, "base_n"]) for i in idx],
+                                         rule=rule_of(meas), weight=weight)
+        codes = sorted({a.at[i, "org_code"] for i in idx})
+        out.append({"org_code": tgt, "year": py, "measure": meas, "value": value, "base_n": base,
+                    "source": src, "source_year": int(a.at[idx[0], "year"]),
+                    "source_file": ";".join(sorted({str(tidy_rows.at[i, "source_file"]) for i in idx})),
+                    "source_code": ";".join(sorted({str(tidy_rows.at[i, "source_code"]) for i in idx})),
+                    "merged_from": "" if codes == [tgt] else ";".join(codes), "n_inputs": len(idx),
+                    "weighting": weighting})
+    return pd.DataFrame(out)
+
+
+def _assert_same_panel_long(got, want):
+    assert len(got) == len(want) and len(want) > 0
+    for c in want.columns:
+        g, w = got[c].tolist(), want[c].tolist()
+        if c in ("value", "base_n"):  # bit for bit, NaN where NaN
+            assert all((x == y) or (math.isnan(x) and math.isnan(y)) for x, y in zip(g, w, strict=True)), c
+        else:
+            assert g == w, c
+
+
+def test_panel_long_groups_equal_a_per_group_reference(registry):
+    """Mergers (respondent-weighted, missing base, sum and ratio rules), chains and single rows:
+    panel_long equals the group-by-group reference row for row, in the same order."""
+    staff = tidy(
+        [("RPP", 2020, "staff.stress", 10.0, 100), ("RBB", 2020, "staff.stress", 20.0, 300),
+         ("RXA", 2012, "staff.stress", 30.0, 50), ("RAA", 2012, "staff.stress", 25.0, 70),
+         ("RPP", 2020, "staff.respondents", 100.0, 100), ("RBB", 2020, "staff.respondents", 300.0, 300),
+         ("RPP", 2020, "staff.response_rate", 50.0, 100), ("rbb ", 2020, "staff.response_rate", 25.0, 100),
+         ("RPP", 2019, "staff.stress", 11.0, float("nan")), ("RBB", 2019, "staff.stress", 21.0, 30),
+         ("RAA", 2021, "staff.stress", 24.0, 80)],
+        file="s.csv",
+    )
+    staff.loc[staff["measure"] == "staff.response_rate", "source_file"] = ["s1.csv", "s2.csv"]
+    patient = tidy([("RPP", 2020, "patient.ip_overall", 8.0, 40), ("RBB", 2020, "patient.ip_overall", 7.0, 60),
+                    ("RAA", 2021, "patient.ip_overall", 7.5, 90)], file="p.csv")
+    cat = load_catalogue()  # its roll-up rules: respondents are summed, the response rate is a ratio
+    assert [cat.measure(m).rollup for m in ("staff.respondents", "staff.response_rate")] == ["sum", "ratio"]
+    for weight in ("respondents", "equal"):
+        res = run_link(staff, patient, orgs_of(staff, patient), registry, LinkParams(merge_weight=weight),
+                       series_start=SERIES, catalogue=cat)
+        want = _reference_panel_long(staff, patient, res.audit, lambda m: cat.measure(m).rollup, weight)
+        _assert_same_panel_long(res.panel_long, want)
+        assert set(res.panel_long["weighting"]) > {"single"}
 
 
 def test_chain_merges_into_final_successor(registry):
@@ -537,6 +599,17 @@ def test_real_link_reference_date_2022_reproduces_issue_counts(real_link_inputs)
         "2021": 132,
         "2022": 133,
     }
+
+
+@pytest.mark.real
+def test_real_panel_long_equals_a_per_group_reference(real_link_inputs):
+    inp = real_link_inputs
+    res = _real_run(inp)
+    cat = load_catalogue()
+    want = _reference_panel_long(inp["staff"], inp["patient"], res.audit, lambda m: cat.measure(m).rollup,
+                                 "respondents")
+    _assert_same_panel_long(res.panel_long, want)
+    assert (res.panel_long["merged_from"] != "").any()
 
 
 @pytest.mark.real

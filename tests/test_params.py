@@ -170,8 +170,12 @@ def test_every_stage_runs_after_the_params_check_and_reads_its_section():
         if name != "params":
             assert "params" in upstream(name), f"{name} can run before the params check"
             assert STAGES[name].section in st["params"]
-        if STAGES[name].notebook:
-            assert f"notebooks/{STAGES[name].notebook}.ipynb" in st["deps"]
+        if STAGES[name].notebook:  # through its code fingerprint, which the stage depends on
+            from linkage.codeprint import code_prints
+            from linkage.paths import code_print
+
+            assert str(code_print(name)) in st["deps"]
+            assert f"notebooks/{STAGES[name].notebook}.ipynb" in code_prints(REPO)[name]["files"]
 
 
 def _notebooks():

@@ -265,3 +265,56 @@ def test_unrecognised_files_listed(tmp_path, make_nss_workbook):
     assert set(files) == {"notes.csv", os.path.join("ods", "etr.csv")}
     assert "none of the known layouts" in files["notes.csv"]
     assert [x.split(":")[0] for x in _unrecognised(res.unrecognised)] == ["notes.csv"]
+
+
+# --------------------------------------------------------------------------- long columns (the pyarrow paths)
+SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+
+
+def _long(cells, n=1200):
+    return _arr([cells[i % len(cells)] for i in range(n)])
+
+
+def test_long_text_columns_strip_and_upper_as_python_does():
+    words = ["z00", " r1f ", "\u2003trust\u2003", "\x1cab\x1f", "", "  ", "Median", "x" + SPACES + "y", SPACES + "k"]
+    for cells in (words, words + ["straße", "ſum", "ǆ"]):  # ASCII only, then with letters pyarrow upper-cases otherwise
+        a = _long(cells)
+        t = C.texts(a)
+        assert list(t) == [common.cell_text(v) for v in a]
+        assert list(C.upper(t)) == [v.upper() for v in t]
+        assert list(C.texts(_long(cells + [None, 4.0, 2.5]))) == [common.cell_text(v) for v in _long(cells + [None, 4.0, 2.5])]
+
+
+def test_long_columns_of_plain_numbers_parse_as_float_does():
+    rng = np.random.default_rng(7)
+    tricky = ["1.", ".5", "+2.25", "-0", " 41.5 ", "\t3\t", "1e-400", "1e308", "1e309", "4.9e-324", "00012", "1E5",
+              "0.1000000000000000055511151231257827", "9007199254740993", "2.2250738585072011e-308", "123456789" * 5]
+    cells = tricky + [repr(float(x)) for x in rng.normal(0, 1e3, 400)] + [f"{x:.3f}" for x in rng.uniform(0, 100, 400)]
+    for marks in MARKS:
+        for scale in (None, "percent"):
+            a = _long(cells, 1500)
+            values, reasons = C.parse_numbers(a, marks, scale)
+            got = [(None if np.isnan(v) else float(v), r) for v, r in zip(values, reasons, strict=True)]
+            assert got == [common.parse_number(v, marks, scale) for v in a]
+
+
+def test_pyarrow_built_string_columns_are_pandas_string_arrays():
+    values = ["a", None, "Z00", "", "ſ"]
+    pos = np.array([0, 2, 2, 1, 4, 3, 0], dtype=np.int32)
+    want = pd.array(np.array(values, dtype=object)[pos], dtype="string")
+    got = C.strings_at(pos, values)
+    assert got.dtype == want.dtype and list(pd.isna(got)) == list(pd.isna(want))
+    pd.testing.assert_extension_array_equal(got, want)
+    pd.testing.assert_extension_array_equal(C.as_strings(_arr(values)), pd.array(_arr(values), dtype="string"))
+
+
+def test_catalogue_lookups_by_distinct_code_match_one_by_one():
+    from linkage.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    codes = ["R1F1", "R1F", "00C/1", "RXX", "R1F9", "r1f2", "", "Q99"] * 200
+    groups = ["Acute Trusts", "CCGs", "", "Social enterprise", "community surgical", "ICB", "x", "Ambulance trust"] * 200
+    assert list(cat.org_kinds_for(groups, codes)) == [cat.org_kind(g, c) for g, c in zip(groups, codes, strict=True)]
+    for given in (pd.Series(codes), pd.Series(codes, dtype="string"), pd.Series(codes + [None], dtype=object)):
+        got = cat.rollup_targets(given)
+        assert got.tolist() == [cat.rollup_target(str(c)) for c in given]

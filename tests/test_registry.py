@@ -355,6 +355,32 @@ def test_real_etr_shape_and_open_trusts(real_ods):
     assert len(reg.open_trusts(types=["acute", "acute_specialist"])) == 136
 
 
+def _same_value(a, b) -> bool:
+    return type(a) is type(b) and (a == b or (isinstance(a, float) and a != a and b != b))
+
+
+def _assert_index_is_the_records(reg) -> None:
+    """Every registry query reads ``Registry.orgs`` as pandas' own ``to_dict("records")`` gives it:
+    same codes, same keys, same values of the same Python types (NaN where missing)."""
+    want = {r["code"]: r for r in reg.orgs.to_dict("records")}
+    got = reg._org_index
+    assert list(got) == list(want) and len(want) == len(reg.orgs)
+    for code, rec in want.items():
+        assert got[code].keys() == rec.keys()
+        assert all(_same_value(got[code][k], v) for k, v in rec.items()), code
+
+
+def test_org_index_equals_the_records_of_the_org_table(tmp_path):
+    reg = build(write_ods(tmp_path))
+    assert reg.orgs["in_etr"].any() and not reg.orgs["in_etr"].all()  # etr codes and successions-only codes
+    _assert_index_is_the_records(reg)
+
+
+@pytest.mark.real
+def test_real_org_index_equals_the_records_of_the_org_table(real_ods):
+    _assert_index_is_the_records(build_registry(real_ods, reference_date="2024-04-01"))
+
+
 @pytest.mark.real
 def test_real_named_successions(real_ods):
     reg = build_registry(real_ods, reference_date="2024-04-01")

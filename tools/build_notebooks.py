@@ -230,6 +230,28 @@ def multiverse_nb() -> nbf.NotebookNode:
              '(column \u201csame estimate as specification\u201d); e.g.:"))\n'
              'display(dups[["spec_id", "duplicate_of", "family", "sample", "dependent", "exposure", "lag", '
              '"estimate"]].head(8))'),
+        md("## Deprivation as a moderator\n\n"
+           "With `deprivation` in `multiverse.moderators`, each specification is also fitted with the staff measure "
+           "x catchment deprivation (IMD 2019 score, centred on the mean of the fitted trusts): its estimate is the "
+           "association at average deprivation, and the interaction says how the association changes with "
+           "deprivation. They count as evidence only if `inferential_moderators` lists `deprivation`. Random "
+           "effects and Mundlak cannot take the moderator and list it as unsupported."),
+        code('mod = run.curves["moderated"]\n'
+             'if not mod["n_specs"]:\n'
+             '    display(Markdown("No moderator is listed in `multiverse.moderators`, so no moderated specification "\n'
+             '                     "was fitted."))\n'
+             'else:\n'
+             '    mt = run.table[(run.table["moderator"] != "none") & (run.table["status"] == "ok")]\n'
+             '    display(Markdown(f"{mod[\'n_fitted\']:,} of {mod[\'n_specs\']:,} moderated specifications fitted "\n'
+             '                     f"({mod[\'n_inferential\']:,} in the inferential curve)."))\n'
+             '    display(mt.assign(interaction_significant=mt["interaction_p_value"] < P.multiverse.alpha)\n'
+             '            .groupby("family").agg(specs=("estimate", "size"), estimate_within_std=("estimate_within_std", "median"),\n'
+             '                                   interaction_median=("interaction_within_std", "median"),\n'
+             '                                   interaction_min=("interaction_within_std", "min"),\n'
+             '                                   interaction_max=("interaction_within_std", "max"),\n'
+             '                                   share_interaction_significant=("interaction_significant", "mean"))\n'
+             '            if len(mt) else Markdown("None could be fitted."))\n'
+             '    display(pd.Series(mod.get("unsupported_reasons", {}), name="unsupported").to_frame())'),
         md("## Adjusted p-values\n\nWith thousands of tests some are significant by chance. Benjamini-Hochberg "
            "controls the expected share of false discoveries; Romano-Wolf the chance of even one (both over all "
            "fitted forward specifications here; within each role in the table above). The joint test of the whole "

@@ -217,13 +217,15 @@ class Catalogue:
         codes, groups = text(org_codes), text(benchmark_groups)
         out = np.full(len(codes), None, dtype=object)
         todo = np.ones(len(codes), dtype=bool)
+        which, distinct = pd.factorize(codes.to_numpy(dtype=object))  # each distinct code tested once
         for rule in self.org_code_kinds:
             pat = rule["pattern"]
             if re.escape(pat) == pat:  # a plain text: a substring test
-                hit = np.fromiter((pat in c for c in codes), dtype=bool, count=len(codes)) & todo
+                found = np.fromiter((pat in c for c in distinct), dtype=bool, count=len(distinct))
             else:
                 rx = re.compile(pat)
-                hit = np.fromiter((rx.search(c) is not None for c in codes), dtype=bool, count=len(codes)) & todo
+                found = np.fromiter((rx.search(c) is not None for c in distinct), dtype=bool, count=len(distinct))
+            hit = found[which] & todo
             out[hit] = rule["kind"]
             todo &= ~hit
         if todo.any():
@@ -234,16 +236,24 @@ class Catalogue:
     def rollup_targets(self, org_codes: Any) -> pd.Series:
         """:meth:`rollup_target` of many codes at once (a Series of targets or None, same index), each distinct
         code looked up once."""
+        import numpy as np
         import pandas as pd
 
-        codes = pd.Series(org_codes).astype(object)
-        if not self.rollups or codes.empty:
-            return pd.Series([None] * len(codes), index=codes.index, dtype=object)
-        text = codes.map(str) if pd.api.types.infer_dtype(codes, skipna=False) != "string" else codes
-        uniq = pd.unique(text.to_numpy(dtype=object))
-        found = {c: t for c in uniq if (t := self.rollup_target(c)) is not None}
+        given = pd.Series(org_codes)
+        if not self.rollups or given.empty:
+            return pd.Series([None] * len(given), index=given.index, dtype=object)
+        rules = [(re.compile(r["pattern"]), r["into"]) for r in self.rollups]
+        found = {}
+        distinct = np.asarray(given.unique(), dtype=object).tolist()
+        for c in distinct:  # distinct codes (their text as str() gives it), without converting the column
+            for rx, into in rules:
+                if rx.fullmatch(str(c)):
+                    found[str(c)] = into
+                    break
         if not found:
-            return pd.Series([None] * len(codes), index=codes.index, dtype=object)
+            return pd.Series([None] * len(given), index=given.index, dtype=object)
+        codes = given.astype(object)
+        text = codes.map(str) if pd.api.types.infer_dtype(codes, skipna=False) != "string" else codes
         return text.map(found).astype(object).where(text.isin(list(found)), None)
 
     def rollup_target(self, org_code: str) -> str | None:

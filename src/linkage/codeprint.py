@@ -43,7 +43,7 @@ def _closures(root: Path, tree: dict[str, str]) -> dict[str, list[str]]:
     cache = root / CODE_CACHE
     try:
         known = json.loads(cache.read_text())
-        if known.get("tree") == key:
+        if known.get("tree") == key and "files" in known:
             return known["sources"]
     except (OSError, ValueError, AttributeError):
         pass
@@ -51,7 +51,7 @@ def _closures(root: Path, tree: dict[str, str]) -> dict[str, list[str]]:
 
     sources = {name: list(stage_sources(name, root)) for name in STAGES}
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"tree": key, "sources": sources}, indent=0, sort_keys=True) + "\n")
+    cache.write_text(json.dumps({"tree": key, "files": tree, "sources": sources}, indent=0, sort_keys=True) + "\n")
     return sources
 
 
@@ -75,29 +75,37 @@ def code_prints(root: str | Path = ".") -> dict[str, dict[str, Any]]:
     return out
 
 
+def _last_run(root: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The source hashes and closures the fingerprints were last derived from (DVC removes a stage's
+    outputs before it runs, so the previous fingerprint files themselves are gone by then)."""
+    try:
+        known = json.loads((root / CODE_CACHE).read_text())
+        return dict(known["files"]), dict(known["sources"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}, {}
+
+
 def write_code_prints(root: str | Path = ".") -> dict[str, list[str]]:
     """Write ``.linkage/code/<stage>.json`` for every stage but ``params``; an unchanged file is not touched.
 
-    Returns, for each stage whose fingerprint changed, the source paths added, removed or edited
-    since the fingerprint it replaces (every path when there was none): what ``dvc status`` will
-    report as a changed ``.linkage/code/<stage>.json``, named file by file.
+    Returns, for each stage whose sources changed since the fingerprints were last derived, the
+    source paths added, removed or edited (every path the first time): what ``dvc status`` reports
+    as a changed ``.linkage/code/<stage>.json``, named file by file.
     """
     root = Path(root)
+    files_before, sources_before = _last_run(root)
     changed = {}
     for name, doc in code_prints(root).items():
+        before = {f: files_before.get(f) for f in sources_before.get(name, ())}
+        now = doc["files"]
+        diff = sorted(f for f in set(before) | set(now) if before.get(f) != now.get(f))
+        if diff:
+            changed[name] = diff
         out = root / code_print(name)
         out.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-        old = out.read_text() if out.exists() else None
-        if old == text:
-            continue
-        try:
-            before = json.loads(old)["files"] if old is not None else {}
-        except (ValueError, KeyError, TypeError):
-            before = {}
-        now = doc["files"]
-        changed[name] = sorted(f for f in set(before) | set(now) if before.get(f) != now.get(f))
-        out.write_text(text)
+        if not out.exists() or out.read_text() != text:
+            out.write_text(text)
     return changed
 
 

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -280,8 +282,11 @@ def simulate_panel(
 
 # --------------------------------------------------------------------------- writers
 def _nss_frame(staff_year: pd.DataFrame, orgs: pd.DataFrame, kind: str, year: int, rng) -> pd.DataFrame:
+    """One benchmarking group's sheet of the NSS workbook (``staff_year`` already joined to the organisations'
+    names and types when it has an ``org_type`` column).  The random draws come in a fixed order."""
     sheet, trtype, trtname, _ = NSS_GROUPS[kind]
-    sel = staff_year.merge(orgs[["org_code", "org_name", "org_type"]], on="org_code")
+    sel = staff_year if "org_type" in staff_year else staff_year.merge(
+        orgs[["org_code", "org_name", "org_type"]], on="org_code")
     sel = sel[sel["org_type"] == kind].sort_values("org_code")
     n = len(sel)
     out: dict[str, Any] = {
@@ -317,12 +322,12 @@ def _nss_frame(staff_year: pd.DataFrame, orgs: pd.DataFrame, kind: str, year: in
         out[f"theme_{t}_n_{year}"] = sel["staff.respondents"].to_numpy()
     for q in NSS_QUESTIONS:
         out[f"{q}_n_{year}"] = qbases[q]
-    frame = pd.DataFrame(out).astype({c: object for c in out if c.startswith("q")})
+    for c in [c for c in out if c.startswith("q")]:  # question columns hold numbers or text: object columns
+        out[c] = np.asarray(out[c], dtype=float).astype(object)
     # Suppression: the publisher suppresses question results with fewer than 11 responses.
     for q in NSS_QUESTIONS:
-        small = frame[f"{q}_n_{year}"].astype(float) < 11
-        frame.loc[small, f"{q}_{year}"] = "*"
-    return frame
+        out[f"{q}_{year}"][np.asarray(qbases[q], dtype=float) < 11] = "*"
+    return pd.DataFrame(out)
 
 
 def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.DataFrame, seed: int) -> Path:
@@ -341,23 +346,72 @@ def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.Data
     notes.append(["q11c_20XX", "Proportion of staff selecting Yes out of those who answered the question for year 20XX"])
     groups = wb.create_sheet("Trust Benchmark Groups")
     groups.append([f"{NSS_GROUPS[k][0].upper()} ({SYNTHETIC})" for k in NSS_GROUPS])
+    sy = sy.merge(orgs[["org_code", "org_name", "org_type"]], on="org_code")
+    bulk: dict[str, str] = {}  # worksheet part -> its rows as XML, put in after openpyxl saves the workbook
     for kind in NSS_GROUPS:
         sheet, _, _, title = NSS_GROUPS[kind]
         frame = _nss_frame(sy, orgs, kind, year, rng)
         ws = wb.create_sheet(sheet)
+        rows: list[list[Any]] = []
         if title:
-            ws.append(["See summary responses and calculated rates at bottom of acute and combined worksheets"])
-        ws.append(list(frame.columns))
-        for row in frame.itertuples(index=False):
-            ws.append([None if (isinstance(v, float) and np.isnan(v)) else v for v in row])
+            rows.append(["See summary responses and calculated rates at bottom of acute and combined worksheets"])
+        rows.append(list(frame.columns))
+        rows.extend(_sheet_rows(frame))
         if kind == "acute" and len(frame):
             resp = frame["responses"].astype(float)
-            ws.append(["count:", float(len(frame)), None, None, None, None, float(resp.sum())])
-            ws.append(["", float(len(frame)), None, None, None, None, float(resp.sum())])
+            rows.append(["count:", float(len(frame)), None, None, None, None, float(resp.sum())])
+            rows.append(["", float(len(frame)), None, None, None, None, float(resp.sum())])
+        xml = _xlsx_rows_xml(rows)
+        if xml is None:  # a value the bulk writer does not write as openpyxl would: openpyxl writes the rows
+            for row in rows:
+                ws.append(row)
+        else:
+            bulk[f"xl/worksheets/sheet{wb.worksheets.index(ws) + 1}.xml"] = xml  # openpyxl numbers parts so
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
-    _reproducible_zip(path)
+    _reproducible_zip(path, bulk)
     return path
+
+
+#: Text the bulk sheet writer writes as openpyxl does: printable ASCII without XML specials, not a formula
+#: or error code, no surrounding spaces (openpyxl would mark those ``xml:space``).
+_PLAIN_TEXT = re.compile(r"[ !\"$%'()*+,\-./0-9:;?@A-Z\[\\\]^_`a-z{|}~]{0,32767}")
+
+
+def _xlsx_cell(ref: str, v: Any) -> str | None:
+    """One cell as openpyxl's write-only worksheet writes it, or None when the value is outside the bulk
+    writer's plain cases (then openpyxl writes the sheet)."""
+    t = type(v)
+    if t is float or t is int:
+        return f"<c r=\"{ref}\" t=\"n\"><v>{v:.16g}</v></c>" if math.isfinite(v) else None
+    if t is str and _PLAIN_TEXT.fullmatch(v) and v == v.strip() and not v.startswith(("=", "#")):
+        return f'<c r="{ref}" t="inlineStr"><is><t>{v}</t></is></c>' if v else f'<c r="{ref}" t="inlineStr"></c>'
+    return None
+
+
+def _xlsx_rows_xml(rows: list[list[Any]]) -> str | None:
+    """The ``sheetData`` rows openpyxl (write-only mode, lxml) writes for ``rows`` (None cells left out), or None
+    when some value is not a finite number or plain text, or a row is empty."""
+    from openpyxl.utils import get_column_letter
+
+    letters = [get_column_letter(j + 1) for j in range(max((len(r) for r in rows), default=0))]
+    parts = []
+    for i, row in enumerate(rows, 1):
+        cells = [_xlsx_cell(f"{letters[j]}{i}", v) for j, v in enumerate(row) if v is not None]
+        if not cells or None in cells:
+            return None
+        parts.append(f'<row r="{i}">' + "".join(cells) + "</row>")
+    return "".join(parts)
+
+
+def _sheet_rows(frame: pd.DataFrame) -> list[list[Any]]:
+    """The frame's rows as lists of Python values (floats, text), a missing number as None, built column by
+    column (what iterating ``itertuples`` and blanking NaN floats gives)."""
+    cols = []
+    for c in frame.columns:
+        values = frame[c].tolist()
+        cols.append([None if type(v) is float and v != v else v for v in values])
+    return [list(r) for r in zip(*cols, strict=True)] if cols else []
 
 
 #: Fixed timestamp written into demo files, so the same seed gives the same bytes
@@ -365,16 +419,24 @@ def write_nss_workbook(path: Path, year: int, staff: pd.DataFrame, orgs: pd.Data
 FIXED_STAMP = (2020, 1, 1, 0, 0, 0)
 
 
-def _reproducible_zip(path: Path) -> None:
-    """Rewrite an .xlsx/.ods zip with fixed entry timestamps and document dates."""
-    import re
+def _reproducible_zip(path: Path, sheet_rows: dict[str, str] | None = None) -> None:
+    """Rewrite an .xlsx/.ods zip with fixed entry timestamps and document dates (and the rows of
+    ``sheet_rows``, worksheet part -> ``sheetData`` XML, put into those empty worksheets)."""
     import zipfile
 
     with zipfile.ZipFile(path) as zf:
         entries = [(info, zf.read(info.filename)) for info in zf.infolist()]
+    missing = sorted(set(sheet_rows or {}) - {info.filename for info, _ in entries})
+    if missing:
+        raise RuntimeError(f"{path}: no worksheet part {missing} to put rows in")
     iso = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*FIXED_STAMP)
     with zipfile.ZipFile(path, "w") as out:
         for info, data in entries:
+            if sheet_rows and info.filename in sheet_rows:
+                if data.count(b"<sheetData></sheetData>") != 1:
+                    raise RuntimeError(f"{path}: worksheet {info.filename} is not empty; cannot put its rows in")
+                data = data.replace(b"<sheetData></sheetData>",
+                                    b"<sheetData>" + sheet_rows[info.filename].encode("ascii") + b"</sheetData>")
             if info.filename == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + iso.encode() + rb"\g<2>", data)
             fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_STAMP)
@@ -416,10 +478,12 @@ def _combine_for_successors(pat: pd.DataFrame, orgs: pd.DataFrame, codes_now: li
     p["org_code"] = p["org_code"].map(lambda c: succ.get(c, c))
     value_cols = [c for c in p.columns if c.startswith("mean")]
     w = p["n_tpat"].astype(float)
-    agg = {c: (p[c] * w).groupby(p["org_code"]).sum() / w.groupby(p["org_code"]).sum() for c in value_cols}
-    out = pd.DataFrame(agg)
-    for c in [c for c in p.columns if c.endswith("_tres")] + ["n_tpat"]:
-        out[c] = p.groupby("org_code")[c].sum()
+    key = p["org_code"]
+    weighted = p[value_cols].mul(w, axis=0).groupby(key).sum()  # each column as its own groupby would sum it
+    out = weighted.div(w.groupby(key).sum(), axis=0)
+    counts = [c for c in p.columns if c.endswith("_tres")] + ["n_tpat"]
+    out = pd.concat([out, p[counts].groupby(key).sum()], axis=1)
+    out.index.name = "org_code"
     out = out.reset_index()
     return out[out["org_code"].isin(codes_now)]
 
@@ -453,6 +517,26 @@ def write_cqc_benchmark(path: Path, year: int, patient: pd.DataFrame, orgs: pd.D
     return path
 
 
+_ODS_EMPTY = "<table:table-cell/>"
+
+
+def _ods_row(row: list[Any]) -> str:
+    """One table row of ``content.xml``: each cell as :func:`_ods_cell` writes it (Python floats inline)."""
+    out = ["<table:table-row>"]
+    for v in row:
+        if type(v) is float:
+            if v != v:
+                out.append(_ODS_EMPTY)
+            else:
+                r = repr(v)
+                out.append(f'<table:table-cell office:value-type="float" office:value="{r}"><text:p>{r}</text:p>'
+                           "</table:table-cell>")
+        else:
+            out.append(_ods_cell(v))
+    out.append("</table:table-row>")
+    return "".join(out)
+
+
 def _ods_cell(value: Any) -> str:
     from xml.sax.saxutils import escape, quoteattr
 
@@ -482,7 +566,7 @@ def write_ods(path: str | Path, sheets: dict[str, list[list[Any]]]) -> Path:
     for name, rows in sheets.items():
         parts.append(f"<table:table table:name={quoteattr(name)}>")
         for row in rows:
-            parts.append("<table:table-row>" + "".join(_ods_cell(v) for v in row) + "</table:table-row>")
+            parts.append(_ods_row(row))
         parts.append("</table:table>")
     parts.append("</office:spreadsheet></office:body></office:document-content>")
     manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '

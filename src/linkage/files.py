@@ -112,8 +112,19 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = df.rename(columns=lambda c: neutralise_cell(c) if isinstance(c, str) else c)
     for col in out.columns[[not _numeric_kind(out[c]) for c in out.columns]] if len(out.columns) else []:
-        out[col] = out[col].map(neutralise_cell, na_action="ignore")
+        risky = _formula_like(out[col])
+        if risky.any():  # only the few cells that start like a formula go through the cell rule
+            out[col] = out[col].astype(object).where(~risky, out[col][risky].map(neutralise_cell))
     return out
+
+
+def _formula_like(series: Any) -> Any:
+    """Boolean mask of the text cells of ``series`` that begin with one of :data:`FORMULA_STARTS` (whole column)."""
+    try:
+        starts = series.str.startswith(FORMULA_STARTS)
+    except AttributeError:  # an object column holding no text at all
+        return series.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).astype(bool)
+    return starts.fillna(False).astype(bool)
 
 
 def _numeric_kind(series: Any) -> bool:

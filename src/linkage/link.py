@@ -501,21 +501,18 @@ def exclude_by_trust_type(
     """
     if not params.restrict_trust_types:
         return
-    ttype = _per_row(registry.trust_type(t) if t else "non_trust" for t in target)
-    fates.exclude(
-        ttype == "non_trust",
-        "not_a_trust",
-        _per_row(f"{t} is not a trust in the registry" for t in target),
-    )
+    # one registry lookup and one message per distinct target code, then one dict look-up per row
+    codes = set(target)
+    kind = {t: registry.trust_type(t) if t else "non_trust" for t in codes}
+    ttype = _per_row(kind[t] for t in target)
+    not_trust = {t: f"{t} is not a trust in the registry" for t in codes}
+    fates.exclude(ttype == "non_trust", "not_a_trust", _per_row(not_trust[t] for t in target))
     untyped = (ttype == "unknown") & ("unknown" not in params.trust_types)
-    fates.exclude(
-        untyped,
-        "type_unknown",
-        _per_row(f"{t} is a known organisation ({registry.listed_in(t)}) without a trust type: add a row "
-                 f"'{t},<type>,<note>,<source>' to your type overrides file (link.type_overrides; it adds to the "
-                 "packaged one), or set link.restrict_trust_types: false to keep every organisation the files give"
-                 for t in target),
-    )
+    no_type = {t: f"{t} is a known organisation ({registry.listed_in(t)}) without a trust type: add a row "
+                  f"'{t},<type>,<note>,<source>' to your type overrides file (link.type_overrides; it adds to the "
+                  "packaged one), or set link.restrict_trust_types: false to keep every organisation the files give"
+               for t in codes}
+    fates.exclude(untyped, "type_unknown", _per_row(no_type[t] for t in target))
     out_of_sample = ~np.isin(ttype, list(params.trust_types))
     fates.exclude(out_of_sample, _per_row(f"type_not_in_sample:{t}" for t in ttype))
 
@@ -696,50 +693,55 @@ def combine_survivors(
 
     The matched and merged rows of each group are combined with
     :func:`combine` by the measure's catalogue rule and ``link.merge_weight``.
+    Groups are numbered once over whole columns (in sorted key order, rows in
+    input order within a group); a group of one row is its row, and only the
+    groups of several rows (mergers) call :func:`combine` one by one.
     """
     survived = np.isin(fates.fate, ["matched", "merged"])
-    keep = rows.table[survived].copy()
-    keep["target"] = target[survived]
-    keep["panel_year"] = panel_year[survived]
-    long_rows = []
-    for (tgt, py, src, meas), g in keep.groupby(
-        ["target", "panel_year", "source", "measure"], sort=True
-    ):
-        value, base, weighting = combine(
-            g["value"].to_numpy(),
-            g["base_n"].to_numpy(),
-            rule=_combine_rule(str(meas), catalogue),
-            weight=params.merge_weight,
-        )
-        in_codes = sorted(g["org_code"].unique())
-        sy = int(g["year"].iloc[0])
-        long_rows.append(
-            {
-                "org_code": tgt,
-                "year": int(py),
-                "measure": meas,
-                "value": value,
-                "base_n": base,
-                "source": src,
-                "source_year": sy,
-                "source_file": ";".join(sorted(g["source_file"].astype(str).unique())),
-                "source_code": ";".join(sorted(g["source_code"].astype(str).unique())),
-                "merged_from": "" if in_codes == [tgt] else ";".join(in_codes),
-                "n_inputs": len(g),
-                "weighting": weighting,
-                "before_series_start": bool(starts[meas] is not None and sy < starts[meas]),
-            }
-        )
-    panel_long = pd.DataFrame(long_rows, columns=PANEL_LONG_COLUMNS)
-    return panel_long.astype(
-        {
-            "year": "int64",
-            "source_year": "int64",
-            "n_inputs": "int64",
-            "value": float,
-            "base_n": float,
-        }
-    )
+    keep = rows.table[survived]
+    keys = pd.DataFrame({"target": target[survived], "panel_year": panel_year[survived],
+                         "source": keep["source"].to_numpy(), "measure": keep["measure"].to_numpy()})
+    gid = keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy()
+    placed = gid >= 0  # a row with a missing key belongs to no group (as groupby drops it)
+    if not placed.any():
+        return pd.DataFrame([], columns=PANEL_LONG_COLUMNS).astype(_PANEL_LONG_DTYPES)
+    order = np.flatnonzero(placed)[np.argsort(gid[placed], kind="stable")]
+    bounds = np.r_[0, np.flatnonzero(np.diff(gid[order])) + 1, len(order)]
+    first, size = order[bounds[:-1]], np.diff(bounds)
+    col = {c: keep[c].to_numpy() for c in ("org_code", "year", "value", "base_n")}
+    col["source_file"] = keep["source_file"].astype(str).to_numpy()
+    col["source_code"] = keep["source_code"].astype(str).to_numpy()
+    tgt, meas = keys["target"].to_numpy()[first], keys["measure"].to_numpy()[first]
+    out = {
+        "org_code": tgt, "year": keys["panel_year"].to_numpy()[first], "measure": meas,
+        "value": col["value"][first].astype(float), "base_n": col["base_n"][first].astype(float),
+        "source": keys["source"].to_numpy()[first], "source_year": col["year"][first],
+        "source_file": col["source_file"][first].copy(), "source_code": col["source_code"][first].copy(),
+        "merged_from": np.where(col["org_code"][first] == tgt, "", col["org_code"][first]).astype(object),
+        "n_inputs": size, "weighting": np.full(len(first), "single", dtype=object),
+    }
+    for k in np.flatnonzero(size > 1):
+        _combine_group(out, k, order[bounds[k]:bounds[k + 1]], col,
+                       _combine_rule(str(meas[k]), catalogue), params.merge_weight)
+    start = np.array([starts[m] for m in meas], dtype=object)
+    out["before_series_start"] = np.array(
+        [s is not None and y < s for s, y in zip(start, out["source_year"], strict=True)], dtype=bool)
+    return pd.DataFrame(out, columns=PANEL_LONG_COLUMNS).astype(_PANEL_LONG_DTYPES)
+
+
+_PANEL_LONG_DTYPES = {"year": "int64", "source_year": "int64", "n_inputs": "int64", "value": float, "base_n": float}
+
+
+def _combine_group(out: dict[str, np.ndarray], k: int, idx: np.ndarray, col: Mapping[str, np.ndarray],
+                   rule: str, weight: str) -> None:
+    """Group ``k`` of several input rows (positions ``idx``, in input order): its combined value,
+    base and weighting, and its files, codes and input organisations joined in sorted order."""
+    value, base, weighting = combine(col["value"][idx], col["base_n"][idx], rule=rule, weight=weight)
+    out["value"][k], out["base_n"][k], out["weighting"][k] = value, base, weighting
+    out["source_file"][k] = ";".join(sorted(set(col["source_file"][idx])))
+    out["source_code"][k] = ";".join(sorted(set(col["source_code"][idx])))
+    in_codes = sorted(set(col["org_code"][idx]))
+    out["merged_from"][k] = "" if in_codes == [out["org_code"][k]] else ";".join(in_codes)
 
 
 # ---------------------------------------------------------------------- run_link
@@ -1062,14 +1064,15 @@ def make_balance(panel_long: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
     st.columns = [str(y) for y in years]
     ids = panel.drop_duplicates("org_code").set_index("org_code")[["org_name", "trust_type"]]
     out = ids.join(st, how="right")
-    present = st != "none"
+    present = (st != "none").to_numpy()  # every trust has at least one year (it is in panel_long)
     out["n_years_both"] = (st == "both").sum(axis=1)
-    out["first_year"] = present.apply(lambda r: int(r[r].index[0]), axis=1)
-    out["last_year"] = present.apply(lambda r: int(r[r].index[-1]), axis=1)
-    out["gaps"] = [
-        ",".join(y for y in st.columns if first <= int(y) <= last and st.at[code, y] == "none")
-        for code, first, last in zip(out.index, out["first_year"], out["last_year"], strict=True)
-    ]
+    yrs, labels = np.array(years, dtype="int64"), np.array(st.columns, dtype=object)
+    first = present.argmax(axis=1)
+    last = present.shape[1] - 1 - present[:, ::-1].argmax(axis=1)
+    out["first_year"], out["last_year"] = yrs[first], yrs[last]
+    span = np.arange(present.shape[1])
+    gap = ~present & (span >= first[:, None]) & (span <= last[:, None])
+    out["gaps"] = [",".join(labels[row]) for row in gap]
     return out.reset_index().rename(columns={"index": "org_code"})
 
 

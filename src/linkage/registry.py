@@ -210,10 +210,11 @@ class Registry:
 
     def __post_init__(self) -> None:
         succ: dict[str, list[tuple[str, date]]] = {}
-        for row in self.successions.itertuples(index=False):
-            succ.setdefault(row.old_code, []).append((row.new_code, row.date))
+        s = self.successions
+        for old, new, when in zip(_values(s["old_code"]), _values(s["new_code"]), _values(s["date"]), strict=True):
+            succ.setdefault(old, []).append((new, when))
         self._succ = succ
-        self._org_index = {r["code"]: r for r in self.orgs.to_dict("records")}
+        self._org_index = _records_by_code(self.orgs)
         self._pending_codes = set(self.pending["old_code"]) if len(self.pending) else set()
         self._check_cycles()
 
@@ -846,12 +847,25 @@ def _succession_dates(succ: pd.DataFrame) -> tuple[dict[str, date], dict[str, da
     """Per code, the earliest date it appears as a successor (opened) and as a predecessor (ceased)."""
     opened: dict[str, date] = {}
     ceased: dict[str, date] = {}
-    for r in succ.itertuples(index=False):
-        if r.old_code not in ceased or r.date < ceased[r.old_code]:
-            ceased[r.old_code] = r.date
-        if r.new_code not in opened or r.date < opened[r.new_code]:
-            opened[r.new_code] = r.date
+    for old, new, when in zip(_values(succ["old_code"]), _values(succ["new_code"]), _values(succ["date"]),
+                              strict=True):
+        if old not in ceased or when < ceased[old]:
+            ceased[old] = when
+        if new not in opened or when < opened[new]:
+            opened[new] = when
     return opened, ceased
+
+
+def _values(column: pd.Series) -> list[Any]:
+    """A column as a list of plain Python values (NaN where missing), without pandas' per-cell iteration."""
+    return column.to_numpy(dtype=object).tolist()
+
+
+def _records_by_code(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """``{code: row as a dict}``, the records ``frame.to_dict("records")`` gives, built from whole columns."""
+    cols = list(frame.columns)
+    rows = zip(*(_values(frame[c]) for c in cols), strict=True)
+    return {rec["code"]: rec for rec in (dict(zip(cols, vals, strict=True)) for vals in rows)}
 
 
 def _org_table(etr: pd.DataFrame, types: _TrustTypes, names: Mapping[str, str],
@@ -866,24 +880,25 @@ def _org_table(etr: pd.DataFrame, types: _TrustTypes, names: Mapping[str, str],
     """
     applied = applied if applied is not None else pd.DataFrame(columns=["old_code", "new_code", "date"])
     opened, ceased = _succession_dates(applied)
+    by_code = _records_by_code(etr)
     rows = []
-    etr_idx = etr.set_index("code")
-    for code in sorted(set(etr["code"]) | set(types.trust_type) | set(names) | set(opened) | set(ceased)):
-        in_etr = code in etr_idx.index
+    for code in sorted(set(by_code) | set(types.trust_type) | set(names) | set(opened) | set(ceased)):
+        rec = by_code.get(code)
+        in_etr = rec is not None
         listed = ("etr" if in_etr else "types" if code in types.trust_type else "regions" if code in names
                   else "successions")
         rows.append(
             {
                 "code": code,
-                "name": etr_idx.at[code, "name"] if in_etr else names.get(code, ""),
-                "open_date": etr_idx.at[code, "open_date"] if in_etr else opened.get(code),
-                "close_date": etr_idx.at[code, "close_date"] if in_etr else ceased.get(code),
+                "name": rec["name"] if in_etr else names.get(code, ""),
+                "open_date": rec["open_date"] if in_etr else opened.get(code),
+                "close_date": rec["close_date"] if in_etr else ceased.get(code),
                 "primary_category": types.category.get(code, ""),
                 "trust_type": types.trust_type.get(code, "unknown"),
                 "type_source": types.type_source.get(code, "none"),
                 "in_etr": in_etr,
                 "listed_in": listed,
-                **_region_of(code, etr_idx.loc[code] if in_etr else None, regions),
+                **_region_of(code, rec, regions),
             }
         )
     return pd.DataFrame(rows)

@@ -236,7 +236,9 @@ def data_read_by(path: Path, src: Path = PACKAGE_DIR, files: list[Path] | None =
 
 
 @cache
-def _stage_code(roots: tuple[str, ...], notebook: str | None, root: Path) -> tuple[str, ...]:
+def _stage_code(roots: tuple[str, ...], notebook: str | None, root: Path,
+                versions: tuple[tuple[Path, tuple[int, int, int]], ...]) -> tuple[str, ...]:
+    """The closure's files for one version of the package and notebook (``versions``, as in :func:`_graph`)."""
     src = root / "src" / PACKAGE
     mods = set(roots)
     if notebook is not None:
@@ -268,7 +270,10 @@ def stage_code(stage_module: str, notebook: str | None = None, *, command: tuple
         The import closure's module files plus the package data files they name.
     """
     base = Path(root).resolve() if root is not None else PACKAGE_DIR.parents[1]
-    return _stage_code((stage_module, *command), notebook, base)
+    files = [*source_files(base / "src" / PACKAGE), *data_files(base / "src" / PACKAGE)]
+    if notebook is not None:
+        files.append(base / notebook)
+    return _stage_code((stage_module, *command), notebook, base, tuple((p, _version(p)) for p in files))
 
 
 def stage_sources(name: str, root: str | Path | None = None) -> tuple[str, ...]:

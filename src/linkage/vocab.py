@@ -122,9 +122,12 @@ class FamilyEntry:
     batch: Any = field(default=None, compare=False, repr=False)
 
 
-FAMILY_FEATURES: tuple[str, ...] = ("lags", "reverse", "placebo", "weights", "covariates", "curve")
+FAMILY_FEATURES: tuple[str, ...] = ("lags", "reverse", "placebo", "weights", "covariates", "curve", "curve_moderator")
 """What a family entry may support: lagged exposures, reverse and placebo specifications,
-weights, covariates, and the batched fit of the specification curve."""
+weights, covariates, the batched fit of the specification curve, and a moderator in that curve
+(``curve_moderator``: the batched transformation is one linear map applied to every column alike,
+so an exposure x moderator column can be transformed with the exposure; random effects and
+Mundlak are not, as their quasi-demeaning and trust means depend on the exposure)."""
 
 EffectKind = Literal["pooled", "between", "within", "mixed"]
 _ALL = frozenset(FAMILY_FEATURES)
@@ -134,14 +137,16 @@ _REGISTRY: dict[str, FamilyEntry] = {
     for e in (
         FamilyEntry("between", "between (trust means)", "between",
                     "compares trusts' averages over the years with each other, so lasting differences between "
-                    "trusts are not taken out", "never", _ALL - {"curve"}, short="between"),
+                    "trusts are not taken out", "never", _ALL - {"curve", "curve_moderator"}, short="between"),
         FamilyEntry("pooled", "pooled OLS (+ year effects)", "pooled",
                     "compares all trust-years with each other (pooled), so lasting differences between trusts are "
                     "not taken out", "optional", _ALL, short="pooled OLS"),
         FamilyEntry("random_effects", "random effects (+ year effects)", "mixed",
                     "pools differences within trusts over time with differences between trusts (random effects), "
-                    "so lasting differences between trusts are only partly taken out", "optional", _ALL, short="random effects"),
-        FamilyEntry("mundlak", "correlated random effects (Mundlak)", "within", _WITHIN_PROSE, "optional", _ALL, short="Mundlak"),
+                    "so lasting differences between trusts are only partly taken out", "optional", _ALL - {"curve_moderator"},
+                    short="random effects"),
+        FamilyEntry("mundlak", "correlated random effects (Mundlak)", "within", _WITHIN_PROSE, "optional",
+                    _ALL - {"curve_moderator"}, short="Mundlak"),
         FamilyEntry("entity_fe", "trust fixed effects", "within", _WITHIN_PROSE, "never", _ALL, short="trust fixed effects"),
         FamilyEntry("twoway_fe", "trust and year fixed effects", "within", _WITHIN_PROSE, "always", _ALL, short="two-way fixed effects"),
         FamilyEntry("first_difference", "first differences (+ year effects)", "within",
@@ -287,6 +292,13 @@ SAMPLES: tuple[str, ...] = get_args(Sample)
 DEPRIVATION_SAMPLES: tuple[str, ...] = ("most_deprived_half", "least_deprived_half")
 """Samples split at the trusts' median catchment deprivation (``context.imd2019_score``); in the curve only
 when ``multiverse.samples`` names them."""
+
+Moderator = Literal["none", "deprivation"]
+"""Moderator choices of the specification curve: ``none``, or ``deprivation`` (exposure x catchment
+deprivation, ``context.imd2019_score`` centred on the fitted trusts' mean, added to the model)."""
+MODERATORS: tuple[str, ...] = get_args(Moderator)
+MODERATOR_COLUMN: dict[str, str] = {"deprivation": "context.imd2019_score"}
+"""Panel column of each moderator choice other than ``none``."""
 
 SAMPLE_TEXT: dict[str, str] = {
     "all": "every linked trust-year",

@@ -110,14 +110,15 @@ def _components(df: pd.DataFrame, level: str, random_slope: bool) -> dict[str, d
 
 def fit_mixed(df: pd.DataFrame, fixed: list[str], level: str, random_slope: bool, reml: bool):
     """statsmodels MixedLM: group random intercept, trust variance component (and slope)."""
-    import statsmodels.api as sm
+    # the model module alone: ``statsmodels.api`` would also import its time-series and graphics code
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
     df = df.sort_values([level, "org_code", "year"]).reset_index(drop=True)
     exog = pd.DataFrame(df[fixed].to_numpy(dtype=float), columns=fixed)
     exog.insert(0, "intercept", 1.0)
     with warnings.catch_warnings():  # a variance at zero is reported in the summary's "boundary"
         warnings.simplefilter("ignore")  # (and statsmodels calls the dict-of-blocks exog_vc "deprecated")
-        model = sm.MixedLM(df["y"].to_numpy(dtype=float), exog, groups=df[level].to_numpy(),
+        model = MixedLM(df["y"].to_numpy(dtype=float), exog, groups=df[level].to_numpy(),
                            exog_re=np.ones((len(df), 1)), exog_vc=_components(df, level, random_slope))
         return model.fit(reml=reml, method=["lbfgs"], gtol=1e-10)
 

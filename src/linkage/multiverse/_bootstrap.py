@@ -109,11 +109,26 @@ def _meat(v: np.ndarray, s: np.ndarray, h: np.ndarray, sxx: np.ndarray, qs: np.n
     if k:
         z = (v @ qs.reshape(n_g, n_s * k)).reshape(len(v), n_s, k)
         vsq = (v @ (s[:, :, None] * qx).reshape(n_g, n_s * k)).reshape(len(v), n_s, k)
-        gram = np.einsum("gsk,gsl->skl", qx, qx)
+        gram = np.matmul(qx.transpose(1, 2, 0), qx.transpose(1, 0, 2))  # (S, K, K) = sum_g qx_g qx_g'
         hq = np.einsum("gs,gsk->sk", h, qx)
-        meat += (-2.0 * (z * vsq).sum(2) + np.einsum("bsk,skl,bsl->bs", z, gram, z)
-                 + 2.0 * d * (z * hq[None]).sum(2))
+        zg = np.einsum("bsk,skl->bsl", z, gram)
+        # pairwise einsum contractions: a sum over the short last axis is several times slower
+        meat += (-2.0 * np.einsum("bsk,bsk->bs", z, vsq) + np.einsum("bsl,bsl->bs", zg, z)
+                 + 2.0 * d * np.einsum("bsk,sk->bs", z, hq))
     return d, meat
+
+
+def _by_rank(qs: np.ndarray, qx: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """Specifications grouped by how many leading basis columns they use (the rest are zero padding).
+
+    Rows of the score arrays are zero-padded to the curve's widest basis; dropping the padding
+    per group leaves every sum unchanged and saves the work of the zero columns.
+    """
+    if qs.shape[2] == 0:
+        return [(np.arange(qs.shape[1]), 0)]
+    used = (qs != 0).any(axis=0) | (qx != 0).any(axis=0)  # (S, K)
+    k = np.where(used.any(1), used.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
+    return [(np.flatnonzero(k == r), int(r)) for r in np.unique(k)]
 
 
 def _no_basis(s: np.ndarray) -> np.ndarray:
@@ -149,9 +164,10 @@ def boot_t(v: np.ndarray, s: np.ndarray, h: np.ndarray, sxx: np.ndarray, factor:
     qx = _no_basis(s) if qx is None else qx
     d = np.empty((len(v), s.shape[1]))
     meat = np.empty_like(d)
-    k = max(1, qs.shape[2])
-    for c in _chunks(s.shape[1], len(v), k, 8e6):
-        d[:, c], meat[:, c] = _meat(v, s[:, c], h[:, c], sxx[c], qs[:, c], qx[:, c])
+    for cols, k in _by_rank(qs, qx):
+        for c in _chunks(len(cols), len(v), max(1, k), 8e6):
+            j = cols[c]
+            d[:, j], meat[:, j] = _meat(v, s[:, j], h[:, j], sxx[j], qs[:, j, :k], qx[:, j, :k])
     se = np.sqrt(np.maximum(meat, 0.0) * factor) / sxx
     with np.errstate(divide="ignore", invalid="ignore"):
         return d, d / se

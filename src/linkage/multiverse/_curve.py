@@ -20,7 +20,7 @@ import pandas as pd
 from ._inference import benjamini_hochberg, joint_test, romano_wolf
 
 ROLES = ("inferential", "placebo", "reverse", "exploratory")
-DUPLICATE_KEY = ["direction", "role", "dependent", "exposure", "lag", "weights", "cov_type"]
+DUPLICATE_KEY = ["direction", "role", "dependent", "exposure", "lag", "weights", "cov_type", "moderator"]
 
 
 def mark_duplicates(table: pd.DataFrame, rel: float = 1e-9) -> pd.Series:
@@ -32,16 +32,23 @@ def mark_duplicates(table: pd.DataFrame, rel: float = 1e-9) -> pd.Series:
     """
     out = pd.Series(pd.NA, index=table.index, dtype="Int64")
     ok = table[table["status"] == "ok"]
-    for _, grp in ok.groupby(DUPLICATE_KEY, sort=False):
-        if len(grp) < 2:
-            continue
-        g = grp.sort_values("estimate", kind="mergesort")
-        est, se = g["estimate"].to_numpy(float), g["std_error"].to_numpy(float)
-        gap = np.abs(np.diff(est)) > rel * np.maximum(se[1:], se[:-1])
-        cluster = np.r_[0, np.cumsum(gap)]
-        first = g.groupby(cluster)["spec_id"].transform("min").to_numpy()
-        dup = first != g["spec_id"].to_numpy()
-        out.loc[g.index[dup]] = first[dup]
+    gid = ok.groupby([k for k in DUPLICATE_KEY if k in ok], sort=False).ngroup().to_numpy()
+    keep = gid >= 0  # rows with a missing key value are in no group (as groupby drops them)
+    if not keep.any():
+        return out
+    est = ok["estimate"].to_numpy(float)[keep]
+    se = ok["std_error"].to_numpy(float)[keep]
+    sid = ok["spec_id"].to_numpy()[keep]
+    gid, index = gid[keep], ok.index[keep]
+    # by group, then by estimate; ties keep table order (a stable sort, as a per-group mergesort would)
+    order = np.lexsort((est, gid))
+    est, se, sid, gid, index = est[order], se[order], sid[order], gid[order], index[order]
+    gap = np.abs(np.diff(est)) > rel * np.maximum(se[1:], se[:-1])
+    new = np.r_[True, (gid[1:] != gid[:-1]) | gap]
+    starts = np.flatnonzero(new)
+    first = np.repeat(np.minimum.reduceat(sid, starts), np.diff(np.r_[starts, len(sid)]))
+    dup = first != sid
+    out.loc[index[dup]] = first[dup]
     return out
 
 
@@ -112,4 +119,36 @@ def curve_summaries(table: pd.DataFrame, d_null: np.ndarray, t_null: np.ndarray,
     s["reverse"].update({"designs": fams if params.falsification_reverse else [],
                          "lags": [k for k in lags if k > 0] if params.falsification_reverse else []})
     return {"inferential": s["inferential"], "falsification": {"placebo": s["placebo"], "reverse": s["reverse"]},
-            "exploratory": s["exploratory"]}
+            "exploratory": s["exploratory"], "moderated": moderated_summary(table, params)}
+
+
+def moderated_summary(table: pd.DataFrame, params) -> dict[str, Any]:
+    """How many forward specifications add a moderator, how many were fitted, and the spread of the interaction.
+
+    Over the distinct fitted moderated specifications: the median and the 10th / 90th percentiles
+    of ``interaction_within_std`` (the change in ``estimate_within_std`` per trust-level SD of the
+    moderator), and how many interactions are significant at ``alpha`` in either direction;
+    ``n_inferential`` counts the fitted ones in the inferential role.
+    """
+    mods = [m for m in params.moderators if m != "none"]
+    out: dict[str, Any] = {"moderators": mods, "inferential_moderators": [m for m in params.inferential_moderators
+                                                                           if m != "none" and m in mods]}
+    if "moderator" not in table or "interaction_within_std" not in table:
+        return {**out, "n_specs": 0, "n_fitted": 0}
+    fwd = (table["direction"] == "forward") if "direction" in table else pd.Series(True, index=table.index)
+    rows = table[fwd & (table["moderator"] != "none")]
+    ok = rows[rows["status"] == "ok"]
+    distinct = ok[ok["duplicate_of"].isna()]
+    out.update({"n_specs": int(len(rows)), "n_fitted": int(len(ok)), "n_distinct": int(len(distinct)),
+                "n_inferential": int((ok["role"] == "inferential").sum())})
+    reasons = rows.loc[rows["status"] != "ok", "reason"].value_counts()
+    out["unsupported_reasons"] = {str(k): int(v) for k, v in sorted(reasons.items())}
+    if len(distinct):
+        v = distinct["interaction_within_std"].to_numpy(float)
+        out.update({
+            "interaction_within_std_median": float(np.nanmedian(v)),
+            "interaction_within_std_p10": float(np.nanpercentile(v, 10)),
+            "interaction_within_std_p90": float(np.nanpercentile(v, 90)),
+            "n_interaction_significant": int((distinct["interaction_p_value"] < params.alpha).sum()),
+        })
+    return out

@@ -18,8 +18,8 @@ from scipy import stats
 
 from ..estimation import run_starts, scaling_arrays, within_sd
 from ..params.multiverse import MultiverseParams
-from ..vocab import family_entry
-from ._families import Block, FamilyFit
+from ..vocab import MODERATOR_COLUMN, family_entry
+from ._families import Block, FamilyFit, moderated_fits
 from ._specs import DATA_KEY
 
 DEPRIVATION = "context.imd2019_score"
@@ -28,7 +28,7 @@ DEPRIVATION = "context.imd2019_score"
 RESULT_COLUMNS = [
     "estimate", "std_error", "statistic", "df", "p_value", "ci_low", "ci_high",
     "n_obs", "n_entities", "n_periods", "cov_factor", "sd_exposure", "sd_dependent",
-    "sd_exposure_within", "sd_dependent_within",
+    "sd_exposure_within", "sd_dependent_within", "moderator_centre", "moderator_sd", "interaction_estimate", "interaction_std_error",
 ]
 
 
@@ -51,6 +51,7 @@ class PanelArrays:
         self.grid = np.full((len(self.codes), span + 12), -1, dtype=np.int64)
         self.grid[self.ent, self.year - self.y0 + 6] = np.arange(len(df))
         self._cache: dict[tuple[str, int], np.ndarray] = {}
+        self._samples: dict[tuple[str, str], np.ndarray] = {}
 
     def column(self, name: str, lag: int = 0) -> np.ndarray:
         """Values of ``name`` at calendar year t - lag of each row's trust (NaN if absent)."""
@@ -65,7 +66,16 @@ class PanelArrays:
         return self._cache[key]
 
     def sample_rows(self, label: str, kind: str, merged: set[str] | None) -> np.ndarray:
-        """Boolean mask of the rows a sample keeps (before missing values; ``balanced`` is applied later)."""
+        """Boolean mask of the rows a sample keeps (before missing values; ``balanced`` is applied later).
+
+        Computed once per sample and kept (``merged`` is the same for every call on one panel).
+        """
+        key = (label, kind)
+        if key not in self._samples:
+            self._samples[key] = self._sample_rows(label, kind, merged)
+        return self._samples[key]
+
+    def _sample_rows(self, label: str, kind: str, merged: set[str] | None) -> np.ndarray:
         if kind == "no_merged":
             return ~np.isin(self.codes[self.ent], sorted(merged or ()))
         if kind == "no_specialist":
@@ -80,9 +90,11 @@ class PanelArrays:
 
 
 def _key_mask(pa: PanelArrays, key: tuple, kind: str, merged: set[str] | None) -> tuple[np.ndarray, str | None]:
-    """Rows and weight column of one data key (dependent, exposure, lag, sample, weights)."""
-    dependent, exposure, lag, sample, weights = key
+    """Rows and weight column of one data key (dependent, exposure, lag, sample, weights, moderator)."""
+    dependent, exposure, lag, sample, weights, moderator = key
     ok = np.isfinite(pa.column(dependent)) & np.isfinite(pa.column(exposure, lag)) & pa.sample_rows(sample, kind, merged)
+    if moderator != "none":
+        ok &= np.isfinite(pa.column(MODERATOR_COLUMN[moderator]))
     wcol = f"{dependent}__n" if weights == "respondents" else None
     if wcol is not None:
         w = pa.column(wcol)
@@ -222,8 +234,8 @@ def _store_scores(scores: dict, rows: np.ndarray, res: dict, pair: np.ndarray) -
 
 
 def _group_blocks(pa: PanelArrays, sub: pd.DataFrame, merged: set[str] | None, out: dict) -> dict:
-    """Data keys grouped by identical rows and weights: {(mask bytes, weight column): [(key, spec rows, mask)]}."""
-    blocks: dict[tuple[bytes, str | None], list] = {}
+    """Data keys grouped by identical rows, weights and moderator: {(mask bytes, weight column, moderator): [(key, spec rows, mask)]}."""
+    blocks: dict[tuple[bytes, str | None, str], list] = {}
     positions = sub.index.to_numpy()
     for key, pos in sub.groupby(DATA_KEY, sort=False).indices.items():
         mask, wcol = _key_mask(pa, key, sub["sample_kind"].iat[pos[0]], merged)
@@ -235,8 +247,39 @@ def _group_blocks(pa: PanelArrays, sub: pd.DataFrame, merged: set[str] | None, o
                 f"{' and weight' if wcol else ''} present; at least 2 trusts and 2 years are needed"
             )
             continue
-        blocks.setdefault((np.packbits(mask).tobytes(), wcol), []).append((key, positions[pos], mask))
+        blocks.setdefault((np.packbits(mask).tobytes(), wcol, key[5]), []).append((key, positions[pos], mask))
     return blocks
+
+
+def _family_fit(block: Block, fam: str, time_effects: bool, z: np.ndarray | None) -> tuple[FamilyFit, FamilyFit | None]:
+    """The family's fit of every pair, and (moderated blocks) the fit of the interaction beside it.
+
+    With a moderator ``z`` (one value per row) the fitter transforms the exposure and
+    exposure x z together; :func:`~._families.moderated_fits` centres z on the fitted
+    trusts' mean and partials each regressor on the other (Frisch-Waugh-Lovell).
+    """
+    batch = family_entry(fam).batch
+    if z is None:
+        return batch(block, time_effects), None
+    p = block.X.shape[1]
+    both = Block(ent=block.ent, tim=block.tim, years=block.years, w=block.w, Y=np.hstack([block.Y, block.Y]),
+                 X=np.hstack([block.X, block.X * z[:, None]]))
+    return moderated_fits(batch(both, time_effects), p, block.ent, z)
+
+
+def _fill_interaction(out: dict, rows: np.ndarray, inter: FamilyFit, res: dict, pair: np.ndarray, cov: str,
+                      params: MultiverseParams) -> None:
+    """Interaction estimate and SE (same covariance and small-sample factor as the main effect) of ``rows``."""
+    m = len(rows)
+    factor, _, _ = scaling_arrays(
+        params.small_sample, cov, n=np.full(m, inter.n_obs), k_cols=np.full(m, inter.k_cols),
+        entity_effects=np.full(m, inter.entity_effects), time_effects=np.full(m, inter.time_effects),
+        g_entity=np.full(m, inter.g_entity), g_time=np.full(m, inter.g_time),
+    )
+    out["interaction_estimate"][rows] = res["beta"][pair]
+    out["interaction_std_error"][rows] = np.sqrt(res["var"][cov][pair] * factor)
+    out["moderator_centre"][rows] = inter.extras["centre"]
+    out["moderator_sd"][rows] = inter.extras["sd"]
 
 
 def _fit_block(pa: PanelArrays, members: list, wcol: str | None, specs: pd.DataFrame, out: dict,
@@ -261,19 +304,28 @@ def _fit_block(pa: PanelArrays, members: list, wcol: str | None, specs: pd.DataF
         Y=np.column_stack([pa.column(d)[mask] for d, _, _ in plist]),
         X=np.column_stack([pa.column(x, k)[mask] for _, x, k in plist]),
     )
+    moderator = members[0][0][5]
+    z = None if moderator == "none" else pa.column(MODERATOR_COLUMN[moderator])[mask]
     sx2 = (block.X**2 * (1.0 if w is None else w[:, None])).sum(0)
     fams = specs["family"].to_numpy()[spec_rows]
     covs = specs["cov_type"].to_numpy()[spec_rows]
+    sds = {"sdx": block.X.std(0, ddof=1), "sdy": block.Y.std(0, ddof=1),  # the sample's, whatever the family
+           "sdxw": within_sd(block.X, block.ent), "sdyw": within_sd(block.Y, block.ent)}
     for fam in np.unique(fams):
-        fit = family_entry(fam).batch(block, params.time_effects)
-        res = _slopes(fit, sx2)
-        res["sdx"], res["sdy"] = block.X.std(0, ddof=1), block.Y.std(0, ddof=1)
-        res["sdxw"], res["sdyw"] = within_sd(block.X, block.ent), within_sd(block.Y, block.ent)
+        fit, inter = _family_fit(block, fam, params.time_effects, z)
+        res = {**_slopes(fit, sx2), **sds}
         reasons = _block_reasons(fit, res, [x for _, x, _ in plist], fam)
+        if inter is not None:
+            res_i = _slopes(inter, (block.X**2 * z[:, None] ** 2 * (1.0 if w is None else w[:, None])).sum(0))
+            flat_i = res_i["flat"] & (reasons == "")
+            reasons[flat_i] = [f"{x} x {moderator} has no variation left after the {fam} transformation"
+                               for (_, x, _), f in zip(plist, flat_i, strict=True) if f]
         in_fam = fams == fam
         for cov in np.unique(covs[in_fam]):
             sel = in_fam & (covs == cov)
             _fill(out, spec_rows[sel], fit, res, spec_pair[sel], cov, reasons, params)
+            if inter is not None:
+                _fill_interaction(out, spec_rows[sel], inter, res_i, spec_pair[sel], cov, params)
         _store_scores(scores, spec_rows[in_fam], res, spec_pair[in_fam])
 
 
@@ -309,7 +361,7 @@ def fit_specs(panel: pd.DataFrame, specs: pd.DataFrame, params: MultiverseParams
     k_max = len(np.unique(pa.year)) + 2  # constant, year dummies and a Mundlak mean at most
     scores["qy"], scores["qx"] = np.zeros((n, g_all, k_max)), np.zeros((n, g_all, k_max))
     sub = specs[specs["status"] == "pending"]
-    for (_, wcol), members in _group_blocks(pa, sub, merged, out).items():
+    for (_, wcol, _), members in _group_blocks(pa, sub, merged, out).items():
         _fit_block(pa, members, wcol, specs, out, scores, params)
     table = specs.copy()
     table["reason"] = out.pop("reason")
@@ -341,8 +393,13 @@ def _inference_columns(table: pd.DataFrame, alpha: float) -> None:
     table["p_value"] = np.where(ok, p, np.nan)
     table["ci_low"] = np.where(ok, est - q * se, np.nan)
     table["ci_high"] = np.where(ok, est + q * se, np.nan)
+    ie, ise = table["interaction_estimate"].to_numpy(dtype=float), table["interaction_std_error"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        istat = np.abs(ie / ise)
+    ip = np.where(normal, 2 * stats.norm.sf(istat), 2 * stats.t.sf(istat, dfs))
+    table["interaction_p_value"] = np.where(ok & np.isfinite(istat), ip, np.nan)
     for c in ("estimate", "std_error", "df", "cov_factor", "sd_exposure", "sd_dependent", "sd_exposure_within",
-              "sd_dependent_within"):
+              "sd_dependent_within", "moderator_centre", "moderator_sd", "interaction_estimate", "interaction_std_error"):
         table.loc[~ok, c] = np.nan
 
 

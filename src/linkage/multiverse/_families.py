@@ -262,6 +262,53 @@ def _pair_bases(nuis: np.ndarray) -> np.ndarray:
     return np.moveaxis(u * keep[:, None, :], 0, 2)
 
 
+def _partial(a: np.ndarray, b: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Columns of ``a`` less their projection on the matching columns of ``b`` (none where b is negligible)."""
+    bb = (b**2).sum(0)
+    keep = bb > scale * 1e-18
+    return a - b * np.where(keep, (a * b).sum(0) / np.where(keep, bb, 1.0), 0.0)
+
+
+def moderated_fits(both: FamilyFit, p: int, ent: np.ndarray, z: np.ndarray) -> tuple[FamilyFit, FamilyFit]:
+    """Main effect and interaction fits of exposure + exposure x centred moderator, from one family fit.
+
+    ``both`` is the family's fit of a block whose exposures are [x_1..x_p, x_1 z..x_p z] (and
+    dependents [y, y]).  As the family's transformation T is linear and the same for every
+    column (``curve_moderator`` in its registry entry), T(x (z - c)) = T(x z) - c T(x) for the
+    centre c = the unweighted mean of z over the trusts in the fitted rows (each trust once, its
+    mean z over the block's rows; first differences: trusts with a consecutive pair).  By
+    Frisch-Waugh-Lovell, the main effect (the association at z = c) is the slope of y on
+    T(x) after partialling T(x (z - c)) out of both, and the interaction the slope on T(x (z - c))
+    after partialling T(x) out.  The partialled-out regressor joins the nuisance basis ``q`` (one
+    per pair) so the bootstrap draws stay exact refits of the two-regressor model.
+    """
+    zbar = group_means(z[:, None], run_starts(ent), None)[:, 0]
+    trusts = np.unique(ent)
+    fitted = np.unique(both.cl)
+    centre = float(zbar[np.searchsorted(trusts, fitted)].mean()) if len(fitted) else float("nan")
+    rx, ry = both.rx[:, :p], both.ry[:, :p]
+    rz = both.rx[:, p:] - (centre if np.isfinite(centre) else 0.0) * rx
+    sx, sz = (rx**2).sum(0), (rz**2).sum(0)
+    scale = np.maximum(sx + sz, 1e-300)
+    main_x, main_y = _partial(rx, rz, scale), _partial(ry, rz, scale)
+    int_x, int_y = _partial(rz, rx, scale), _partial(ry, rx, scale)
+    qs = []
+    for r in (rz, rx):
+        norm = np.sqrt((r**2).sum(0))
+        unit = np.where(norm > np.sqrt(scale) * 1e-9, r / np.where(norm > 0, norm, 1.0), 0.0)
+        if both.q is None or both.q.shape[1] == 0:
+            qs.append(unit[:, None, :])
+        else:
+            qs.append(np.concatenate([np.repeat(both.q[:, :, None], p, axis=2), unit[:, None, :]], axis=1))
+    pair = both.extras.get("pair_reason")
+    sd = float(zbar[np.searchsorted(trusts, fitted)].std(ddof=1)) if len(fitted) > 1 else float("nan")
+    extras = {"centre": centre, "sd": sd, **({"pair_reason": pair[:p]} if pair is not None else {})}
+    common = dict(cl=both.cl, n_obs=both.n_obs, k_cols=both.k_cols + 1, entity_effects=both.entity_effects,
+                  time_effects=both.time_effects, g_entity=both.g_entity, g_time=both.g_time, reason=both.reason)
+    return (FamilyFit(main_x, main_y, extras=dict(extras), q=qs[0], **common),
+            FamilyFit(int_x, int_y, extras=dict(extras), q=qs[1], **common))
+
+
 #: The batched fitter of each built-in curve family, ``(block, time_effects) -> FamilyFit``,
 #: attached to its entry in the family registry (:mod:`linkage.vocab`).
 BATCH_FITTERS = {

@@ -16,8 +16,10 @@ BOOT_COLUMNS = [
 
 
 def headline_rows(table: pd.DataFrame, params: MultiverseParams) -> np.ndarray:
-    """Positions of the headline specifications: headline family, forward, sample all, unweighted, clustered by trust."""
+    """Positions of the headline specifications: headline family, forward, sample all, unweighted, clustered by trust, unmoderated."""
     forward = table["direction"] == "forward" if "direction" in table else True
+    if "moderator" in table:
+        forward = forward & (table["moderator"] == "none")
     sel = forward & (
         (table["family"] == params.headline_family) & (table["sample"] == "all") & (table["weights"] == "none")
         & (table["cov_type"] == "clustered_entity") & (table["status"] == "ok")

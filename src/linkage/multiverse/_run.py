@@ -162,6 +162,8 @@ def run_multiverse(panel: pd.DataFrame, params: MultiverseParams, merged: set[st
     table["estimate_std"] = table["estimate_oriented"] * table["sd_exposure"] / table["sd_dependent"]
     table["estimate_within_std"] = (table["estimate_oriented"] * table["sd_exposure_within"]
                                     / table["sd_dependent_within"])
+    table["interaction_within_std"] = (table["interaction_estimate"] * table["orientation"] * table["moderator_sd"]
+                                       * table["sd_exposure_within"] / table["sd_dependent_within"])
     joint = curve_inference(table, scores, params)
     curves = joint.pop("curves")
     rows = headline_rows(table, params)

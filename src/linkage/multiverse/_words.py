@@ -109,6 +109,28 @@ def describe_falsification(s: dict[str, Any], t: Terms = DEFAULT_TERMS) -> str:
     return text
 
 
+def describe_moderated(s: dict[str, Any], t: Terms = DEFAULT_TERMS) -> str:
+    """How many specifications add exposure x catchment deprivation, and how the interaction spreads ('' if none do)."""
+    c = s.get("moderated") or {}
+    if not c.get("n_specs"):
+        return ""
+    role = ("counted in the pre-specified curve where its design and timing are" if c.get("inferential_moderators")
+            else "shown as exploratory, not counted as evidence")
+    head = (f"{c['n_specs']:,} specifications add the staff measure x catchment deprivation (IMD 2019, centred on the "
+            f"mean of the trusts fitted), so their estimate is the association at average deprivation; {c['n_fitted']:,} "
+            f"could be fitted ({role})")
+    if not c.get("n_distinct"):
+        why = "; ".join(c.get("unsupported_reasons") or {}) or "see the table"
+        return f"{head}. None could be fitted: {why}."
+    return (f"{head}. Over the {c['n_distinct']:,} distinct fitted ones (every design and timing, placebo leads "
+            f"included), per standard deviation of catchment deprivation between trusts the within-trust association "
+            f"changes by a median of {c['interaction_within_std_median']:+.2f} within-trust standard deviations "
+            f"(10th to 90th percentile {c['interaction_within_std_p10']:+.2f} to {c['interaction_within_std_p90']:+.2f}; "
+            f"above zero: the association leans more towards better staff wellbeing with better {t.outcome} where "
+            f"catchments are more deprived); {c['n_interaction_significant']:,} of {c['n_distinct']:,} interactions are "
+            f"significant at {s['alpha']:g}, before any adjustment for the number of tests.")
+
+
 def describe_curve(s: dict[str, Any], t: Terms = DEFAULT_TERMS) -> str:
     """What the pre-specified inferential curve finds, its falsification checks, and the size of the whole curve.
 
@@ -134,5 +156,7 @@ def describe_curve(s: dict[str, Any], t: Terms = DEFAULT_TERMS) -> str:
                    "pre-specified, such as pooled and random-effects models, which mix differences between trusts in) "
                    "are shown in the curve but not counted as evidence.")
     falsify = describe_falsification(s, t)
+    moderated = describe_moderated(s, t)
     return " ".join(x for x in (whole, describe_inferential(s, t), falsify) if x) + explore + (
+        f" {moderated}" if moderated else "") + (
         " These are associations, not evidence that one causes the other.")

@@ -15,6 +15,7 @@ from ..vocab import (
     SAMPLES,
     BootKind,
     BootWeights,
+    Moderator,
     MultiverseCov,
     Sample,
     SmallSample,
@@ -72,6 +73,10 @@ class MultiverseParams(Section):
         default_factory=lambda: ["clustered_entity"],
         description="Covariances: clustered_entity (by trust), robust (heteroskedasticity only), unadjusted (classical).",
     )
+    moderators: list[Moderator] = Field(
+        default_factory=lambda: ["none"],
+        description="Moderator choices: none, or deprivation (adds exposure x catchment deprivation, context.imd2019_score centred on the mean over the fitted regression's trusts, each trust once; the curve estimate is then the association at that mean deprivation and the interaction is reported beside it). Families whose transformation depends on the exposure (random_effects, mundlak) list moderated specifications as unsupported; without context data they all are.",
+    )
     inferential_families: list[CurveFamily] = Field(
         default_factory=lambda: ["twoway_fe", "first_difference", "mundlak"],
         description="Pre-specified inferential curve: the families whose specifications count as evidence (default the within-trust designs; pooled, random_effects and entity_fe stay in the curve as exploratory). Families not in families are simply not fitted.",
@@ -79,6 +84,10 @@ class MultiverseParams(Section):
     inferential_lags: list[Annotated[int, Field(ge=0, le=5)]] = Field(
         default_factory=lambda: [0, 1],
         description="Timings k (staff at t - k, k >= 0) of the inferential curve; the same families at negative lags are placebo leads, reported as falsification checks. Lags not in lags are simply not fitted.",
+    )
+    inferential_moderators: list[Moderator] = Field(
+        default_factory=lambda: ["none"],
+        description="Moderator choices whose specifications may count as evidence (inferential, placebo and reverse roles at the inferential families and lags); moderated specifications of a choice not listed here are exploratory. Choices not in moderators are simply not fitted.",
     )
     falsification_reverse: bool = Field(
         True,
@@ -134,7 +143,7 @@ class MultiverseParams(Section):
                              f"<{'|'.join(SCHEDULER_SCHEMES)}>://host:port, e.g. tcp://10.0.0.5:8786")
         return v
 
-    @field_validator("inferential_families", "inferential_lags")
+    @field_validator("inferential_families", "inferential_lags", "inferential_moderators")
     @classmethod
     def _distinct(cls, values: list, info):
         if not values or len(set(values)) != len(values):
@@ -143,7 +152,8 @@ class MultiverseParams(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> MultiverseParams:
-        for key in ("staff_measures", "patient_measures", "families", "lags", "samples", "weights", "cov_types"):
+        for key in ("staff_measures", "patient_measures", "families", "lags", "samples", "weights", "cov_types",
+                    "moderators"):
             refuse_empty(key, getattr(self, key))
             refuse_repeats(key, getattr(self, key))
         if self.bootstrap_specs:

@@ -7,7 +7,17 @@ string methods and numpy instead of a Python call per cell.  The per-cell
 functions stay the reference: cells of an unusual type, or text that is not a
 plain decimal number, are handed to them one by one, so the results are the
 same by construction (``tests/test_readers_columns.py`` compares the two on
-awkward cells).
+awkward cells, and on long columns for the pyarrow paths).
+
+On all-text columns (every CSV column) the per-cell work is done by pyarrow
+compute kernels over the whole column, chosen so that each gives exactly what
+Python gives: trimming with the explicit set of characters ``str.strip``
+removes, upper-casing only ASCII columns (where pyarrow's and Python's letters
+agree), casting plain decimal numbers with pyarrow's correctly rounded parser
+(as ``float`` is), and building the ``string`` columns of the outputs from a
+dictionary (pandas' ``string`` dtype is pyarrow-backed, so nothing is converted
+cell by cell).  An array's pyarrow twin is remembered so a column is converted
+at most once.
 """
 
 from __future__ import annotations
@@ -52,6 +62,31 @@ def _all_str(arr: np.ndarray) -> bool:
     return len(arr) > 0 and pd.api.types.infer_dtype(arr, skipna=False) == "string"
 
 
+def all_text(arr: np.ndarray) -> bool:
+    """Whether every cell of ``arr`` is text (no None, number or date)."""
+    return _all_str(arr)
+
+
+def as_strings(arr: np.ndarray) -> Any:
+    """An object array of text or None as a pandas ``string`` array, built by pyarrow in one pass
+    (``pd.array(arr, dtype="string")`` gives the same array)."""
+    import pyarrow as pa
+
+    twin = arrow_of(arr)
+    a = twin if twin is not None else pa.array(arr, type=pa.large_string(), from_pandas=False)
+    return pd.array(a.cast(pa.large_string()), dtype="string")
+
+
+def strings_at(positions: np.ndarray, values: Any) -> Any:
+    """``values[positions]`` (text or None) as a pandas ``string`` array, decoded by pyarrow from a dictionary
+    (the same array as ``pd.array(np.asarray(values, dtype=object)[positions], dtype="string")``)."""
+    import pyarrow as pa
+
+    dictionary = pa.array(list(values), type=pa.large_string())
+    a = pa.DictionaryArray.from_arrays(pa.array(positions, type=pa.int32()), dictionary)
+    return pd.array(a.cast(pa.large_string()), dtype="string")
+
+
 def _is_str(arr: np.ndarray) -> np.ndarray:
     if _all_str(arr):
         return np.ones(len(arr), dtype=bool)
@@ -63,10 +98,48 @@ def _strip(arr: np.ndarray) -> np.ndarray:
     return np.array([v.strip() for v in arr] + [None], dtype=object)[:-1]
 
 
+#: The characters Python's ``str.strip`` removes (``str.isspace``), for pyarrow's trim to remove the same.
+PY_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+def _strip_arrow(arr: np.ndarray) -> np.ndarray:
+    """``str.strip`` of every cell of an all-text column, done by pyarrow over the whole column (its
+    trimmed twin remembered, so later whole-column steps on it skip converting it again)."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim(_to_arrow(arr), characters=PY_WHITESPACE)
+    out = trimmed.to_numpy(zero_copy_only=False)
+    if out.dtype != object:
+        out = out.astype(object)
+    remember_arrow(out, trimmed)
+    return out
+
+
+def upper(texts_: np.ndarray) -> np.ndarray:
+    """``str.upper`` of every cell of an all-text column (pyarrow's when the column is ASCII: the same letters)."""
+    import pyarrow.compute as pc
+
+    if not _all_str(texts_):
+        return pd.Series(texts_, dtype=object).str.upper().to_numpy(dtype=object)
+    a = _to_arrow(texts_)
+    if not pc.all(pc.string_is_ascii(a)).as_py():
+        return np.array([v.upper() for v in texts_] + [None], dtype=object)[:-1]
+    up = pc.ascii_upper(a)
+    out = up.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    remember_arrow(out, up)
+    return out
+
+
+def arrow_of(arr: np.ndarray) -> Any | None:
+    """The pyarrow twin remembered for ``arr`` (None when there is none)."""
+    hit = _ARROW.get(id(arr))
+    return hit[1] if hit is not None and hit[0]() is arr else None
+
+
 def texts(arr: np.ndarray) -> np.ndarray:
     """:func:`~linkage.readers.common.cell_text` of every cell (an object array of str)."""
     if _all_str(arr):
-        return _strip(arr)
+        return _strip_arrow(arr) if len(arr) >= 1000 else _strip(arr)
     out = np.empty(len(arr), dtype=object)
     is_str = _is_str(arr)
     if is_str.any():
@@ -147,16 +220,34 @@ def _parse_text(arr: np.ndarray, idx: np.ndarray, marks: set[str], scale: str | 
 
     whole = len(idx) == len(arr)
     cells = arr if whole else arr[idx]
+    text = None
     if _numeric_marks(marks):
         plain = np.zeros(len(idx), dtype=bool)
     else:
         text = _to_arrow(arr) if whole else pa.array(cells, type=pa.string())
         plain = pc.match_substring_regex(text, _PLAIN_CELL).to_numpy(zero_copy_only=False)
-    f = cells[plain].astype(np.float64) if plain.any() else np.empty(0)
+    f = _plain_floats(cells, plain, text)
     bad = ~np.isfinite(f)
     values[idx[plain][~bad]] = f[~bad]
     for i in np.concatenate([idx[plain][bad], idx[~plain]]):
         values[i], reasons[i] = _one(arr[i], marks, scale)
+
+
+def _plain_floats(cells: np.ndarray, plain: np.ndarray, text: Any) -> np.ndarray:
+    """``float`` of the plain-number cells ``cells[plain]``: pyarrow's cast of the column's text when there
+    is one (correctly rounded, as Python's ``float``), else numpy's cast of the cells."""
+    if not plain.any():
+        return np.empty(0)
+    if text is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            picked = pc.utf8_trim(text.filter(pa.array(plain)), characters=" \t")
+            return pc.cast(picked, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return cells[plain].astype(np.float64)
 
 
 def range_problems(values: np.ndarray, ok: np.ndarray, scale: str) -> np.ndarray:
@@ -272,7 +363,11 @@ def _comma_candidates(arr: np.ndarray) -> np.ndarray:
     if not is_str.any():
         return out
     a = _to_arrow(arr) if is_str.all() else pa.array(arr[is_str], type=pa.string())
-    hit = pc.or_(pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,"), pc.invert(pc.string_is_ascii(a)))
+    other = pc.invert(pc.string_is_ascii(a))
+    if not pc.any(pc.match_substring(a, ",")).as_py():  # no comma at all (the usual case): no regex needed
+        hit = other
+    else:
+        hit = pc.or_(pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,"), other)
     out[is_str] = hit.to_numpy(zero_copy_only=False)
     return out
 

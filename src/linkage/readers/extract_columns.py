@@ -138,7 +138,7 @@ def _org_codes(out: _Out, data: dict, n: int, rown: np.ndarray, k: _Keys, mappin
     rest = active & ~summary
     codes = np.full(n, None, dtype=object)
     if not mapping.by_name:
-        up = pd.Series(ct, dtype=object).str.upper().to_numpy(dtype=object)
+        up = C.upper(ct)
         bl = np.flatnonzero(rest & (up == ""))
         out.quarantine(bl, 0, row=rown[bl], org_code=None, year=None, column=kc.org_code, raw_value="",
                        reason="blank_org_code: row has no organisation code")
@@ -240,23 +240,31 @@ def _orgs(out: _Out, data: dict, idx: np.ndarray, codes: np.ndarray, years: np.n
     """The organisations table of the kept rows (name, group and kind as the publisher wrote them)."""
     if not len(idx):
         return empty_orgs()
+    whole = len(idx) == n_rows(data)
+    texts: dict[int, np.ndarray] = {}
+
+    def cells(j: int) -> np.ndarray:
+        return data[j] if whole else data[j][idx]
 
     def text_or_none(j: int | None) -> np.ndarray:
         """``None if v is None else cell_text(v) or None`` of the cells."""
         if j is None:
             return np.full(len(idx), None, dtype=object)
-        raw = data[j][idx]
-        t = C.texts(raw)
+        raw = cells(j)
+        t = texts.setdefault(j, C.texts(raw))
+        if C.all_text(raw):  # no cell is None
+            return t if not (t == "").any() else np.where(t == "", None, t)
         none = np.fromiter((v is None for v in raw), dtype=bool, count=len(raw))
         return np.where(none | (t == ""), None, t)
 
     kinds = np.full(len(idx), None, dtype=object)
     if k.group_j is not None:
-        kinds = catalogue.org_kinds_for(C.texts(data[k.group_j][idx]), codes[idx])
+        kinds = catalogue.org_kinds_for(texts.setdefault(k.group_j, C.texts(cells(k.group_j))), codes[idx])
     names = text_or_none(k.name_j)
     return finish_orgs(pd.DataFrame({
-        "org_code": codes[idx], "year": years[idx], "org_name": names, "benchmark_group": text_or_none(k.group_j),
-        "org_kind": kinds, "source_file": out.file,
+        "org_code": C.as_strings(codes[idx]), "year": years[idx], "org_name": C.as_strings(names),
+        "benchmark_group": C.as_strings(text_or_none(k.group_j)), "org_kind": C.as_strings(kinds),
+        "source_file": out.file,
     }))
 
 
@@ -297,14 +305,19 @@ def _values(out: _Out, data: dict, idx: np.ndarray, rown: np.ndarray, codes: np.
     if not keep.any():
         return None
 
-    def each(values: list) -> np.ndarray:
-        return np.tile(np.array(values, dtype=object), len(idx))[keep]
+    per_row = np.repeat(np.arange(len(idx), dtype=np.int32), m)[keep]
+    per_measure = np.tile(np.arange(m, dtype=np.int32), len(idx))[keep]
+    n = len(per_row)
+
+    def each(values: list) -> Any:
+        return C.strings_at(per_measure, [str(v) for v in values])
 
     return pd.DataFrame({
-        "org_code": np.repeat(codes[idx], m)[keep], "year": np.repeat(years[idx], m)[keep],
+        "org_code": C.strings_at(per_row, codes[idx]), "year": pd.array(years[idx][per_row], dtype="Int64"),
         "measure": each([t[0] for t in targets]), "value": values2.ravel()[keep], "base_n": base2.ravel()[keep],
-        "source_file": out.file, "source_code": each([t[2] for t in targets]), "scale": each([t[1] for t in targets]),
-        "source_sheet": out.sheet,
+        "source_file": C.strings_at(np.zeros(n, dtype=np.int32), [out.file]),
+        "source_code": each([t[2] for t in targets]), "scale": each([t[1] for t in targets]),
+        "source_sheet": C.strings_at(np.zeros(n, dtype=np.int32), [out.sheet]),
     })
 
 

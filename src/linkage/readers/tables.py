@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -132,6 +133,32 @@ def _first_lines(text: str, n: int) -> list[str]:
     return lines[:n] if len(lines) > n + 1 else text.splitlines()[:n]
 
 
+def _ascii_lines(raw: bytes) -> Iterator[str]:
+    """:func:`_lines` of the text of ASCII bytes ``raw``, each line decoded as it is asked for (so a big file
+    is never decoded whole: its bytes are the text)."""
+    start = 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end + 1
+        yield raw[start:end].decode("ascii")
+        start = end
+
+
+#: A byte that is not whitespace to ``str.isspace`` (ASCII: space, \t \n \v \f \r and \x1c-\x1f are).
+_ASCII_NON_SPACE = re.compile(rb"[^ \t\n\x0b\x0c\r\x1c-\x1f]")
+
+
+def _top(raw: bytes | None, text: str | None) -> tuple[bool, list[str], Iterator[str]]:
+    """Whether the file is blank (``not text or text.isspace()``), its first 60 lines and its lines, from the
+    decoded text, or from ASCII bytes (``text`` None) without decoding them."""
+    if text is not None:
+        return (not text or text.isspace()), _first_lines(text, 60), _lines(text)
+    assert raw is not None
+    head = raw[:2_000_000].decode("ascii").splitlines()
+    first = head[:60] if len(head) > 61 else raw.decode("ascii").splitlines()[:60]
+    return _ASCII_NON_SPACE.search(raw) is None, first, _ascii_lines(raw)
+
+
 @dataclass
 class CsvTable(Table):
     """A CSV: its top rows read at once (for the header), the data below read column by column on demand."""
@@ -148,10 +175,11 @@ class CsvTable(Table):
     def open(cls, path: Path) -> CsvTable:
         """Decode the file, choose its delimiter and read its top rows (errors as the reference reading gives them)."""
         raw, text = _decode(path.read_bytes(), path)
-        if not text or text.isspace():
+        blank, first, lines = _top(raw, text)
+        if blank:
             raise InputFileError("file holds no text (only whitespace)", file=path.name)
-        delim = _delimiter(_first_lines(text, 60))
-        reader = csv.reader(_lines(text), delimiter=delim)
+        delim = _delimiter(first)
+        reader = csv.reader(lines, delimiter=delim)
         rows: list[list[Any]] = []
         ends: list[int] = []
         try:
@@ -180,7 +208,9 @@ class CsvTable(Table):
             raw, text = self._bytes
             self._bytes = None
             self._src = None
-            if "\r" not in text or text.count("\r") == text.count("\r\n"):  # csv refuses a lone CR; pyarrow not
+            lone_cr = (b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n")) if text is None else (
+                "\r" in text and text.count("\r") != text.count("\r\n"))
+            if not lone_cr:  # csv refuses a lone CR; pyarrow not
                 self._src = _data_bytes(raw, text, self.line_ends[self.header_at] if self.rows else 0)
             del raw, text
         table = None
@@ -223,28 +253,31 @@ class CsvTable(Table):
         return np.array([not any(cell_text(c) for c in r.values()) for r in rows], dtype=bool)
 
 
-def _decode(raw: bytes, path: Path) -> tuple[bytes | None, str]:
-    """The text :func:`~linkage.readers.common.decode_text` gives, and ``raw`` itself when it is that text in ASCII."""
+def _decode(raw: bytes, path: Path) -> tuple[bytes | None, str | None]:
+    """``(raw, None)`` when the file is ASCII (its bytes are the text :func:`~linkage.readers.common.decode_text`
+    gives, so it is not decoded), else ``(None, text)``."""
     from .common import _looks_utf16
 
     if not raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")) and not _looks_utf16(raw[:512]):
+        if raw.isascii():
+            return raw, None
         try:
-            text = raw.decode("utf-8")
+            return None, raw.decode("utf-8")
         except UnicodeDecodeError:
             pass
-        else:
-            return (raw if text.isascii() else None), text
     return None, decode_text(path)
 
 
-def _data_bytes(raw: bytes | None, text: str, lines: int) -> tuple[Any, bool]:
-    """UTF-8 bytes of ``text`` after its first ``lines`` physical lines (a view of the file's bytes when ASCII),
-    and whether they hold a quote character."""
+def _data_bytes(raw: bytes | None, text: str | None, lines: int) -> tuple[Any, bool]:
+    """UTF-8 bytes of the text after its first ``lines`` physical lines (a view of the file's bytes when ASCII:
+    ``text`` None), and whether they hold a quote character."""
     pos = 0
+    body: Any = raw if text is None else text
+    newline: Any = b"\n" if text is None else "\n"
     for _ in range(lines):
-        nxt = text.find("\n", pos)
+        nxt = body.find(newline, pos)
         if nxt < 0:
-            pos = len(text)
+            pos = len(body)
             break
         pos = nxt + 1
     if raw is not None:
