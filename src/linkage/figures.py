@@ -122,15 +122,20 @@ def measure_by_year(tidy: pd.DataFrame, measure: str, ax: plt.Axes | None = None
 
     m = load_catalogue().measures.get(measure)
     label = m.label if m else measure
-    import seaborn as sns
     from matplotlib.ticker import MaxNLocator
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
-    rows = tidy[(tidy["measure"] == measure) & tidy["value"].notna()].assign(
-        survey_year=lambda d: d["year"].astype(int).astype(str)).sort_values("year")
-    sns.boxplot(data=rows, x="survey_year", y="value", ax=ax, color="#7fa7c9", fliersize=2.5,
-                medianprops={"color": "#003087", "linewidth": 2})
+    rows = tidy[(tidy["measure"] == measure) & tidy["value"].notna()]
+    by_year = {int(y): g["value"].to_numpy(dtype=float) for y, g in rows.groupby("year", sort=True)}
+    ax.boxplot(list(by_year.values()), positions=range(len(by_year)), widths=0.8, patch_artist=True,
+               boxprops={"facecolor": "#89a6c3", "edgecolor": "#595959"},
+               whiskerprops={"color": "#595959"}, capprops={"color": "#595959"},
+               flierprops={"marker": "o", "markersize": 2.5, "markerfacecolor": "none", "markeredgecolor": "#595959"},
+               medianprops={"color": "#003087", "linewidth": 2})
+    ax.set_xticks(range(len(by_year)), [str(y) for y in by_year])
+    ax.set_xlim(-0.5, len(by_year) - 0.5)
+    ax.grid(axis="x", visible=False)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
     years = sorted(int(y) for y in rows["year"].unique())
     for b in (m.series_breaks if m else []):
@@ -201,8 +206,8 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
                         ) -> plt.Figure:
     """Specification curve: ordered estimates with intervals above an indicator panel of the choices, in words.
 
-    Long because it draws both panels of one figure and their shared labels; drawn with seaborn on matplotlib
-    (seaborn is imported here, when the figure is drawn).
+    Long because it draws both panels of one figure and their shared labels; drawn with matplotlib in the site's
+    light-grid theme (``site.charts.THEME``).
 
     Parameters
     ----------
@@ -222,10 +227,11 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     -------
     matplotlib.figure.Figure
     """
-    import seaborn as sns
     from matplotlib.ticker import MaxNLocator
 
-    sns.set_theme(context="notebook", style="whitegrid", font="DejaVu Sans", rc={"grid.color": "#E8EDEE"})
+    from .site.charts import THEME
+
+    plt.rcParams.update(THEME)  # the site's light-grid look, as every step figure has it
     ok = table[table["status"] == "ok"].copy()
     sign = ok[column] / ok["estimate"].where(ok["estimate"] != 0, 1.0)
     lo, hi = ok["ci_low"] * sign, ok["ci_high"] * sign
@@ -240,9 +246,10 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     palette = {names[True]: "#003087", names[False]: "#AEB7BD"}
     colour = np.where(sig, palette[names[True]], palette[names[False]])
     top.vlines(x, ok["lo"], ok["hi"], colors=colour, alpha=0.3, linewidth=0.6)
-    frame = pd.DataFrame({"x": x, "y": ok[column].to_numpy(), "test": [names[bool(v)] for v in sig]})
-    sns.scatterplot(data=frame, x="x", y="y", hue="test", palette=palette, s=9, linewidth=0, ax=top, zorder=3,
-                    hue_order=[names[True], names[False]])
+    y = ok[column].to_numpy()
+    for test in (True, False):
+        top.scatter(x[sig == test], y[sig == test], s=9, linewidth=0, color=palette[names[test]], zorder=3,
+                    label=names[test])
     head = ok["headline"].to_numpy(dtype=bool) if "headline" in ok else np.zeros(len(ok), bool)
     if head.any():
         top.scatter(x[head], ok.loc[head, column], marker="v", color="#D5281B", s=30, zorder=4,
