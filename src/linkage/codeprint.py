@@ -29,6 +29,17 @@ from .paths import CODE_CACHE, NOTEBOOKS, STAGES, code_print
 _SKIP_DIRS = {"__pycache__"}
 
 
+def code_root(root: str | Path = ".") -> Path | None:
+    """The checkout whose ``src/linkage`` is the code that runs: ``root`` itself when it holds one,
+    else the checkout this package was installed from (editable install, as scripts/bootstrap.sh does),
+    else ``None`` (a non-editable install has no source tree to fingerprint)."""
+    root = Path(root).resolve()
+    if (root / "src" / "linkage").is_dir():
+        return root
+    package = Path(__file__).resolve().parent
+    return package.parents[1] if package.parent.name == "src" else None
+
+
 def _source_tree(root: Path) -> dict[str, str]:
     """sha256 of every file of the package and of every notebook, by path relative to ``root``."""
     files = [p for p in (root / "src" / "linkage").rglob("*")
@@ -37,9 +48,10 @@ def _source_tree(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): sha256_of(p) for p in sorted(files)}
 
 
-def _closures(root: Path, tree: dict[str, str]) -> dict[str, list[str]]:
-    """Every stage's source paths (notebooks first, then code, as ``stage_sources``), cached by the tree's hash."""
-    key = hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()
+def _closures(root: Path, tree: dict[str, str], code: Path) -> dict[str, list[str]]:
+    """Every stage's source paths in checkout ``code`` (notebooks first, then code, as ``stage_sources``),
+    cached in project ``root`` by the tree's hash."""
+    key = hashlib.sha256(json.dumps([code.as_posix(), tree], sort_keys=True).encode()).hexdigest()
     cache = root / CODE_CACHE
     try:
         known = json.loads(cache.read_text())
@@ -49,7 +61,7 @@ def _closures(root: Path, tree: dict[str, str]) -> dict[str, list[str]]:
         pass
     from .sourcegraph import stage_sources
 
-    sources = {name: list(stage_sources(name, root)) for name in STAGES}
+    sources = {name: list(stage_sources(name, code)) for name in STAGES}
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"tree": key, "files": tree, "sources": sources}, indent=0, sort_keys=True) + "\n")
     return sources
@@ -59,8 +71,11 @@ def code_prints(root: str | Path = ".") -> dict[str, dict[str, Any]]:
     """Each stage's fingerprint: ``files`` (its source paths with their sha256, sorted) and
     ``sources`` (the source paths of it and of the stages whose code it shows, ``Stage.code_of``)."""
     root = Path(root).resolve()
-    tree = _source_tree(root)
-    closures = _closures(root, tree)
+    code = code_root(root)
+    if code is None:
+        return {}
+    tree = _source_tree(code)
+    closures = _closures(root, tree, code)
     out = {}
     for name, stage in STAGES.items():
         if name == "params":
@@ -121,7 +136,8 @@ def read_sources(stage: str, root: str | Path = ".", via: str | None = None) -> 
     try:
         doc = json.loads((root / code_print(via or stage)).read_text())
         paths = tuple(doc["sources"][stage])
-        if any(sha256_of(root / f) != h for f, h in doc["files"].items()):
+        code = code_root(root)
+        if code is None or any(sha256_of(code / f) != h for f, h in doc["files"].items()):
             return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
