@@ -228,9 +228,10 @@ class Catalogue:
             hit = found[which] & todo
             out[hit] = rule["kind"]
             todo &= ~hit
-        if todo.any():
-            by_text = {g: self._group_kind(g) for g in groups[todo].unique()}
-            out[todo] = groups[todo].map(by_text).to_numpy(dtype=object)
+        if todo.any():  # each distinct group text looked up once, then spread by its factor codes
+            which_g, texts = pd.factorize(groups[todo].to_numpy(dtype=object))
+            kinds = np.array([self._group_kind(g) for g in texts] + [None], dtype=object)[:-1]
+            out[todo] = kinds[which_g]
         return out
 
     def rollup_targets(self, org_codes: Any) -> pd.Series:

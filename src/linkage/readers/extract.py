@@ -358,7 +358,7 @@ def read(path: Path, ftype: str, mapping: Mapping, catalogue: Catalogue, *,
         if name in cols:
             raise InputFileError(f"computed column {name!r} of mapping {mapping.id!r} has the name of a column "
                                  "of the file; give it another name", file=path.name, sheet=table.sheet, column=name)
-        data[name] = columns.compute(spec.op, [data[cols[c]] for c in spec.inputs], marks)
+        data[name] = columns.compute(spec.op, [columns.cells(data, cols[c]) for c in spec.inputs], marks)
         cols[name] = name
     targets = [(name, m.scale, m.value, cols[m.value], cols[m.base] if m.base else None)
                for name, m in mapping.measures.items()]

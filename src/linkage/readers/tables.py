@@ -2,8 +2,10 @@
 
 A :class:`Table` is what :mod:`linkage.readers.extract` reads from: the top
 rows (where the header is looked for) and, for the data below the header,
-whole columns (:meth:`Table.columns`) as numpy object arrays holding exactly
-the cells the row-by-row reader saw.
+whole columns (:meth:`Table.columns`) holding exactly the cells the row-by-row
+reader saw: numpy object arrays, or for a CSV read by pyarrow its text columns
+as :class:`~linkage.readers.columns.Pending` (converted to numpy cells by
+:func:`~linkage.readers.columns.cells` only when a step needs the cells).
 
 A CSV is read with pyarrow's CSV parser (chosen over pandas'
 parser because it keeps every column as compact Arrow text until a column is
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError
-from .columns import remember_arrow
+from .columns import Pending
 from .common import Workbook, cell_text, decode_text
 
 log = logging.getLogger("linkage.readers")
@@ -229,16 +231,16 @@ class CsvTable(Table):
         data = self._load()
         return data if isinstance(data, list) else [list(r.values()) for r in data.to_pylist()]
 
-    def columns(self, positions: list[int]) -> tuple[dict[int, np.ndarray], int]:
+    def columns(self, positions: list[int]) -> tuple[dict[int, Any], int]:
+        """As :meth:`Table.columns`, each column pyarrow parsed left as :class:`Pending` (read its cells with
+        :func:`~linkage.readers.columns.cells`)."""
         data = self._load(positions)
         if isinstance(data, list):
             return Table.columns(self, positions)
-        out = {}
+        out: dict[int, Any] = {}
         for j in positions:
-            if f"c{j}" in data.column_names:
-                col = data.column(f"c{j}").combine_chunks()
-                out[j] = col.to_numpy(zero_copy_only=False).astype(object, copy=False)
-                remember_arrow(out[j], col)
+            if f"c{j}" in data.column_names:  # converted to numpy cells only if a step needs them (columns.cells)
+                out[j] = Pending(data.column(f"c{j}").combine_chunks())
             else:
                 out[j] = np.full(data.num_rows, None, dtype=object)
         return out, data.num_rows
