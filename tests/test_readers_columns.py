@@ -135,6 +135,24 @@ def test_csv_table_cells_are_the_csv_modules(tmp_path, name, encoding):
     assert list(t.blank(np.arange(n))) == [not any(common.cell_text(c) for c in r) for r in below]
 
 
+def test_row_longer_than_a_parser_block_is_read_by_the_fast_parser_too(tmp_path, monkeypatch):
+    seen = []
+    from pyarrow import csv as pacsv
+
+    orig = pacsv.read_csv
+    monkeypatch.setattr(pacsv, "read_csv", lambda *a, **k: seen.append(k["read_options"].block_size) or orig(*a, **k))
+    cell = "7" * 100_000
+    p = tmp_path / "long.csv"
+    short = "1" + ",2" * 59 + "\n"
+    p.write_text("h" + ",h".join(map(str, range(60))) + "\n" + short * 60_000 + ",".join([cell] * 60) + "\n" + short)
+    t = tables.CsvTable.open(p)
+    cols, n = t.columns(list(range(60)))
+    ref = tables._csv_rows(p)[1:]
+    assert all(isinstance(cols[j], C.Pending) for j in range(60))  # read by pyarrow, not the csv module
+    assert n == 60_002 and all(list(C.cells(cols, j)) == [r[j] for r in ref] for j in range(60))
+    assert seen == [tables.CSV_BLOCK_BYTES, tables.CSV_LONG_ROW_BLOCK_BYTES]  # a 6 MB row past the first block: the second try read it
+
+
 def test_fast_and_reference_csv_paths_read_identically(tmp_path, extract_path, monkeypatch):
     """The real extract, with awkward cells added, read through pyarrow and through the csv module."""
     df = pd.read_csv(extract_path, dtype=str, keep_default_na=False)

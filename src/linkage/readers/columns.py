@@ -472,13 +472,17 @@ def _comma_candidates(arr: np.ndarray) -> np.ndarray:
     if not is_str.any():
         return out
     a = _to_arrow(arr) if is_str.all() else pa.array(arr[is_str], type=pa.string())
-    if surely_ascii(a) and surely_without(a, ","):  # ASCII and no comma anywhere (the usual case): no candidate
+    ascii_ = surely_ascii(a)
+    if ascii_ and surely_without(a, ","):  # ASCII and no comma anywhere (the usual case): no candidate
         return out
-    other = pc.invert(pc.string_is_ascii(a))
     if not pc.any(pc.match_substring(a, ",")).as_py():  # no comma at all: no regex needed
-        hit = other
+        if ascii_:
+            return out
+        hit = pc.invert(pc.string_is_ascii(a))
     else:
-        hit = pc.or_(pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,"), other)
+        hit = pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,")
+        if not ascii_:
+            hit = pc.or_(hit, pc.invert(pc.string_is_ascii(a)))
     out[is_str] = hit.to_numpy(zero_copy_only=False)
     return out
 
