@@ -70,20 +70,20 @@ class _Out:
         for column, parts in self.stats.items():
             st = ColumnStats(scale=self._scale.get(column))
             if parts:
-                idx = np.concatenate([p[0] for p in parts])
-                sub = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
                 ok = np.concatenate([p[2] for p in parts])
                 values = np.concatenate([p[3] for p in parts])
+                if ok.all():  # nothing refused: the values' order does not matter (only their count and range)
+                    st.ok = values
+                    out[(self.sheet, column)] = st
+                    continue
+                idx = np.concatenate([p[0] for p in parts])
+                sub = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
                 rown = np.concatenate([p[4] for p in parts])
                 raws = np.concatenate([p[5][0] for p in parts])
                 reasons = np.concatenate([p[5][1] for p in parts])
-                if ok.all():  # nothing refused: the values' order does not matter (only their count and range)
-                    st.ok = values.tolist()
-                    out[(self.sheet, column)] = st
-                    continue
                 order = np.lexsort((sub, idx))
                 ok, values, rown, raws, reasons = ok[order], values[order], rown[order], raws[order], reasons[order]
-                st.ok = values[ok].tolist()
+                st.ok = values[ok]
                 bad = np.zeros(len(ok), dtype=bool)
                 refused = np.flatnonzero(~ok)  # only refused cells have a reason: look at those alone
                 bad[refused] = [r is not None and r.startswith(_BAD_CELL) for r in reasons[refused]]
