@@ -164,6 +164,20 @@ def save_figure(fig: plt.Figure, path: str | Path) -> str:
     return str(path)
 
 
+def show_figure(fig: plt.Figure, path: str | Path) -> str:
+    """Save a stage's figure (:func:`save_figure`), close it and display the saved PNG; return the path.
+
+    The notebook shows the very file the stage wrote, drawn once: ``plt.show()``
+    after saving would draw the figure again for the notebook's own copy.
+    """
+    from IPython.display import Image, display
+
+    saved = save_figure(fig, path)
+    plt.close(fig)
+    display(Image(filename=saved))
+    return saved
+
+
 #: Row groups of the specification curve's indicator panel, in words.
 CHOICE_TEXT = {"family": "Design", "lag": "Timing", "sample_kind": "Sample", "weights": "Weights",
                "exposure": "Staff measure", "dependent": "Patient measure"}
