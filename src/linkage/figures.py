@@ -164,8 +164,8 @@ def save_figure(fig: plt.Figure, path: str | Path) -> str:
     return str(path)
 
 
-def show_figure(fig: plt.Figure, path: str | Path) -> str:
-    """Save a stage's figure (:func:`save_figure`), close it and display the saved PNG; return the path.
+def show_figure(fig: plt.Figure, path: str | Path) -> None:
+    """Save a stage's figure (:func:`save_figure`), close it and display the saved PNG.
 
     The notebook shows the very file the stage wrote, drawn once: ``plt.show()``
     after saving would draw the figure again for the notebook's own copy.
@@ -174,8 +174,7 @@ def show_figure(fig: plt.Figure, path: str | Path) -> str:
 
     saved = save_figure(fig, path)
     plt.close(fig)
-    display(Image(filename=saved))
-    return saved
+    display(Image(filename=saved))  # returns nothing, so the cell shows no path after the figure
 
 
 #: Row groups of the specification curve's indicator panel, in words.
