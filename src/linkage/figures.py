@@ -257,7 +257,10 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     sig = (ok["p_value"] < alpha).to_numpy()
     names = {True: f"p < {alpha:g}", False: "not significant"}
     palette = {names[True]: "#003087", names[False]: "#AEB7BD"}
-    colour = np.where(sig, palette[names[True]], palette[names[False]])
+    from matplotlib.colors import to_rgba
+
+    # one RGBA row per specification: matplotlib would otherwise parse a colour name per mark (~60,000)
+    colour = np.where(sig[:, None], to_rgba(palette[names[True]]), to_rgba(palette[names[False]]))
     top.vlines(x, ok["lo"], ok["hi"], colors=colour, alpha=0.3, linewidth=0.6)
     y = ok[column].to_numpy()
     for test in (True, False):
