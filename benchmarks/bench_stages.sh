@@ -37,8 +37,8 @@ for r in $(seq 1 "$ROUNDS"); do
        "ratio wall $(echo "scale=2; $nw / $ow" | bc) cpu $(echo "scale=2; $nc / $oc" | bc)"
 done
 rm -rf "$NEW/.dvc/cache/runs"  # no run-cache entry from an earlier benchmark: the experiment's stages really run
-keep=$(mktemp -d); cp "$NEW/params.yaml" "$NEW/dvc.lock" "$keep/"  # the finished run, to come back to
-back() { cp "$keep/params.yaml" "$keep/dvc.lock" . && dvc checkout -q; }
+keep=$(mktemp -d); cp -r "$NEW/params.yaml" "$NEW/dvc.lock" "$NEW/metrics" "$NEW/plots" "$keep/"  # the finished run
+back() { rm -rf metrics plots && cp -r "$keep"/* . && dvc checkout -q; }  # back to it (metrics and plots are not cached)
 l0=$(load); read -r ew ec < <(timed "$NEW" "$NEW_VENV" "$NEW_PYTHONPATH" dvc exp run -q -S model.lag=1)
 echo "dvc exp run -S model.lag=1 from the finished run: wall ${ew}s cpu ${ec}s (load ${l0}->$(load)); nproc $(nproc)"
 # the same experiment again from the same start, each line of DVC's output with the seconds since it began,
