@@ -70,6 +70,38 @@ class Series:
         """Whether any shown value has a sampling-error range (known only for percentages and 0-10 scores)."""
         return any(p.low is not None for p in self.points)
 
+    @property
+    def table(self) -> list[TableRow]:
+        """The rows of the page's table of values, numbers formatted here once rather than one template call each."""
+        return [table_row(p, self.places) for p in self.points]
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One survey year of a trust page's table, as printed: ``value`` is None for a value not shown."""
+
+    year: int
+    value: str | None
+    range: str
+    base: str
+    peers: str
+    n: str
+
+
+def table_row(p: Point, places: int) -> TableRow:
+    """``p`` as the table prints it: its value, range and base, and the peers' middle half and count (or '-')."""
+    value = rng = base = ""
+    if p.value is not None:
+        value = fixed(float(p.value), places)
+        rng = (f"{fixed(float(p.low), places)} to {fixed(float(p.high), places)}" if p.low is not None
+               else "not available")
+        base = fixed(float(p.base), 0) if p.base is not None else "not published"
+    peers, n = "-", "-"
+    if p.peers:
+        peers = f"{fixed(float(p.peers['p25']), places)} to {fixed(float(p.peers['p75']), places)}"
+        n = fixed(float(p.peers["n"]), 0)
+    return TableRow(p.year, None if p.value is None else value, rng, base, peers, n)
+
 
 @dataclass
 class TrustPage:
