@@ -106,3 +106,22 @@ def test_a_step_page_loads_no_site_builder():
     assert "linkage.site" in mods and "linkage.site.build" not in mods
     assert not {m for m in mods if m.split(".")[-1] in ("summary", "trusts", "charts", "board")}
     assert "linkage.site.build" in sourcegraph.closure({"linkage.stages.report"})
+
+
+def test_an_installed_copy_without_a_checkout_is_refused_by_name(tmp_path, monkeypatch):
+    """A non-editable install (the package in site-packages, no src/ in the project) has no code to fingerprint."""
+    from linkage import codeprint
+    from linkage.errors import LinkageError
+
+    installed = tmp_path / "venv" / "lib" / "python3.11" / "site-packages" / "linkage" / "codeprint.py"
+    monkeypatch.setattr(codeprint, "__file__", str(installed))
+    project = tmp_path / "project"
+    project.mkdir()
+    assert codeprint.code_root(project) is None
+    with pytest.raises(LinkageError, match=r"site-packages/linkage, an installed copy.*pip install -e"):
+        write_code_prints(project)
+    assert not (project / ".linkage").exists()  # refused before anything is written
+    # the same folder with its own checkout is fingerprinted as before
+    shutil.copytree(REPO / "src" / "linkage", project / "src" / "linkage", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "notebooks", project / "notebooks")
+    assert codeprint.code_root(project) == project.resolve()

@@ -2,10 +2,14 @@
 
 Every stage's command is ``linkage stage NAME``: one process that validates
 params.yaml, executes the stage's notebook with its params section injected
-and renders it (see ``linkage.runner``).  The first stage, ``params``,
-depends on the whole of params.yaml, so an invalid file stops ``dvc repro``
-and ``dvc exp run`` before any other stage removes or writes an output; its
-one output never changes, so it does not make later stages re-run.
+and renders it (see ``linkage.runner``).  The first stage, ``params``, always
+runs and validates the whole of params.yaml, so an invalid file stops ``dvc
+repro`` and ``dvc exp run`` before any other stage removes or writes an
+output; its outputs change only when what a stage reads changes, so it does not
+make later stages re-run.  It declares no params of its own: DVC would copy the
+whole of params.yaml into ``dvc.lock`` for it and re-parse that copy at every
+lock update, and ``dvc exp show`` / ``dvc params diff`` list every key of
+params.yaml without it.
 
 Each stage's code dependencies are derived, not listed: the import closure of
 its stage module, of its notebook's imports and of the runner, plus the package
@@ -32,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from linkage.paths import NOTEBOOKS, PARAMS_FILE, STAGES, Stage, code_print  # noqa: E402
+from linkage.paths import NOTEBOOKS, STAGES, Stage, code_print  # noqa: E402
 
 
 def _items(paths: list[str], indent: int = 6) -> list[str]:
@@ -56,8 +60,8 @@ def stage_block(stage: Stage) -> list[str]:
     else:  # its notebook and code: the fingerprint the params stage writes (linkage.codeprint)
         deps = [str(code_print(stage.name)), *(str(p) for p in stage.deps.values())]
         lines += ["    deps:", *_items(list(dict.fromkeys(deps)))]
-    lines += ["    params:"]
-    lines += [f"      - {PARAMS_FILE}:"] if stage.name == "params" else _items([stage.section, *stage.params])
+    if stage.name != "params":
+        lines += ["    params:", *_items([stage.section, *stage.params])]
     outs = [str(p) for p in stage.outs.values()]
     if stage.outs or stage.notebook:
         lines += ["    outs:"]

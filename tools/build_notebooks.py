@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from linkage.figures import save_figure
+from linkage.figures import show_figure
 from linkage.notebook import show_provenance, stage_params
 
 plt.style.use("seaborn-v0_8-whitegrid")
@@ -94,8 +94,7 @@ def by_year_figure(kind: str) -> str:
         't = res.tidy\n'
         'display(t.groupby(["year", "measure"])["org_code"].nunique().unstack(fill_value=0))\n'
         f'ax = figures.measure_by_year(t, P.{kind}.measures[0])\n'
-        'save_figure(ax.figure, stage.STAGE.figure)\n'
-        'plt.show()'
+        'show_figure(ax.figure, stage.STAGE.figure)'
     )
 
 
@@ -111,7 +110,7 @@ def link_nb() -> nbf.NotebookNode:
         code('res = stage.run(P)\ndisplay(Markdown(figures.link_summary(res.metrics)))'),
         md("## Panel balance\n\nHow many trusts have both a staff and a patient measure in each year; in the figure "
            "each row is a trust and each column a survey year."),
-        code('display(stage.balance_by_year(res.balance))\nax = link.plot_balance(res.balance)\nsave_figure(ax.figure, stage.STAGE.figure)\nplt.show()'),
+        code('display(stage.balance_by_year(res.balance))\nax = link.plot_balance(res.balance)\nshow_figure(ax.figure, stage.STAGE.figure)'),
         md("## Linkage audit\n\nEvery input row is matched, merged into a successor, or excluded with a reason. "
            "The totals reconcile: rows in = matched + merged + excluded."),
         code('display(link.audit_summary(res.audit))\n'
@@ -138,7 +137,7 @@ def model_nb() -> nbf.NotebookNode:
         code(setup("model", "model", "from linkage import figures, models")),
         code('run = stage.run(P)\ndisplay(Markdown(models.plain_language(run)))'),
         md("## Headline estimate and how the design matters"),
-        code('display(Markdown(run.convention))\nax = figures.plot_comparison(run)\nsave_figure(ax.figure, stage.STAGE.figure)\nplt.show()\ndisplay(run.comparison)'),
+        code('display(Markdown(run.convention))\nax = figures.plot_comparison(run)\nshow_figure(ax.figure, stage.STAGE.figure)\ndisplay(run.comparison)'),
         md("## Temporal precedence: lags, reverse direction, placebo leads"),
         code('display(figures.direction_table(run))\ndisplay(pd.DataFrame([run.hausman]).T.rename(columns={0: "Hausman FE vs RE"}))'),
         md("## Reliability and power\n\nHow reliable each trust-level measure is given its respondents, and the "
@@ -210,7 +209,7 @@ def multiverse_nb() -> nbf.NotebookNode:
            "significant. The dots below mark each specification's choices, so a band of dots at one end shows "
            "which choice drives the estimate. Red triangles are the headline specifications bootstrapped below."),
         code('fig = figures.specification_curve(run.table, P.multiverse.alpha)\n'
-             'save_figure(fig, stage.STAGE.figure)\nplt.show()'),
+             'show_figure(fig, stage.STAGE.figure)'),
         md("## The pre-specified inferential curve and its falsification checks\n\n"
            "Only the designs declared in `multiverse.inferential_families` at `inferential_lags` (by default the "
            "within-trust designs at the same year and one year before) count as evidence. Placebo leads (staff "

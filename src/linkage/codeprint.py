@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .errors import LinkageError
 from .files import sha256_of
 from .paths import CODE_CACHE, NOTEBOOKS, STAGES, code_print
 
@@ -108,6 +109,12 @@ def write_code_prints(root: str | Path = ".") -> dict[str, list[str]]:
     as a changed ``.linkage/code/<stage>.json``, named file by file.
     """
     root = Path(root)
+    if code_root(root) is None:
+        raise LinkageError(
+            f"the linkage package runs from {Path(__file__).resolve().parent}, an installed copy with no source "
+            "checkout: each stage depends on a fingerprint of the code it runs, and an installed copy has none to "
+            "fingerprint. Install the workbench from its checkout in editable mode (`pip install -e <checkout>`, "
+            "as scripts/bootstrap.sh does) or run from the checkout itself.")
     files_before, sources_before = _last_run(root)
     changed = {}
     for name, doc in code_prints(root).items():

@@ -164,6 +164,19 @@ def save_figure(fig: plt.Figure, path: str | Path) -> str:
     return str(path)
 
 
+def show_figure(fig: plt.Figure, path: str | Path) -> None:
+    """Save a stage's figure (:func:`save_figure`), close it and display the saved PNG.
+
+    The notebook shows the very file the stage wrote, drawn once: ``plt.show()``
+    after saving would draw the figure again for the notebook's own copy.
+    """
+    from IPython.display import Image, display
+
+    saved = save_figure(fig, path)
+    plt.close(fig)
+    display(Image(filename=saved))  # returns nothing, so the cell shows no path after the figure
+
+
 #: Row groups of the specification curve's indicator panel, in words.
 CHOICE_TEXT = {"family": "Design", "lag": "Timing", "sample_kind": "Sample", "weights": "Weights",
                "exposure": "Staff measure", "dependent": "Patient measure"}
@@ -244,7 +257,10 @@ def specification_curve(table: pd.DataFrame, alpha: float = 0.05, *, column: str
     sig = (ok["p_value"] < alpha).to_numpy()
     names = {True: f"p < {alpha:g}", False: "not significant"}
     palette = {names[True]: "#003087", names[False]: "#AEB7BD"}
-    colour = np.where(sig, palette[names[True]], palette[names[False]])
+    from matplotlib.colors import to_rgba
+
+    # one RGBA row per specification: matplotlib would otherwise parse a colour name per mark (~60,000)
+    colour = np.where(sig[:, None], to_rgba(palette[names[True]]), to_rgba(palette[names[False]]))
     top.vlines(x, ok["lo"], ok["hi"], colors=colour, alpha=0.3, linewidth=0.6)
     y = ok[column].to_numpy()
     for test in (True, False):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..estimation import run_starts, scaling_arrays, within_sd
+from ..estimation.distributions import norm_ppf, norm_sf, t_ppf, t_sf
 from ..params.multiverse import MultiverseParams
 from ..vocab import MODERATOR_COLUMN, family_entry
 from ._families import Block, FamilyFit, moderated_fits
@@ -387,8 +387,8 @@ def _inference_columns(table: pd.DataFrame, alpha: float) -> None:
         stat = np.where(ok, est / se, np.nan)
     normal = ~np.isfinite(df)
     dfs = np.where(normal | ~ok, 1.0, df)
-    p = np.where(normal, 2 * stats.norm.sf(np.abs(stat)), 2 * stats.t.sf(np.abs(stat), dfs))
-    q = np.where(normal, stats.norm.ppf(1 - alpha / 2), stats.t.ppf(1 - alpha / 2, dfs))
+    p = np.where(normal, 2 * norm_sf(np.abs(stat)), 2 * t_sf(np.abs(stat), dfs))
+    q = np.where(normal, norm_ppf(1 - alpha / 2), t_ppf(1 - alpha / 2, dfs))
     table["statistic"] = stat
     table["p_value"] = np.where(ok, p, np.nan)
     table["ci_low"] = np.where(ok, est - q * se, np.nan)
@@ -396,7 +396,7 @@ def _inference_columns(table: pd.DataFrame, alpha: float) -> None:
     ie, ise = table["interaction_estimate"].to_numpy(dtype=float), table["interaction_std_error"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         istat = np.abs(ie / ise)
-    ip = np.where(normal, 2 * stats.norm.sf(istat), 2 * stats.t.sf(istat, dfs))
+    ip = np.where(normal, 2 * norm_sf(istat), 2 * t_sf(istat, dfs))
     table["interaction_p_value"] = np.where(ok & np.isfinite(istat), ip, np.nan)
     for c in ("estimate", "std_error", "df", "cov_factor", "sd_exposure", "sd_dependent", "sd_exposure_within",
               "sd_dependent_within", "moderator_centre", "moderator_sd", "interaction_estimate", "interaction_std_error"):

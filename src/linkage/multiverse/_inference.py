@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
+from ..estimation.distributions import norm_ppf, t_ppf
 from ._bootstrap import boot_t
 
 
@@ -109,8 +109,8 @@ def joint_test(est: np.ndarray, p: np.ndarray, df: np.ndarray, d_null: np.ndarra
         Observed values, their null means and the share of null draws at least as extreme
         (the joint-test p-values).
     """
-    crit = np.where(np.isfinite(df), stats.t.ppf(1 - alpha / 2, np.where(np.isfinite(df), df, 1.0)),
-                    stats.norm.ppf(1 - alpha / 2))
+    crit = np.where(np.isfinite(df), t_ppf(1 - alpha / 2, np.where(np.isfinite(df), df, 1.0)),
+                    norm_ppf(1 - alpha / 2))
     sign = 1.0 if np.median(est) >= 0 else -1.0
     sig_obs = p < alpha
     n_sig = int(sig_obs.sum())

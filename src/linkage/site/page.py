@@ -16,7 +16,7 @@ from typing import Any
 from ..paths import MANIFEST, REPORTS, STAGES
 from .design import site_title, source_of, sources_read
 from .provenance import source_version, stage_of_notebook, stage_sources
-from .steps import STEPS, Step, notebook_body
+from .steps import STEPS, Step, notebook_body, template_cache
 from .words import fixed
 
 SITE_TITLE = site_title({}, None)
@@ -36,7 +36,8 @@ def _environment() -> Any:
 
     folder = resources.files("linkage.site") / "templates"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             bytecode_cache=template_cache())
     env.globals["fmt"] = lambda x, places: fixed(float(x), places)
     env.globals["css"] = (folder / "site.css").read_text(encoding="utf-8")
     env.tests["multi_year"] = lambda points: sum(p.value is not None for p in points) > 1

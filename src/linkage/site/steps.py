@@ -81,6 +81,19 @@ def stable_outputs(nb: Any) -> Any:
     return nb
 
 
+def template_cache() -> Any:
+    """Jinja's compiled-template cache, shared by every stage process (and by the site's own templates).
+
+    Jinja's own per-user folder in the temporary directory (created private,
+    refused if another user owns it); an entry is keyed by the template's name
+    and a hash of its source and holds only the compiled code, so an edited
+    template is compiled afresh and a removed cache costs one compile.
+    """
+    import jinja2
+
+    return jinja2.FileSystemBytecodeCache()
+
+
 def notebook_body(nb: Any, alt: str) -> tuple[str, str]:
     """``(first heading, body HTML)`` of an executed notebook (node or path): inputs hidden, no scripts, alt text set."""
     import nbformat
@@ -94,6 +107,7 @@ def notebook_body(nb: Any, alt: str) -> tuple[str, str]:
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, anchor_link_text="")
     exporter.log.setLevel("ERROR")  # missing alt text is filled in below, not a warning
+    exporter.environment.bytecode_cache = template_cache()  # each stage is a new process: compile the templates once
     html, _ = exporter.from_notebook_node(nb)
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(["script", "link", "iframe"]):
