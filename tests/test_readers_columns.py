@@ -131,8 +131,26 @@ def test_csv_table_cells_are_the_csv_modules(tmp_path, name, encoding):
     below = ref[t.header_at + 1:]
     assert n == len(below)
     for j in range(width + 1):
-        assert list(cols[j]) == [r[j] if j < len(r) else None for r in below]
+        assert list(C.cells(cols, j)) == [r[j] if j < len(r) else None for r in below]  # cells converted as needed
     assert list(t.blank(np.arange(n))) == [not any(common.cell_text(c) for c in r) for r in below]
+
+
+def test_row_longer_than_a_parser_block_is_read_by_the_fast_parser_too(tmp_path, monkeypatch):
+    seen = []
+    from pyarrow import csv as pacsv
+
+    orig = pacsv.read_csv
+    monkeypatch.setattr(pacsv, "read_csv", lambda *a, **k: seen.append(k["read_options"].block_size) or orig(*a, **k))
+    cell = "7" * 100_000
+    p = tmp_path / "long.csv"
+    short = "1" + ",2" * 59 + "\n"
+    p.write_text("h" + ",h".join(map(str, range(60))) + "\n" + short * 60_000 + ",".join([cell] * 60) + "\n" + short)
+    t = tables.CsvTable.open(p)
+    cols, n = t.columns(list(range(60)))
+    ref = tables._csv_rows(p)[1:]
+    assert all(isinstance(cols[j], C.Pending) for j in range(60))  # read by pyarrow, not the csv module
+    assert n == 60_002 and all(list(C.cells(cols, j)) == [r[j] for r in ref] for j in range(60))
+    assert seen == [tables.CSV_BLOCK_BYTES, tables.CSV_LONG_ROW_BLOCK_BYTES]  # a 6 MB row past the first block: the second try read it
 
 
 def test_fast_and_reference_csv_paths_read_identically(tmp_path, extract_path, monkeypatch):
@@ -296,6 +314,38 @@ def test_long_columns_of_plain_numbers_parse_as_float_does():
             values, reasons = C.parse_numbers(a, marks, scale)
             got = [(None if np.isnan(v) else float(v), r) for v, r in zip(values, reasons, strict=True)]
             assert got == [common.parse_number(v, marks, scale) for v in a]
+
+
+def test_columns_of_bare_numbers_cast_whole_parse_as_float_does():
+    """A column whose every cell pyarrow's cast reads (no spaces, no marks): the one-cast path, including the
+    cells it reads as non-finite (nan, inf, too big), which go to the reference function."""
+    rng = np.random.default_rng(11)
+    bare = ["1.", ".5", "+2.25", "-0", "1e-400", "1e308", "1e309", "4.9e-324", "00012", "1E5", "-.5e-3",
+            "0.1000000000000000055511151231257827", "9007199254740993", "123456789" * 5, "nan", "NaN", "inf", "-inf",
+            "Infinity", "-INFINITY", "1e400"]
+    cells = bare + [repr(float(x)) for x in rng.normal(0, 1e3, 300)] + [f"{x:.3f}" for x in rng.uniform(0, 120, 300)]
+    assert C._cast_all(C._to_arrow(_arr(cells))) is not None  # the path under test is taken
+    for marks in MARKS + [{"nan", "inf"}]:
+        for scale in (None, "percent", "proportion"):
+            a = _long(cells, 1500)
+            values, reasons = C.parse_numbers(a, marks, scale)
+            got = [(None if np.isnan(v) else float(v), r) for v, r in zip(values, reasons, strict=True)]
+            assert got == [common.parse_number(v, marks, scale) for v in a]
+
+
+def test_byte_screens_of_text_columns_agree_with_the_cells():
+    import pyarrow as pa
+
+    for cells, ascii_, comma in ((["a", "b,c"], True, True), (["é", "x"], False, False), (["", ""], True, False),
+                                 ([], True, False)):
+        a = pa.array(cells, type=pa.string())
+        assert C.surely_ascii(a) is ascii_ and C.surely_without(a, ",") is not comma
+    sliced = pa.array(["é,", "ab"], type=pa.string()).slice(1)  # the buffer holds bytes outside the slice:
+    assert not C.surely_ascii(sliced) and not C.surely_without(sliced, ",")  # "not known", never a wrong yes
+    arr = _long(["1,5", "2", "3,25"], 1500)  # decimal commas in an ASCII column are still found
+    data = {0: arr}
+    assert C.normalise_decimal_commas(data, [0], file="f.csv")
+    assert list(data[0][:3]) == ["1.5", "2", "3.25"]
 
 
 def test_pyarrow_built_string_columns_are_pandas_string_arrays():

@@ -228,9 +228,10 @@ class Catalogue:
             hit = found[which] & todo
             out[hit] = rule["kind"]
             todo &= ~hit
-        if todo.any():
-            by_text = {g: self._group_kind(g) for g in groups[todo].unique()}
-            out[todo] = groups[todo].map(by_text).to_numpy(dtype=object)
+        if todo.any():  # each distinct group text looked up once, then spread by its factor codes
+            which_g, texts = pd.factorize(groups[todo].to_numpy(dtype=object))
+            kinds = np.array([self._group_kind(g) for g in texts] + [None], dtype=object)[:-1]
+            out[todo] = kinds[which_g]
         return out
 
     def rollup_targets(self, org_codes: Any) -> pd.Series:
@@ -243,13 +244,15 @@ class Catalogue:
         if not self.rollups or given.empty:
             return pd.Series([None] * len(given), index=given.index, dtype=object)
         rules = [(re.compile(r["pattern"]), r["into"]) for r in self.rollups]
-        found = {}
-        distinct = np.asarray(given.unique(), dtype=object).tolist()
-        for c in distinct:  # distinct codes (their text as str() gives it), without converting the column
-            for rx, into in rules:
-                if rx.fullmatch(str(c)):
-                    found[str(c)] = into
-                    break
+        found: dict[str, str] = {}
+        # distinct codes (their text as str() gives it), without converting the column; each rule takes the
+        # codes it matches that no earlier rule took (filter runs the match in C, without a Python loop)
+        left = list(dict.fromkeys(map(str, np.asarray(given.unique(), dtype=object).tolist())))
+        for rx, into in rules:
+            hits = list(filter(rx.fullmatch, left))
+            if hits:
+                found.update(dict.fromkeys(hits, into))
+                left = [c for c in left if c not in found]
         if not found:
             return pd.Series([None] * len(given), index=given.index, dtype=object)
         codes = given.astype(object)

@@ -47,6 +47,51 @@ def remember_arrow(arr: np.ndarray, arrow: Any) -> None:
     _ARROW[key] = (weakref.ref(arr, lambda _r, k=key: _ARROW.pop(k, None)), arrow)
 
 
+class Pending:
+    """A column of text cells not yet turned into a numpy array (its pyarrow array, from the CSV parser):
+    :func:`cells` converts it when a step needs the cells; a column of bare numbers is parsed from it
+    directly (:func:`parse_column`), so its cells never become Python strings.  Anything else that tries to
+    index it fails loudly."""
+
+    __slots__ = ("arrow",)
+
+    def __init__(self, arrow: Any) -> None:
+        self.arrow = arrow
+
+    def __len__(self) -> int:
+        return len(self.arrow)
+
+
+def cells(data: dict, key: Any) -> np.ndarray:
+    """The cells of column ``key`` of ``data`` as a numpy object array (a :class:`Pending` column converted
+    once, in place, its pyarrow twin remembered)."""
+    col = data[key]
+    if isinstance(col, Pending):
+        arr = col.arrow.to_numpy(zero_copy_only=False).astype(object, copy=False)
+        remember_arrow(arr, col.arrow)
+        data[key] = col = arr
+    return col
+
+
+def text_arrow(data: dict, key: Any) -> Any | None:
+    """The pyarrow text array of column ``key`` (pending, or converted with a twin), or None."""
+    col = data[key]
+    return col.arrow if isinstance(col, Pending) else arrow_of(col)
+
+
+def parse_column(data: dict, key: Any, idx: np.ndarray | None, marks: set[str],
+                 scale: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_numbers` of the cells of column ``key`` (rows ``idx``, None: all), by one cast of its pyarrow
+    text when every cell is a finite bare number (the cells are then never converted), else cell-wise."""
+    text = text_arrow(data, key) if idx is None else None
+    if text is not None and not _numeric_marks(marks):
+        f = _cast_all(text)
+        if f is not None and np.isfinite(f).all():
+            return f, np.full(len(f), None, dtype=object)
+    arr = cells(data, key)
+    return parse_numbers(arr if idx is None else arr[idx], marks, scale)
+
+
 def _to_arrow(arr: np.ndarray) -> Any:
     """``arr`` (text cells only) as a pyarrow string array."""
     import pyarrow as pa
@@ -58,8 +103,37 @@ def _to_arrow(arr: np.ndarray) -> Any:
 
 
 def _all_str(arr: np.ndarray) -> bool:
-    """Whether every cell is text (checked in C: the usual case for a CSV column)."""
-    return len(arr) > 0 and pd.api.types.infer_dtype(arr, skipna=False) == "string"
+    """Whether every cell is text (checked in C: the usual case for a CSV column; known at once for a column
+    with a pyarrow twin without nulls, as the CSV parser's are)."""
+    if not len(arr):
+        return False
+    twin = arrow_of(arr)
+    if twin is not None and twin.null_count == 0:
+        return True
+    return pd.api.types.infer_dtype(arr, skipna=False) == "string"
+
+
+def _text_bytes(a: Any) -> np.ndarray | None:
+    """The bytes of a pyarrow text array's character buffer (every cell's bytes, and possibly more when the
+    array is a slice), or None when it has none or is not a plain array."""
+    import pyarrow as pa
+
+    if not isinstance(a, pa.Array) or not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+        return None
+    buf = a.buffers()[2]
+    return np.zeros(0, dtype=np.uint8) if buf is None else np.frombuffer(buf, dtype=np.uint8)
+
+
+def surely_ascii(a: Any) -> bool:
+    """Whether every cell of pyarrow text array ``a`` is ASCII, from its bytes (False: not known)."""
+    raw = _text_bytes(a)
+    return raw is not None and (not len(raw) or int(raw.max()) < 0x80)
+
+
+def surely_without(a: Any, char: str) -> bool:
+    """Whether no cell of pyarrow text array ``a`` holds the ASCII character ``char`` (False: not known)."""
+    raw = _text_bytes(a)
+    return raw is not None and not (raw == ord(char)).any()
 
 
 def all_text(arr: np.ndarray) -> bool:
@@ -107,7 +181,10 @@ def _strip_arrow(arr: np.ndarray) -> np.ndarray:
     trimmed twin remembered, so later whole-column steps on it skip converting it again)."""
     import pyarrow.compute as pc
 
-    trimmed = pc.utf8_trim(_to_arrow(arr), characters=PY_WHITESPACE)
+    a = _to_arrow(arr)
+    trimmed = pc.utf8_trim(a, characters=PY_WHITESPACE)
+    if pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(a))).as_py() is not False:
+        return arr  # nothing trimmed from any cell (trimming only shortens): the cells are their own texts
     out = trimmed.to_numpy(zero_copy_only=False)
     if out.dtype != object:
         out = out.astype(object)
@@ -122,7 +199,7 @@ def upper(texts_: np.ndarray) -> np.ndarray:
     if not _all_str(texts_):
         return pd.Series(texts_, dtype=object).str.upper().to_numpy(dtype=object)
     a = _to_arrow(texts_)
-    if not pc.all(pc.string_is_ascii(a)).as_py():
+    if not surely_ascii(a) and not pc.all(pc.string_is_ascii(a)).as_py():
         return np.array([v.upper() for v in texts_] + [None], dtype=object)[:-1]
     up = pc.ascii_upper(a)
     out = up.to_numpy(zero_copy_only=False).astype(object, copy=False)
@@ -225,12 +302,39 @@ def _parse_text(arr: np.ndarray, idx: np.ndarray, marks: set[str], scale: str | 
         plain = np.zeros(len(idx), dtype=bool)
     else:
         text = _to_arrow(arr) if whole else pa.array(cells, type=pa.string())
+        f = _cast_all(text)
+        if f is not None:  # every cell a bare number (the usual column): no regex needed
+            bad = ~np.isfinite(f)
+            values[idx[~bad]] = f[~bad]
+            for i in idx[bad]:
+                values[i], reasons[i] = _one(arr[i], marks, scale)
+            return
         plain = pc.match_substring_regex(text, _PLAIN_CELL).to_numpy(zero_copy_only=False)
     f = _plain_floats(cells, plain, text)
     bad = ~np.isfinite(f)
     values[idx[plain][~bad]] = f[~bad]
     for i in np.concatenate([idx[plain][bad], idx[~plain]]):
         values[i], reasons[i] = _one(arr[i], marks, scale)
+
+
+def _cast_all(text: Any) -> np.ndarray | None:
+    """pyarrow's cast of a whole text column to float64, or None when some cell is not a bare number.
+
+    The cast accepts a sign, digits, one point and an exponent, and no
+    spaces: a plain cell (:data:`_PLAIN_CELL`) without the spaces, so what it
+    gives is ``float`` of the cell.  It also reads ``nan``, ``inf`` and
+    ``infinity`` (any case), and numbers too big for a double as infinite:
+    non-finite results, which the caller hands to the reference function.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(text) or text.null_count:
+        return None
+    try:
+        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _plain_floats(cells: np.ndarray, plain: np.ndarray, text: Any) -> np.ndarray:
@@ -269,7 +373,9 @@ def _candidates(texts_: np.ndarray, prefix: str) -> np.ndarray:
     import pyarrow.compute as pc
 
     a = _to_arrow(texts_)
-    hit = pc.or_(pc.match_substring_regex(a, f"^(?:{prefix})", ignore_case=True), pc.invert(pc.string_is_ascii(a)))
+    hit = pc.match_substring_regex(a, f"^(?:{prefix})", ignore_case=True)
+    if not surely_ascii(a):
+        hit = pc.or_(hit, pc.invert(pc.string_is_ascii(a)))
     return hit.to_numpy(zero_copy_only=False)
 
 
@@ -314,7 +420,10 @@ def normalise_decimal_commas(data: dict[Any, np.ndarray], positions: list[Any], 
 
     comma = point = None
     for order, j in enumerate(positions):  # a decimal comma needs a digit before a comma: screen in C first
-        arr = data[j]
+        text = text_arrow(data, j)
+        if text is not None and surely_ascii(text) and surely_without(text, ","):
+            continue  # no candidate (the usual column), known without converting it
+        arr = cells(data, j)
         cand = np.flatnonzero(_comma_candidates(arr))
         for i in cand:
             if _UNAMBIGUOUS_COMMA.match(arr[i].strip()):
@@ -325,7 +434,7 @@ def normalise_decimal_commas(data: dict[Any, np.ndarray], positions: list[Any], 
         return False
     stripped = {}
     for order, j in enumerate(positions):
-        arr = data[j]
+        arr = cells(data, j)
         is_str = _is_str(arr)
         if not is_str.any():
             continue
@@ -363,11 +472,17 @@ def _comma_candidates(arr: np.ndarray) -> np.ndarray:
     if not is_str.any():
         return out
     a = _to_arrow(arr) if is_str.all() else pa.array(arr[is_str], type=pa.string())
-    other = pc.invert(pc.string_is_ascii(a))
-    if not pc.any(pc.match_substring(a, ",")).as_py():  # no comma at all (the usual case): no regex needed
-        hit = other
+    ascii_ = surely_ascii(a)
+    if ascii_ and surely_without(a, ","):  # ASCII and no comma anywhere (the usual case): no candidate
+        return out
+    if not pc.any(pc.match_substring(a, ",")).as_py():  # no comma at all: no regex needed
+        if ascii_:
+            return out
+        hit = pc.invert(pc.string_is_ascii(a))
     else:
-        hit = pc.or_(pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,"), other)
+        hit = pc.match_substring_regex(a, r"^[\s\x0b\x1c-\x1f]*[-+]?[0-9][^,]*,")
+        if not ascii_:
+            hit = pc.or_(hit, pc.invert(pc.string_is_ascii(a)))
     out[is_str] = hit.to_numpy(zero_copy_only=False)
     return out
 

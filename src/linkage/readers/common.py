@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import __version__
@@ -603,11 +604,14 @@ def column_problem(st: ColumnStats) -> str | None:
     """
     n_bad, n_ok = len(st.bad), len(st.ok)
     if n_bad >= MIN_BAD_CELLS and n_bad >= n_ok:
-        cause = _likely_cause(st.scale, st.ok, st.bad)
+        cause = _likely_cause(st.scale, np.asarray(st.ok, dtype=np.float64).tolist(), st.bad)
         return f"{n_bad} of {n_bad + n_ok} non-blank cells could not be used ({st.bad[0][2]}): {cause}"
-    if st.scale == "percent" and n_ok >= 10 and 0 < max(st.ok) <= 1.0:
-        return (f"all {n_ok} values lie between {min(st.ok):g} and {max(st.ok):g}: looks like proportions (0-1), "
-                "expected percentages (0-100); declare scale: proportion")
+    if st.scale == "percent" and n_ok >= 10:
+        ok = np.asarray(st.ok, dtype=np.float64)  # a list, or the numpy array of a column read whole
+        lo, hi = float(ok.min()), float(ok.max())
+        if 0 < hi <= 1.0:
+            return (f"all {n_ok} values lie between {lo:g} and {hi:g}: looks like proportions (0-1), "
+                    "expected percentages (0-100); declare scale: proportion")
     return None
 
 
@@ -618,7 +622,7 @@ class ColumnStats:
     """What one column of one sheet gave: parsed values and cells refused as unparseable or out of range."""
 
     scale: str | None = None
-    ok: list[float] = field(default_factory=list)
+    ok: list[float] | np.ndarray = field(default_factory=list)  # a column read whole keeps a float64 array
     bad: list[tuple[int | None, str, str]] = field(default_factory=list)  # (row, raw, reason)
 
 

@@ -290,6 +290,19 @@ def _compute(spec: Computed, values: list[Any], marks: set[str]) -> Any:
     return nums[0] / nums[1] if nums[1] != 0 else None
 
 
+def _contract_tidy(tidy: Any) -> Any:
+    """``coerce_tidy(tidy)`` (an empty frame for None), skipped when ``tidy`` already has the contract's
+    columns, in order, with its dtypes and a plain row index (as :func:`read_rows` builds it)."""
+    if tidy is None:
+        return empty_tidy()
+    want = empty_tidy()
+    index = tidy.index
+    if (list(tidy.columns) == list(want.columns) and list(tidy.dtypes) == list(want.dtypes)
+            and type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1):
+        return tidy
+    return coerce_tidy(tidy)
+
+
 @dataclass
 class _Keys:
     """Column positions and fixed values used for every row of one extract."""
@@ -358,14 +371,14 @@ def read(path: Path, ftype: str, mapping: Mapping, catalogue: Catalogue, *,
         if name in cols:
             raise InputFileError(f"computed column {name!r} of mapping {mapping.id!r} has the name of a column "
                                  "of the file; give it another name", file=path.name, sheet=table.sheet, column=name)
-        data[name] = columns.compute(spec.op, [data[cols[c]] for c in spec.inputs], marks)
+        data[name] = columns.compute(spec.op, [columns.cells(data, cols[c]) for c in spec.inputs], marks)
         cols[name] = name
     targets = [(name, m.scale, m.value, cols[m.value], cols[m.base] if m.base else None)
                for name, m in mapping.measures.items()]
     tidy, quarantine, orgs, audit, years = read_rows(table, data, n, keys, targets, mapping, catalogue, marks,
                                                      path.name)
     kinds = "+".join(sorted(mapping.sides(catalogue)))
-    return ReadResult(tidy=coerce_tidy(tidy) if tidy is not None else empty_tidy(),
+    return ReadResult(tidy=_contract_tidy(tidy),
                       quarantine=quarantine if quarantine is not None else empty_quarantine(),
                       rollups=None, orgs=orgs, layout=f"extract:{mapping.id}",
                       kind=kinds, file_year=max(years) if years else None, names=audit)

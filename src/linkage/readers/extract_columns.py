@@ -70,17 +70,23 @@ class _Out:
         for column, parts in self.stats.items():
             st = ColumnStats(scale=self._scale.get(column))
             if parts:
-                idx = np.concatenate([p[0] for p in parts])
-                sub = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
                 ok = np.concatenate([p[2] for p in parts])
                 values = np.concatenate([p[3] for p in parts])
+                if ok.all():  # nothing refused: the values' order does not matter (only their count and range)
+                    st.ok = values
+                    out[(self.sheet, column)] = st
+                    continue
+                idx = np.concatenate([p[0] for p in parts])
+                sub = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
                 rown = np.concatenate([p[4] for p in parts])
                 raws = np.concatenate([p[5][0] for p in parts])
                 reasons = np.concatenate([p[5][1] for p in parts])
                 order = np.lexsort((sub, idx))
                 ok, values, rown, raws, reasons = ok[order], values[order], rown[order], raws[order], reasons[order]
-                st.ok = values[ok].tolist()
-                bad = np.array([r is not None and r.startswith(_BAD_CELL) for r in reasons], dtype=bool) & ~ok
+                st.ok = values[ok]
+                bad = np.zeros(len(ok), dtype=bool)
+                refused = np.flatnonzero(~ok)  # only refused cells have a reason: look at those alone
+                bad[refused] = [r is not None and r.startswith(_BAD_CELL) for r in reasons[refused]]
                 st.bad = [(int(r), str(w), str(why)) for r, w, why in zip(rown[bad], raws[bad], reasons[bad],
                                                                           strict=True)]
             out[(self.sheet, column)] = st
@@ -123,8 +129,8 @@ def _org_codes(out: _Out, data: dict, n: int, rown: np.ndarray, k: _Keys, mappin
                table: Any, audit: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """Each row's organisation code and whether the row goes on (blank, summary and unmatched rows quarantined)."""
     kc = mapping.columns
-    ct = C.texts(data[k.code_j]) if k.code_j is not None else None
-    nt = C.texts(data[k.name_j]) if k.name_j is not None else None
+    ct = C.texts(C.cells(data, k.code_j)) if k.code_j is not None else None
+    nt = C.texts(C.cells(data, k.name_j)) if k.name_j is not None else None
     key = nt if mapping.by_name else ct
     empty = np.flatnonzero(key == "")
     active = np.ones(n, dtype=bool)
@@ -147,7 +153,7 @@ def _org_codes(out: _Out, data: dict, n: int, rown: np.ndarray, k: _Keys, mappin
         return codes, ok
     ok = np.zeros(n, dtype=bool)
     cache: dict = {}
-    raw_names = data[k.name_j]
+    raw_names = C.cells(data, k.name_j)
     for i in np.flatnonzero(rest):
         v = raw_names[i]
         text = "" if v is None else str(v).strip()
@@ -180,13 +186,12 @@ def _years(out: _Out, data: dict, n: int, rown: np.ndarray, go: np.ndarray, code
     ycol = mapping.columns.year
     if not len(idx):
         return years, go
-    raw = data[k.year_j][idx]
-    yv, why = C.parse_numbers(raw, set())
+    yv, why = C.parse_column(data, k.year_j, None if len(idx) == n else idx, set())
     with np.errstate(invalid="ignore"):
         good = pd.isna(why) & (yv == np.floor(yv)) & (yv >= 1990) & (yv <= 2100)
     out.touch(ycol, None)
     bad = ~good
-    raw_text = C.texts(raw[bad])
+    raw_text = C.texts(C.cells(data, k.year_j)[idx[bad]]) if bad.any() else np.empty(0, dtype=object)
     reasons = np.array([f"bad_year: expected a 4-digit survey year ({w or 'not a year'})" for w in why[bad]],
                        dtype=object)
     out.quarantine(idx[bad], 0, row=rown[idx[bad]], org_code=codes[idx[bad]], year=None, column=ycol,
@@ -220,7 +225,7 @@ def _unique(out: _Out, data: dict, rown: np.ndarray, go: np.ndarray, codes: np.n
     f = first[group[d]]
     same = np.ones(len(d), dtype=bool)
     for t in targets:
-        txt = C.texts(data[t[3]][idx])
+        txt = C.texts(C.cells(data, t[3])[idx])
         same &= txt[d] == txt[f]
     if not same.all():
         i, j = idx[d[~same][0]], idx[f[~same][0]]
@@ -244,7 +249,7 @@ def _orgs(out: _Out, data: dict, idx: np.ndarray, codes: np.ndarray, years: np.n
     texts: dict[int, np.ndarray] = {}
 
     def cells(j: int) -> np.ndarray:
-        return data[j] if whole else data[j][idx]
+        return C.cells(data, j) if whole else C.cells(data, j)[idx]
 
     def text_or_none(j: int | None) -> np.ndarray:
         """``None if v is None else cell_text(v) or None`` of the cells."""
@@ -282,14 +287,13 @@ def _values(out: _Out, data: dict, idx: np.ndarray, rown: np.ndarray, codes: np.
     base2 = np.full((len(idx), m), np.nan)
     ok2 = np.zeros((len(idx), m), dtype=bool)
     for sub, (_measure, scale, cname, j, base_j) in enumerate(targets):
-        raw = data[j] if whole else data[j][idx]
-        values, reasons = C.parse_numbers(raw, marks, scale)
+        values, reasons = C.parse_column(data, j, None if whole else idx, marks, scale)
         parsed = pd.isna(reasons)
         rng = C.range_problems(values, parsed, scale)
         reasons = np.where(parsed, rng, reasons)
         ok = pd.isna(reasons)
         bad = ~ok
-        raw_s = _raw_strings(raw[bad])
+        raw_s = _raw_strings(C.cells(data, j)[idx[bad]]) if bad.any() else np.empty(0, dtype=object)
         out.quarantine(idx[bad], sub, row=rown[idx[bad]], org_code=codes[idx[bad]], year=years[idx[bad]],
                        column=cname, raw_value=raw_s, reason=reasons[bad])
         raws = np.full(len(idx), "", dtype=object)
@@ -298,9 +302,9 @@ def _values(out: _Out, data: dict, idx: np.ndarray, rown: np.ndarray, codes: np.
         values2[:, sub], ok2[:, sub] = values, ok
         if base_j is not None and ok.any():
             if ok.all():
-                base2[:, sub] = C.parse_numbers(data[base_j] if whole else data[base_j][idx], marks)[0]
+                base2[:, sub] = C.parse_column(data, base_j, None if whole else idx, marks)[0]
             else:
-                base2[ok, sub] = C.parse_numbers(data[base_j][idx[ok]], marks)[0]
+                base2[ok, sub] = C.parse_column(data, base_j, idx[ok], marks)[0]
     keep = ok2.ravel()
     if not keep.any():
         return None

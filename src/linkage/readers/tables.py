@@ -2,8 +2,10 @@
 
 A :class:`Table` is what :mod:`linkage.readers.extract` reads from: the top
 rows (where the header is looked for) and, for the data below the header,
-whole columns (:meth:`Table.columns`) as numpy object arrays holding exactly
-the cells the row-by-row reader saw.
+whole columns (:meth:`Table.columns`) holding exactly the cells the row-by-row
+reader saw: numpy object arrays, or for a CSV read by pyarrow its text columns
+as :class:`~linkage.readers.columns.Pending` (converted to numpy cells by
+:func:`~linkage.readers.columns.cells` only when a step needs the cells).
 
 A CSV is read with pyarrow's CSV parser (chosen over pandas'
 parser because it keeps every column as compact Arrow text until a column is
@@ -30,10 +32,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError
-from .columns import remember_arrow
+from .columns import Pending
 from .common import Workbook, cell_text, decode_text
 
 log = logging.getLogger("linkage.readers")
+
+#: Bytes of CSV text the fast parser takes at a time, and for a file with a row longer than that (a row
+#: longer than both is read by the ``csv`` module).
+CSV_BLOCK_BYTES = 1 << 22
+CSV_LONG_ROW_BLOCK_BYTES = 1 << 26
 
 #: Rows searched for the header (a title line or two above it is common).
 HEADER_SEARCH_ROWS = 10
@@ -94,7 +101,10 @@ def _delimiter(lines: list[str]) -> str:
     """The delimiter giving the most rows of one consistent width (>1) in the first lines."""
     best, score = ",", -1
     for d in (",", ";", "\t", "|"):
-        widths = [len(r) for r in csv.reader(lines, delimiter=d) if any(x.strip() for x in r)]
+        try:
+            widths = [len(r) for r in csv.reader(lines, delimiter=d) if any(x.strip() for x in r)]
+        except csv.Error:  # e.g. a whole line longer than the field limit read as one field: not this delimiter
+            continue
         if not widths:
             continue
         width, freq = Counter(widths).most_common(1)[0]
@@ -229,16 +239,16 @@ class CsvTable(Table):
         data = self._load()
         return data if isinstance(data, list) else [list(r.values()) for r in data.to_pylist()]
 
-    def columns(self, positions: list[int]) -> tuple[dict[int, np.ndarray], int]:
+    def columns(self, positions: list[int]) -> tuple[dict[int, Any], int]:
+        """As :meth:`Table.columns`, each column pyarrow parsed left as :class:`Pending` (read its cells with
+        :func:`~linkage.readers.columns.cells`)."""
         data = self._load(positions)
         if isinstance(data, list):
             return Table.columns(self, positions)
-        out = {}
+        out: dict[int, Any] = {}
         for j in positions:
-            if f"c{j}" in data.column_names:
-                col = data.column(f"c{j}").combine_chunks()
-                out[j] = col.to_numpy(zero_copy_only=False).astype(object, copy=False)
-                remember_arrow(out[j], col)
+            if f"c{j}" in data.column_names:  # converted to numpy cells only if a step needs them (columns.cells)
+                out[j] = Pending(data.column(f"c{j}").combine_chunks())
             else:
                 out[j] = np.full(data.num_rows, None, dtype=object)
         return out, data.num_rows
@@ -304,19 +314,27 @@ def _arrow_csv(data: Any, quoted: bool, delimiter: str, width: int, include: lis
 
     names = [f"c{j}" for j in range(width)]
     keep = names if include is None else [f"c{j}" for j in include if j < width]
-    try:
-        table = pacsv.read_csv(
-            pa.BufferReader(buf),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24, use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
-                                              escape_char=False, newlines_in_values=quoted, ignore_empty_lines=True,
-                                              invalid_row_handler=handler),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in keep}, include_columns=keep,
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if odd:
+    table = None
+    # 4 MB blocks parse fastest here (they stay in cache); a row longer than a block is tried in 64 MB blocks
+    for block in (CSV_BLOCK_BYTES, CSV_LONG_ROW_BLOCK_BYTES):
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(buf),
+                read_options=pacsv.ReadOptions(column_names=names, block_size=block, use_threads=False),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
+                                                  escape_char=False, newlines_in_values=quoted,
+                                                  ignore_empty_lines=True, invalid_row_handler=handler),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in keep}, include_columns=keep,
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+            break
+        except pa.ArrowInvalid:  # a row straddling two blocks (or a real parse error: then again, and None)
+            if block == CSV_LONG_ROW_BLOCK_BYTES:
+                return None
+            odd.clear()
+        except pa.ArrowNotImplementedError:
+            return None
+    if table is None or odd:
         return None
     limit = csv.field_size_limit()
     for col in table.columns:
