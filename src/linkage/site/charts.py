@@ -21,6 +21,8 @@ from .inputs import SiteInputs
 from .words import fixed, nice, places_for
 
 PNG_METADATA = {"Software": None}
+#: Inches of margin around the drawn content of a saved figure (matplotlib's ``savefig.pad_inches`` default).
+TIGHT_PAD = 0.1
 BLUE, GREY, DARK = "#005EB8", "#768692", "#231f20"
 
 
@@ -79,11 +81,23 @@ def _title(ax, which: str) -> str:
 
 
 def save_png(fig, path: Path) -> None:
-    """Save ``fig`` as PNG without software or time metadata, with its axis titles as text, then close it."""
+    """Save ``fig`` as PNG without software or time metadata, with its axis titles as text, then close it.
+
+    The saved area is the figure's tight box padded by 0.1 inch, as ``bbox_inches="tight"`` saves it, but the
+    figure is drawn once: matplotlib's "tight" first runs a whole draw (with painting switched off) only to
+    place what it then measures, and a layout engine's work is done there too. Here the layout engine (if the
+    figure has one) is run once by itself and switched off, and the box is measured without that draw, so the
+    one draw that paints the PNG is the only one.
+    """
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100, bbox_inches="tight",
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)  # constrained layout places the panels; a placeholder (after tight_layout) does nothing
+        fig.set_layout_engine(None)
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(TIGHT_PAD)
+    fig.savefig(path, format="png", dpi=100, bbox_inches=box,
                 metadata={**PNG_METADATA, "Axis titles": axis_titles(fig)})
     plt.close(fig)
 

@@ -262,10 +262,11 @@ def _decile_word(d: Any) -> str:
     return "–" if pd.isna(d) else str(int(d))
 
 
-def trust_sentence(inputs: SiteInputs, code: str, n_acute: int, warned: set[str], row: pd.Series | None = None) -> str:
+def trust_sentence(inputs: SiteInputs, code: str, n_acute: int, warned: set[str], row: Any = None) -> str:
     """One sentence for a trust page: its catchment deciles (both vintages) and what they mean for its peers.
 
-    ``row`` is the trust's last panel row when the caller has it (else it is looked up).
+    ``row`` is the trust's last panel row (a Series or a dict of its columns) when the caller has it (else it
+    is looked up).
     """
     panel = inputs.panel
     if "context.imd2019_decile" not in panel:
@@ -299,8 +300,10 @@ def trust_sentences(inputs: SiteInputs) -> dict[str, str]:
         return {}
     n_acute = int(audit.loc[audit["file"].notna() & audit["area_code"].notna(), "mapped_to"].nunique()) if len(audit) else 0
     warned = {c for c, _ in warned_trusts(inputs, cm)}
-    last = inputs.panel.drop_duplicates("org_code", keep="last").set_index("org_code", drop=False)  # each trust's last row
-    return {str(c): trust_sentence(inputs, str(c), n_acute, warned, last.loc[c])
+    cols = [c for c in ("context.imd2019_decile", "context.imd2025_decile") if c in inputs.panel]
+    last = inputs.panel.drop_duplicates("org_code", keep="last").set_index("org_code")[cols]  # each trust's last row
+    rows = last.to_dict("index")  # plain dicts: one lookup per trust without a Series each
+    return {str(c): trust_sentence(inputs, str(c), n_acute, warned, rows[c])
             for c in sorted(inputs.panel["org_code"].unique())}
 
 

@@ -279,10 +279,10 @@ def _fitted_cov(inputs: Any, family: str) -> str:
     res = inputs.results
     if res is None or res.empty or "cov_type" not in res:
         return ""
-    head = res[res["headline"].astype(str).str.lower() == "true"]
-    spec = head["spec_name"].iloc[0] if len(head) else None
-    row = res[(res["model"] == family) & (res["spec_name"] == spec)]
-    return str(row["cov_type"].iloc[0]) if len(row) else ""
+    # plain loops over a few dozen rows: pandas' boolean indexing costs more than the work (called per sentence)
+    spec = next((s for s, h in zip(res["spec_name"], res["headline"], strict=True) if str(h).lower() == "true"), None)
+    return next((str(c) for m, s, c in zip(res["model"], res["spec_name"], res["cov_type"], strict=True)
+                 if m == family and s == spec), "")
 
 
 def _sample_types(inputs: Any) -> tuple[str, ...]:

@@ -88,16 +88,14 @@ def pairs_for(panel: pd.DataFrame, y: str, x: str, lag: int) -> list[tuple[int, 
     """
     if y not in panel or x not in panel:
         return []
-    wide_y = panel.pivot_table(index="org_code", columns="year", values=y)
-    wide_x = panel.pivot_table(index="org_code", columns="year", values=x)
-    out = []
-    for t in sorted(wide_y.columns):
-        s = t - lag
-        if s in wide_x.columns:
-            n = int((wide_y[t].notna() & wide_x[s].reindex(wide_y.index).notna()).sum())
-            if n:
-                out.append((int(s), int(t), n))
-    return out
+    org, year = panel["org_code"].to_numpy(), panel["year"].to_numpy()
+    has_y, has_x = panel[y].notna().to_numpy(), panel[x].notna().to_numpy()
+    with_x = set(zip(org[has_x].tolist(), year[has_x].tolist(), strict=True))
+    n_by_year: dict[int, int] = {}
+    for code, t in set(zip(org[has_y].tolist(), year[has_y].tolist(), strict=True)):  # each trust-year once
+        if (code, t - lag) in with_x:
+            n_by_year[t] = n_by_year.get(t, 0) + 1
+    return [(int(t - lag), int(t), n) for t, n in sorted(n_by_year.items())]
 
 
 def who(inputs: SiteInputs, measure: str) -> str:

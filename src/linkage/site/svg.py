@@ -60,17 +60,19 @@ def trend_svg(series: Series, trust: str, peer_text: str, uid: str, breaks: tupl
         A document-unique id prefix for the title and description elements.
     breaks : sequence of (year, comparable_across)
         Series breaks of the measure, drawn as dashed lines before their year.
+
+    Every coordinate is written with one decimal; each year's x and each value's y
+    is computed and formatted once per chart (there are a thousand charts).
     """
     years = [p.year for p in series.points]
     y0, y1 = min(years), max(years)
     lo, hi = _range(series)
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     slot = pw / (y1 - y0 + 1)
+    xs = {yr: LEFT + (yr - y0 + 0.5) * slot for yr in range(y0, y1 + 1)}
+    fx = {yr: f"{v:.1f}" for yr, v in xs.items()}
 
-    def x(year: int) -> float:
-        return LEFT + (year - y0 + 0.5) * slot
-
-    def y(v: float) -> float:
+    def yv(v: float) -> float:
         return TOP + ph * (hi - v) / (hi - lo)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
@@ -79,47 +81,60 @@ def trend_svg(series: Series, trust: str, peer_text: str, uid: str, breaks: tupl
              f'<desc id="{uid}-d">{escape(describe(series, peer_text))}</desc>']
     ticks, places = _ticks(lo, hi)
     for t in ticks:
-        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{_f(y(t))}" y2="{_f(y(t))}" stroke="{GREY_LIGHT}"/>'
-                     f'<text x="{LEFT - 6}" y="{_f(y(t) + 4)}" text-anchor="end" class="tick">{fixed(t, places)}</text>')
-    for yr in range(y0, y1 + 1):
-        parts.append(f'<text x="{_f(x(yr))}" y="{TOP + ph + 17}" text-anchor="middle" class="tick">{yr}</text>')
+        ty = yv(t)
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{GREY_LIGHT}"/>'
+                     f'<text x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" class="tick">{fixed(t, places)}</text>')
+    parts += [f'<text x="{fx[yr]}" y="{TOP + ph + 17}" text-anchor="middle" class="tick">{yr}</text>' for yr in fx]
     parts.append(f'<text x="{_f(LEFT + pw / 2)}" y="{H - 6}" text-anchor="middle" class="axis-title">Survey year</text>'
                  f'<text transform="translate(16 {_f(TOP + ph / 2)}) rotate(-90)" text-anchor="middle" '
                  f'class="axis-title">{escape(y_title(series))}</text>')
     for year, _comparable in breaks:
         if y0 < year <= y1:
-            bx = x(year) - slot / 2
+            bx = xs[year] - slot / 2
             anchor, tx = ("end", bx - 4) if bx > LEFT + pw * 0.7 else ("start", bx + 4)
             parts.append(f'<line x1="{_f(bx)}" x2="{_f(bx)}" y1="{TOP - 14}" y2="{TOP + ph}" stroke="{GREY_DARK}" '
                          f'stroke-dasharray="5 4" class="break"/>'
                          f'<text x="{_f(tx)}" y="{TOP - 6}" text-anchor="{anchor}" class="break-label">'
                          f'{BREAK_NAME} ({year})</text>')
-    bw = min(34.0, slot * 0.45)
-    for p in series.points:
-        if p.peers:
-            cx = x(p.year)
-            parts.append(f'<rect x="{_f(cx - bw / 2)}" y="{_f(y(p.peers["p90"]))}" width="{_f(bw)}" '
-                         f'height="{_f(y(p.peers["p10"]) - y(p.peers["p90"]))}" fill="{GREY_LIGHT}"/>'
-                         f'<rect x="{_f(cx - bw / 2)}" y="{_f(y(p.peers["p75"]))}" width="{_f(bw)}" '
-                         f'height="{_f(y(p.peers["p25"]) - y(p.peers["p75"]))}" fill="{GREY_MID}"/>'
-                         f'<line x1="{_f(cx - bw / 2)}" x2="{_f(cx + bw / 2)}" y1="{_f(y(p.peers["p50"]))}" '
-                         f'y2="{_f(y(p.peers["p50"]))}" stroke="{GREY_DARK}" stroke-width="2"/>')
-    shown = [p for p in series.points if p.value is not None]
-    cut = {year for year, comparable in breaks if not comparable}
-    for a, b in zip(shown, shown[1:], strict=False):
-        if b.year - a.year == 1 and b.year not in cut:  # no line across a gap year or a non-comparable break
-            parts.append(f'<line x1="{_f(x(a.year))}" y1="{_f(y(a.value))}" x2="{_f(x(b.year))}" y2="{_f(y(b.value))}" '
-                         f'stroke="{BLUE}" stroke-width="2"/>')
-    for p in series.points:
-        if p.value is None:
-            parts.append(f'<text x="{_f(x(p.year))}" y="{TOP + ph + 31}" text-anchor="middle" class="tick">not shown</text>')
-            continue
-        if p.low is not None:
-            parts.append(f'<line x1="{_f(x(p.year))}" x2="{_f(x(p.year))}" y1="{_f(y(p.high))}" y2="{_f(y(p.low))}" '
-                         f'stroke="{DARK}" stroke-width="2"/>')
-        parts.append(f'<circle cx="{_f(x(p.year))}" cy="{_f(y(p.value))}" r="5" fill="{BLUE}" stroke="#fff" stroke-width="1.5"/>')
+    parts += _boxes(series, xs, yv, min(34.0, slot * 0.45))
+    parts += _marks(series, fx, yv, {year for year, comparable in breaks if not comparable}, TOP + ph + 31)
     parts.append(f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + ph}" stroke="{GREY_DARK}"/></svg>')
     return "".join(parts)
+
+
+def _boxes(series: Series, xs: dict[int, float], yv, bw: float) -> list[str]:
+    """The peers' spread each year: the middle 80% and the middle half as boxes, a line at the middle value."""
+    out, width = [], f"{bw:.1f}"
+    for p in series.points:
+        if p.peers:
+            cx, pr = xs[p.year], p.peers
+            left, right = f"{cx - bw / 2:.1f}", f"{cx + bw / 2:.1f}"
+            y90, y10, y75, y25, y50 = (yv(pr[k]) for k in ("p90", "p10", "p75", "p25", "p50"))
+            out.append(f'<rect x="{left}" y="{y90:.1f}" width="{width}" height="{y10 - y90:.1f}" fill="{GREY_LIGHT}"/>'
+                       f'<rect x="{left}" y="{y75:.1f}" width="{width}" height="{y25 - y75:.1f}" fill="{GREY_MID}"/>'
+                       f'<line x1="{left}" x2="{right}" y1="{y50:.1f}" y2="{y50:.1f}" stroke="{GREY_DARK}" '
+                       'stroke-width="2"/>')
+    return out
+
+
+def _marks(series: Series, fx: dict[int, str], yv, cut: set[int], below: float) -> list[str]:
+    """The trust's values: lines between consecutive comparable years, its ranges as bars, its values as dots."""
+    out = []
+    shown = [p for p in series.points if p.value is not None]
+    for a, b in zip(shown, shown[1:], strict=False):
+        if b.year - a.year == 1 and b.year not in cut:  # no line across a gap year or a non-comparable break
+            out.append(f'<line x1="{fx[a.year]}" y1="{yv(a.value):.1f}" x2="{fx[b.year]}" y2="{yv(b.value):.1f}" '
+                       f'stroke="{BLUE}" stroke-width="2"/>')
+    for p in series.points:
+        if p.value is None:
+            out.append(f'<text x="{fx[p.year]}" y="{below}" text-anchor="middle" class="tick">not shown</text>')
+            continue
+        if p.low is not None:
+            out.append(f'<line x1="{fx[p.year]}" x2="{fx[p.year]}" y1="{yv(p.high):.1f}" y2="{yv(p.low):.1f}" '
+                       f'stroke="{DARK}" stroke-width="2"/>')
+        out.append(f'<circle cx="{fx[p.year]}" cy="{yv(p.value):.1f}" r="5" fill="{BLUE}" stroke="#fff" '
+                   'stroke-width="1.5"/>')
+    return out
 
 
 def describe(series: Series, peer_text: str) -> str:

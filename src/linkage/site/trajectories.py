@@ -97,6 +97,26 @@ def _row_label(inputs: SiteInputs, measure: str) -> str:
     return textwrap.fill(f"{_bare(inputs, measure)} ({_units(inputs, measure)})", 26)
 
 
+#: The panel grid's margins and gaps in inches: room for the y titles (left), the last year's label (right),
+#: the trust names (top) and the years with the x title (bottom); between columns the first and last years'
+#: labels, between rows nothing (inner panels share their axes and show no tick labels). What reaches past
+#: the figure's edge (a longer title, the key below) is still saved: the saved area is the drawn content's box.
+GRID_INCHES = {"left": 0.9, "right": 0.27, "top": 0.52, "bottom": 0.62, "wgap": 0.38, "hgap": 0.18}
+
+
+def grid_margins(n_cols: int, width: float, height: float, n_rows: int = 2) -> dict[str, float]:
+    """``subplots_adjust`` arguments placing ``n_rows`` x ``n_cols`` panels with :data:`GRID_INCHES` around them.
+
+    Fixed margins instead of ``tight_layout``, which measures every panel once more only to find the same gaps.
+    """
+    g = GRID_INCHES
+    left, right, bottom, top = g["left"] / width, 1 - g["right"] / width, g["bottom"] / height, 1 - g["top"] / height
+    panel_w = ((right - left) * width - (n_cols - 1) * g["wgap"]) / n_cols
+    panel_h = ((top - bottom) * height - (n_rows - 1) * g["hgap"]) / n_rows
+    return {"left": left, "right": right, "bottom": bottom, "top": top,
+            "wspace": g["wgap"] / panel_w, "hspace": g["hgap"] / panel_h}
+
+
 def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     """The small-multiples figure at ``out`` (None when no trust has both headline measures in two years).
 
@@ -141,7 +161,7 @@ def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     n_lines = sum(h.get_label().count("\n") + 1 for h in handles)
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.03 - 0.05 * n_lines),
                frameon=False, fontsize=9, ncol=1)
-    fig.tight_layout()
+    fig.subplots_adjust(**grid_margins(len(codes), *fig.get_size_inches()))
     save_png(fig, out)
     peers = TRUST_TYPE_TEXT.get(ttype, f"{ttype} trusts")
     alt = (f"Small multiples for {len(codes)} {peers}: for each trust, {inputs.label(x)} (top row) and "

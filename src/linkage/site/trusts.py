@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import median
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,38 @@ class Series:
     def has_range(self) -> bool:
         """Whether any shown value has a sampling-error range (known only for percentages and 0-10 scores)."""
         return any(p.low is not None for p in self.points)
+
+    @property
+    def table(self) -> list[TableRow]:
+        """The rows of the page's table of values, numbers formatted here once rather than one template call each."""
+        return [table_row(p, self.places) for p in self.points]
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One survey year of a trust page's table, as printed: ``value`` is None for a value not shown."""
+
+    year: int
+    value: str | None
+    range: str
+    base: str
+    peers: str
+    n: str
+
+
+def table_row(p: Point, places: int) -> TableRow:
+    """``p`` as the table prints it: its value, range and base, and the peers' middle half and count (or '-')."""
+    value = rng = base = ""
+    if p.value is not None:
+        value = fixed(float(p.value), places)
+        rng = (f"{fixed(float(p.low), places)} to {fixed(float(p.high), places)}" if p.low is not None
+               else "not available")
+        base = fixed(float(p.base), 0) if p.base is not None else "not published"
+    peers, n = "-", "-"
+    if p.peers:
+        peers = f"{fixed(float(p.peers['p25']), places)} to {fixed(float(p.peers['p75']), places)}"
+        n = fixed(float(p.peers["n"]), 0)
+    return TableRow(p.year, None if p.value is None else value, rng, base, peers, n)
 
 
 @dataclass
@@ -238,7 +271,7 @@ def _series(inputs: SiteInputs, params: Any, measure: str, rows: _Rows, spread: 
     if not any(p.value is not None for p in points):
         return None
     widths = [p.high - p.low for p in points if p.low is not None]
-    places = places_for(0, float(np.median(widths))) + 1 if widths else (1 if m.unit == "percent" else 2)
+    places = places_for(0, float(median(widths))) + 1 if widths else (1 if m.unit == "percent" else 2)
     unit_word = UNIT_TEXT.get(m.unit, "unit")
     last = next((p for p in reversed(points) if p.value is not None), None)
     return Series(measure, m.label, m.kind, m.unit, places, points,
@@ -250,11 +283,17 @@ def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
     frames = _measure_frames(inputs, params)
     z = z_value(params.report.interval_level)
     panel = inputs.panel.sort_values(["org_code", "year"])
+    panel = panel[panel["org_code"].notna()]
     n_by_type = panel.groupby("trust_type")["org_code"].nunique().to_dict()
     pages = []
     context = trust_sentences(inputs)
-    for code, g in panel.groupby("org_code", sort=True):
-        ttype = str(g["trust_type"].iloc[-1])
+    # each trust's type from its last row, its name from its last row with a name: two passes, not one per trust
+    types = dict(zip(*(panel.drop_duplicates("org_code", keep="last")[c].tolist() for c in ("org_code", "trust_type")),
+                     strict=True))
+    named = panel[panel["org_name"].notna()].drop_duplicates("org_code", keep="last")
+    names = dict(zip(named["org_code"].tolist(), named["org_name"].tolist(), strict=True))
+    for code in sorted(types):
+        ttype = str(types[code])
         peer_text = TRUST_TYPE_TEXT.get(ttype, f"{ttype} trusts")
         series = []
         for measure, (by_trust, spread) in frames.items():
@@ -262,7 +301,6 @@ def trust_pages(inputs: SiteInputs, params: Any) -> list[TrustPage]:
             s = _series(inputs, params, measure, rows, spread, ttype, peer_text, z) if rows else None
             if s is not None:
                 series.append(s)
-        names = g["org_name"].dropna()
-        pages.append(TrustPage(str(code), str(names.iloc[-1]) if len(names) else str(code),
+        pages.append(TrustPage(str(code), str(names[code]) if code in names else str(code),
                                ttype, peer_text, int(n_by_type.get(ttype, 0)), series, context.get(str(code), "")))
     return pages
