@@ -156,11 +156,12 @@ def save_figure(fig: plt.Figure, path: str | Path) -> str:
     The PNG carries no software or date stamp, so an unchanged figure gives unchanged bytes; it carries
     the figure's axis titles as a text chunk (``Axis titles``) for the report's reader checks.
     """
-    from .site.charts import axis_titles
+    from .site.charts import axis_titles, tight_box
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None, "Axis titles": axis_titles(fig)})
+    fig.savefig(path, dpi=110, bbox_inches=tight_box(fig, 110),  # the tight area, drawn once
+                metadata={"Software": None, "Axis titles": axis_titles(fig)})
     return str(path)
 
 

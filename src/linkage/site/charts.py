@@ -92,14 +92,23 @@ def save_png(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100, bbox_inches=tight_box(fig, 100),
+                metadata={**PNG_METADATA, "Axis titles": axis_titles(fig)})
+    plt.close(fig)
+
+
+def tight_box(fig, dpi: float):
+    """The area ``bbox_inches="tight"`` would save at ``dpi`` (the drawn content plus 0.1 inch), measured without a draw.
+
+    The figure is set to ``dpi`` (text is measured at the resolution it is saved at); its layout
+    engine, if any, is run once here and then switched off, as matplotlib's own tight saving does.
+    """
+    fig.set_dpi(dpi)
     engine = fig.get_layout_engine()
     if engine is not None:
         engine.execute(fig)  # constrained layout places the panels; a placeholder (after tight_layout) does nothing
         fig.set_layout_engine(None)
-    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(TIGHT_PAD)
-    fig.savefig(path, format="png", dpi=100, bbox_inches=box,
-                metadata={**PNG_METADATA, "Axis titles": axis_titles(fig)})
-    plt.close(fig)
+    return fig.get_tightbbox(fig.canvas.get_renderer()).padded(TIGHT_PAD)
 
 
 def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel: str) -> Figure | None:
