@@ -12,6 +12,7 @@ from scipy import stats
 from ..errors import LinkageDataError
 from ..estimation import codes_of, within_stats
 from ..params import ModelParams
+from ..site.words import p_text
 from ..vocab import CONVENTION_TEXT, COV_TEXT, EFFECT_KIND, FAMILY_TEXT
 from ._data import ModelFrame, Spec, build_frame, check_panel, measure_columns
 from ._diagnostics import hausman, measure_unit, reliability_table, sampling_variance, wald
@@ -639,7 +640,7 @@ def _warnings(
         if r["p_value"] < p.alpha:
             w.append(
                 f"Placebo {r['term']} (future exposure) is statistically distinguishable from zero "
-                f"(p={r['p_value']:.3g}): shared trends or reverse timing may be behind the forward association."
+                f"({p_text(r['p_value'])}): shared trends or reverse timing may be behind the forward association."
             )
     if hz.get("p_value") is not None and hz["p_value"] < p.alpha:
         w.append("Hausman test rejects random effects: trust effects are correlated with the regressors; rely on fixed effects.")
@@ -686,9 +687,9 @@ def _error_lines(h: dict[str, Any], pct: int) -> list[str]:
     eq = h["equivalence"]
     bound = f"{eq['sesoi']:.3g} on the {h['dependent']} scale per typical within-trust change of {h['exposure']} ({eq['typical_change']:.3g})"
     if eq["verdict"] == "ruled_out":
-        lines.append(f"A link as large as {bound} is ruled out (equivalence test, {eq['based_on']} slope, p = {eq['p_value']:.3g}).")
+        lines.append(f"A link as large as {bound} is ruled out (equivalence test, {eq['based_on']} slope, {p_text(eq['p_value'])}).")
     else:
-        lines.append(f"A link as large as {bound} cannot be ruled out (equivalence test, {eq['based_on']} slope, p = {eq['p_value']:.3g}).")
+        lines.append(f"A link as large as {bound} cannot be ruled out (equivalence test, {eq['based_on']} slope, {p_text(eq['p_value'])}).")
     return lines
 
 
@@ -728,7 +729,7 @@ def plain_language(run: ModelRun) -> str:
         f"{h['n_obs']} trust-years), comparing each trust with itself over time "
         f"({FAMILY_TEXT[h['family']]}), a one-unit higher {h['exposure']} {when} went with a "
         f"{abs(h['estimate']):.3g}-unit {sign} {h['dependent']} "
-        f"({pct}% CI {h['ci_low']:.3g} to {h['ci_high']:.3g}; p = {h['p_value']:.3g}).",
+        f"({pct}% CI {h['ci_low']:.3g} to {h['ci_high']:.3g}; {p_text(h['p_value'])}).",
         f"Per within-trust standard deviation of {h['exposure']} ({h['within_sd']:.3g}), that is "
         f"{h['estimate_per_within_sd']:.3g} on the {h['dependent']} scale; "
         f"{h['within_share'] * 100:.0f}% of the variation in {h['exposure']} is within trusts.",
