@@ -225,7 +225,7 @@ def parse_yaml(text: str, source: str) -> Any:
     from ruamel.yaml.error import YAMLError
 
     try:
-        return YAML(typ="safe", pure=True).load(text)
+        return YAML(typ="safe").load(text)  # ruamel's C parser (ruamel.yaml.clib), as DVC's own loads use it
     except DuplicateKeyError as err:
         first, again = err.context_mark, err.problem_mark
         key = str(err.problem).split('"')[1] if '"' in str(err.problem) else str(err.problem)
