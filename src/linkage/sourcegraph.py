@@ -74,7 +74,8 @@ def _facts(tree: ast.AST) -> _Facts:
             imports.append(node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             strings.add(node.value)
-        elif isinstance(node, ast.Attribute) and node.attr == "import_module":
+        elif (isinstance(node, ast.Attribute) and node.attr == "import_module") or (
+                isinstance(node, ast.Name) and node.id == "lazy_getattr"):  # linkage.lazy's table of relative names
             dynamic = True
     return _Facts(tuple(imports), frozenset(strings), dynamic)
 
@@ -122,8 +123,9 @@ def _imports(facts: _Facts, package: str, src: Path) -> set[str]:
 
 
 def _lazy_imports(facts: _Facts, package: str, src: Path) -> set[str]:
-    """Modules named for ``importlib.import_module(name, __name__)`` in a module using it: relative
-    names such as ``"._run"`` written as string constants (a package's lazy ``__getattr__`` table)."""
+    """Modules named for ``importlib.import_module(name, __name__)`` in a module using it (directly or
+    through :func:`linkage.lazy.lazy_getattr`): relative names such as ``"._run"`` written as string
+    constants (a package's lazy ``__getattr__`` table)."""
     if not facts.uses_import_module:
         return set()
     found = set()

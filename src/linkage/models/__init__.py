@@ -11,8 +11,7 @@ Vocabulary (families, covariance and convention labels) lives in :mod:`linkage.v
 
 from __future__ import annotations
 
-from typing import Any
-
+from ..lazy import lazy_getattr
 from ..params import ModelParams
 
 _LAZY = {
@@ -30,11 +29,4 @@ _LAZY = {
 __all__ = ["ModelParams", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

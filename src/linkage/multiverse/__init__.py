@@ -16,7 +16,7 @@ code the curve's fitting imports.
 
 from __future__ import annotations
 
-from typing import Any
+from ..lazy import lazy_getattr
 
 #: Public name -> the submodule defining it.
 _LAZY = {
@@ -59,11 +59,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -18,18 +18,11 @@ They are loaded on first use: a stage runner renders its step page with
 
 from __future__ import annotations
 
-from typing import Any
+from ..lazy import lazy_getattr
 
 _LAZY = {"build_site": ".build", "render_step_page": ".page", "stable_outputs": ".steps"}
 
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
