@@ -119,6 +119,15 @@ class Stage:
         """The stage's main figure."""
         return FIGURES / f"{self.notebook}.png"
 
+    @property
+    def written(self) -> tuple[Path, ...]:
+        """Every file or folder the stage writes: outs, metrics, plot data, and a notebook stage's
+        executed notebook, step page and figure (the outputs ``tools/build_dvc.py`` declares)."""
+        made = [*self.outs.values(), *self.metrics.values(), *(p for p, _ in self.plots.values())]
+        if self.notebook:
+            made += [self.executed, self.html, self.figure]
+        return tuple(made)
+
     def path(self, role: str) -> Path:
         """The path of ``role`` among the stage's deps, outs, metrics and plots."""
         for table in (self.outs, self.metrics, self.deps):
@@ -251,3 +260,27 @@ STAGES: dict[str, Stage] = {s.name: s for s in _STAGE_LIST}
 
 COMMAND_MODULES: tuple[str, ...] = ("linkage.runner",)
 """Modules that run every stage (``linkage stage NAME``): part of each stage's code dependencies."""
+
+
+def consumers(name: str) -> tuple[str, ...]:
+    """The stages that read something stage ``name`` writes (its direct dependents in the DVC graph), in run order."""
+    made = STAGES[name].written
+
+    def reads(stage: Stage) -> bool:
+        return any(dep == out or out in dep.parents or dep in out.parents
+                   for dep in stage.deps.values() for out in made)
+
+    return tuple(s.name for s in STAGES.values() if s.name != name and reads(s))
+
+
+def downstream(name: str) -> frozenset[str]:
+    """Every stage that reads, directly or through other stages, what stage ``name`` writes."""
+    direct = consumers(name)
+    return frozenset(direct).union(*(downstream(c) for c in direct))
+
+
+def next_stages(name: str) -> tuple[str, ...]:
+    """The consumers of stage ``name`` that no other consumer of it feeds: the stages that can run
+    right after it (the transitive reduction of :func:`consumers`), in run order."""
+    direct = consumers(name)
+    return tuple(c for c in direct if not any(c in downstream(other) for other in direct if other != c))

@@ -7,6 +7,8 @@ notebook stage it
 2. executes ``notebooks/<stem>.ipynb`` with papermill's Python API on the
    ``linkage`` kernel, injecting every key of the stage's params section
    (native types: lists stay lists), with the project root as working directory;
+   under DVC the kernel is usually one an earlier stage warmed for it, and once
+   it runs, the next stages' kernels start warming (:mod:`linkage.kernels`);
 3. removes what changes from run to run without the inputs changing (execution
    timestamps and durations), so an unchanged stage writes the same bytes;
 4. renders the executed notebook to HTML without code (nbconvert's Python API).
@@ -19,6 +21,7 @@ the error and where the full traceback is, never a papermill traceback.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +31,7 @@ from .paths import NOTEBOOKS, STAGES, Stage
 if TYPE_CHECKING:  # the schema is loaded while the kernel boots (see run_stage)
     from .params import Params
 
-KERNEL_NAME = "linkage"
-"""The Jupyter kernel the notebooks run on (``linkage setup-kernel`` registers it)."""
+from .kernels import KERNEL_NAME, prewarm_after  # noqa: F401 - KERNEL_NAME: part of this module's interface
 
 
 class StageError(LinkageError):
@@ -46,7 +48,10 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
     if stage.notebook is None:
         from .params import load_params
 
-        return module(name).run(load_params(params_file))
+        prewarm_after(name)  # the next stages' kernels boot while this one works (a bad params.yaml stops the run anyway)
+        result = module(name).run(load_params(params_file))
+        prewarm_after(name, params_checked=True)
+        return result
     km = start_kernel(stage)  # boots, and imports what the notebook needs, while params.yaml is checked here
     try:
         from .params import load_params
@@ -68,10 +73,7 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
     """
     km = km or start_kernel(stage)  # starts, and imports what the notebook needs, while papermill loads here
     _skip_iri_grammar()
-    import nbconvert  # noqa: F401 - loaded now, while the kernel boots, rather than after the run
     import papermill as pm
-
-    from .site import page  # noqa: F401 - the step page renderer, likewise
 
     logging.getLogger("papermill").setLevel(logging.ERROR)  # not the "unknown parameter" notes: the keys are injected below the parameters cell on purpose
     section = getattr(params, stage.section).model_dump(mode="json")
@@ -82,7 +84,7 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
            "request_save_on_cell_execute": False, "cwd": "."}
     for attempt in (1, 2):
         try:
-            nb = pm.execute_notebook(**run, km=km)
+            nb = pm.execute_notebook(**run, km=km, on_cell_start=_first_cell(stage))
             break
         except RuntimeError as err:
             if "before replying" not in str(err):
@@ -99,6 +101,30 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
     _write(nb, stage.executed)
     render_html(nb, stage, params)
     return stage.executed
+
+
+def _first_cell(stage: Stage) -> Any:
+    """What happens when the kernel is ready and runs the first cell: the next stages' kernels start
+    warming on the other core (not earlier, so they do not slow this one's start-up), and this process
+    loads the step page renderer while it waits for the cells (rather than after them)."""
+    done: list[bool] = []
+
+    def hook(**_: Any) -> None:
+        if not done:
+            done.append(True)
+            try:
+                prewarm_after(stage.name)
+            except Exception as err:  # noqa: BLE001 - warming is an optimisation; the stage goes on without it
+                logging.getLogger("linkage.runner").debug("stage %s: no kernel warmed: %s", stage.name, err)
+            threading.Thread(target=_load_renderer, daemon=True, name="linkage-load-renderer").start()
+
+    return hook
+
+
+def _load_renderer() -> None:
+    import nbconvert  # noqa: F401
+
+    from .site import page  # noqa: F401
 
 
 def _stage_failed(stage: Stage, source: Path, err: Exception) -> None:
@@ -128,34 +154,19 @@ def _skip_iri_grammar() -> None:
 
 
 def start_kernel(stage: Stage) -> Any:
-    """Start the notebook's kernel and have it import the stage's modules, without waiting.
+    """The notebook's kernel, importing the stage's modules: a warm one if an earlier stage of this DVC
+    run warmed one for it (:func:`linkage.kernels.claim`), else one started now, without waiting.
 
-    The kernel talks over IPC (Unix sockets in a private temporary folder), not
-    TCP: no port can collide with another kernel starting at the same moment,
-    and nothing listens on the network (so ipykernel has no unencrypted-TCP
-    warning to print).  The kernel's start-up and the notebook's heavy imports
-    (pandas, matplotlib, the stage module and its domain code) overlap with
-    this process loading papermill and nbconvert; the notebook's own import
-    cell finds them loaded.  The warm-up runs silently: it adds no cell,
-    output or execution count.
+    Either way the kernel talks over IPC (Unix sockets in a private temporary folder), not TCP: no
+    port can collide with another kernel starting at the same moment, and nothing listens on the
+    network (so ipykernel has no unencrypted-TCP warning to print).  A new kernel's start-up and
+    the notebook's heavy imports (pandas, matplotlib, the stage module and its domain code) overlap
+    with this process loading papermill; the notebook's own import cell finds them loaded.  The
+    warm-up adds no cell, output, execution count or name to the notebook.
     """
-    import tempfile
+    from .kernels import claim, start
 
-    from jupyter_client.manager import KernelManager
-
-    private = tempfile.mkdtemp(prefix="linkage-kernel-")  # mode 0700: only this user can reach the sockets
-    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(private) / "k"),
-                       connection_file=str(Path(private) / "kernel.json"))
-    km.start_kernel(cwd=".")
-    kc = km.client()
-    kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)  # only to send the request
-    kc.execute(
-        "import matplotlib.pyplot, pandas, IPython.display\n"
-        f"import linkage.notebook, linkage.figures, linkage.stages.{stage.name}",
-        silent=True, store_history=False,
-    )
-    kc.stop_channels()
-    return km
+    return claim(stage.name) or start(stage.name)
 
 
 def stop_kernel(km: Any) -> None:
