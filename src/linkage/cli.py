@@ -7,6 +7,7 @@ message and exit code 2; ``--debug`` re-raises so the traceback is visible.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -187,7 +188,24 @@ def _stage(args: argparse.Namespace) -> int:
     if args.name == "acquire":
         size = sum(f["bytes"] for f in out["files"]) / 1e6
         print(f"acquire: source={out['source']}: {len(out['files'])} files ({size:.1f} MB)")
+    if os.environ.get("DVC_STAGE") == args.name:
+        _end_stage_process()
     return 0
+
+
+def _end_stage_process() -> None:
+    """End a finished stage's process under DVC now, without the interpreter's teardown.
+
+    Every file the stage wrote is closed and its kernel is stopped; what is left is freeing a
+    few thousand modules (pandas, papermill, nbconvert, ...), about a quarter of a second per
+    stage that DVC waits for. Logs and the standard streams are flushed first.
+    """
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _demo_args(parser: argparse.ArgumentParser) -> None:

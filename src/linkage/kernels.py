@@ -25,9 +25,9 @@ nothing listening on the network.  Nothing is warmed outside a DVC run, or
 with ``LINKAGE_PREWARM=0``.  Linux only (the DVC run is found through /proc);
 elsewhere every stage starts its own kernel.
 
-This module imports nothing from Jupyter until a kernel is started, claimed or
-warmed, and the kernel-side part (:func:`warm_kernel`) imports only the modules
-it warms.
+This module imports nothing from Jupyter until a kernel is started or claimed
+(warming one needs only jupyter_core's search path for the kernel's registration),
+and the kernel-side part (:func:`warm_kernel`) imports only the modules it warms.
 """
 
 from __future__ import annotations
@@ -247,10 +247,13 @@ def prewarm(stages: Iterable[str]) -> list[str]:
             continue
         if waiting + len(started) >= MAX_WARM:
             break
-        folder = tempfile.mkdtemp(prefix=f"{name}.{key}.", dir=pool)
-        subprocess.Popen([sys.executable, "-m", "linkage.kernels", folder, name, *map(str, dvc)], cwd=".",
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"{name}.{key}.", dir=pool))
+        try:
+            _launch_warm(folder, name, dvc)
+        except OSError:
+            folder.with_name(folder.name + ".ready").unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            break
         started.append(name)
     return started
 
@@ -368,44 +371,44 @@ def _adopted_class() -> type:
     return AdoptedKernel
 
 
-def _launch_warm(folder: Path, stage: str, dvc_pid: int, dvc_start: int) -> None:
-    """``python -m linkage.kernels FOLDER STAGE DVC_PID DVC_START``: become stage ``stage``'s warm kernel.
+def _kernel_argv() -> list[str] | None:
+    """The registered kernel's command line, found where ``KernelSpecManager`` looks first (without
+    importing jupyter_client here: the ``params`` stage warms kernels and has no other use for it)."""
+    from jupyter_core.paths import jupyter_path
 
-    Writes the connection file (IPC sockets in ``folder``) and the claim file, then replaces this
-    process with the registered kernel, which warms itself up (:func:`warm_kernel`).  Its log is
-    ``folder/kernel.log``.
-    """
-    from jupyter_client.connect import write_connection_file
-    from jupyter_client.kernelspec import KernelSpecManager
+    for folder in jupyter_path("kernels"):
+        spec = Path(folder) / KERNEL_NAME / "kernel.json"
+        if spec.is_file():
+            try:
+                info = json.loads(spec.read_text())
+                return [str(a) for a in info["argv"]] if not info.get("env") else None
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+    return None
 
-    connection = folder / "kernel.json"
-    write_connection_file(str(connection), transport="ipc", ip=str(folder / "k"))
-    spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+
+def _launch_warm(folder: Path, stage: str, dvc: tuple[int, int]) -> None:
+    """Start stage ``stage``'s warm kernel in ``folder``: its connection file (IPC sockets there, a new
+    key), the kernel in a session of its own with the stage's environment, its log ``kernel.log``, and
+    then its claim file, holding its process id.  It warms itself up (:func:`warm_kernel`)."""
+    import secrets
+
+    argv = _kernel_argv()
+    if argv is None:  # not registered (or with an environment of its own): the stage starts its own
+        raise FileNotFoundError(f"no plain '{KERNEL_NAME}' kernel registered")
     token = folder.with_name(folder.name + ".ready")
-    argv = [a.replace("{connection_file}", str(connection)) for a in spec.argv]
-    argv.append(f"--IPKernelApp.exec_lines={warm_code(stage, str(token), dvc_pid, dvc_start)}")
-    env = {**os.environ, **spec.env, "DVC_STAGE": stage}
-    env.pop("JPY_PARENT_PID", None)  # ipykernel would end itself when this process's parent ends
-    log = os.open(folder / "kernel.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 2)
+    connection = folder / "kernel.json"
+    ports = dict(zip(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), range(1, 6), strict=True))
+    connection.write_text(json.dumps({**ports, "ip": str(folder / "k"), "transport": "ipc", "key": secrets.token_hex(16),
+                                      "signature_scheme": "hmac-sha256", "kernel_name": KERNEL_NAME}))
+    argv = [a.replace("{connection_file}", str(connection)) for a in argv]
+    argv.append(f"--IPKernelApp.exec_lines={warm_code(stage, str(token), *dvc)}")
+    env = {**os.environ, "DVC_STAGE": stage}
+    env.pop("JPY_PARENT_PID", None)  # ipykernel would end itself when its parent (this stage) ends
+    token.write_text("")  # the kernel's guard sees it unclaimed from its first look; no pid yet: not claimable
+    with open(folder / "kernel.log", "wb") as log:
+        proc = subprocess.Popen(argv, cwd=".", env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=log, start_new_session=True, close_fds=True)
     staged = token.with_name(token.name + ".tmp")
-    staged.write_text(str(os.getpid()))  # exec keeps the pid
+    staged.write_text(str(proc.pid))
     os.replace(staged, token)
-    try:
-        os.execvpe(argv[0], argv, env)
-    except OSError:
-        token.unlink(missing_ok=True)
-        raise
-
-
-def _main(argv: list[str]) -> int:
-    folder = Path(argv[0])
-    try:
-        _launch_warm(folder, argv[1], int(argv[2]), int(argv[3]))
-    finally:  # reached only if the kernel could not be started
-        shutil.rmtree(folder, ignore_errors=True)
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
