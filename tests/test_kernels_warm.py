@@ -158,31 +158,36 @@ def test_next_stages_are_the_consumers_no_other_consumer_feeds():
     assert all(any(n.name in next_stages(s) for s in STAGES) for n in notebook), "every notebook stage can be warmed"
 
 
-def _lock(tmp_path: Path, lag: int, print_md5: str) -> None:
-    (tmp_path / ".linkage/code").mkdir(parents=True)
-    (tmp_path / ".linkage/code/model.json").write_text('{"files": 1}')
-    entry = {"cmd": "linkage stage model", "params": {"params.yaml": {"model": {"lag": lag}, "data.source": "demo"}},
-             "deps": [{"path": ".linkage/code/model.json", "md5": print_md5}, {"path": "data/processed/panel.parquet",
-                                                                                "md5": "not-checked"}]}
-    report = {"cmd": "linkage stage report", "params": {"params.yaml": {"model": {"lag": lag}}}}
-    others = {n: {"cmd": f"linkage stage {n}"} for n in STAGES if n not in ("model", "report", "params")}
-    (tmp_path / "dvc.lock").write_text(json.dumps({"schema": "2.0", "stages": {"model": entry, "report": report,
-                                                                                **others}}))
+def _fingerprints(tmp_path: Path, **texts: str) -> dict[str, str]:
+    md5 = {}
+    for name, text in texts.items():
+        path = tmp_path / ".linkage" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        md5[name] = hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - DVC's own hash
+    return md5
 
 
 def test_the_params_stage_predicts_the_stages_dvc_will_rerun(tmp_path):
-    md5 = hashlib.md5(b'{"files": 1}').hexdigest()  # noqa: S324
-    (tmp_path / "params.yaml").write_text("data:\n  source: demo\nmodel:\n  lag: 0\n")
-    _lock(tmp_path, lag=0, print_md5=md5)
-    assert kernels.predicted(tmp_path) == []
-    (tmp_path / "params.yaml").write_text("data:\n  source: demo\nmodel:\n  lag: 1\n")
-    assert kernels.predicted(tmp_path) == ["model", "report"], "a changed param re-runs the stages declaring it"
-    (tmp_path / "params.yaml").write_text("data:\n  source: real\nmodel:\n  lag: 0\n")
-    assert kernels.predicted(tmp_path) == ["model"], "a dotted param is looked up in its section"
-    (tmp_path / "params.yaml").write_text("data:\n  source: demo\nmodel:\n  lag: 0\n")
-    (tmp_path / ".linkage/code/model.json").write_text('{"files": 2}')
-    assert kernels.predicted(tmp_path) == ["model"], "a changed fingerprint file re-runs its stage"
-    assert kernels.predicted(tmp_path, fingerprints=False) == [], "before they are written only params count"
+    md5 = _fingerprints(tmp_path, **{"params/model": '{"lag": 0}', "code/model": "a", "params/report": '{"lag": 0}'})
+
+    def entry(name: str) -> dict:
+        deps = [{"path": f".linkage/{kind}/{name}.json", "md5": md5[f"{kind}/{name}"]} for kind in ("params", "code")
+                if f"{kind}/{name}" in md5]
+        return {"cmd": f"linkage stage {name}", "deps": [*deps, {"path": "data/processed/panel.parquet", "md5": "x"}]}
+
+    lock = {"schema": "2.0", "stages": {n: entry(n) for n in STAGES if n != "params"}}
+    (tmp_path / "dvc.lock").write_text(json.dumps(lock))
+    assert kernels.predicted(tmp_path) == [], "unchanged fingerprints: nothing re-runs by itself"
+    _fingerprints(tmp_path, **{"params/model": '{"lag": 1}', "params/report": '{"lag": 1}'})
+    assert kernels.predicted(tmp_path) == ["model", "report"], "a changed params fingerprint re-runs its stages"
+    _fingerprints(tmp_path, **{"params/model": '{"lag": 0}', "params/report": '{"lag": 0}', "code/model": "b"})
+    assert kernels.predicted(tmp_path) == ["model"], "so does a changed code fingerprint"
+    (tmp_path / ".linkage/code/model.json").unlink()
+    assert kernels.predicted(tmp_path) == [], "a fingerprint not written yet counts as unchanged"
+    del lock["stages"]["link"]
+    (tmp_path / "dvc.lock").write_text(json.dumps(lock))
+    assert kernels.predicted(tmp_path) == ["link"], "a stage that never ran will run"
     (tmp_path / "dvc.lock").write_text("stages: [")
     assert kernels.predicted(tmp_path) == [], "an unreadable lock file predicts nothing"
 

@@ -20,7 +20,7 @@ from linkage.params import (
     require_all_described,
     validate_params,
 )
-from linkage.paths import STAGES
+from linkage.paths import STAGES, param_print
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -155,13 +155,13 @@ def test_dvc_yaml_matches_schema():
 
 def test_every_stage_runs_after_the_params_check_and_reads_its_section():
     """`params` always runs (it validates the whole of params.yaml) and every other stage runs after it, so
-    an invalid file stops DVC before any stage removes an output. It declares no params, so dvc.lock holds no
-    copy of params.yaml for it."""
+    an invalid file stops DVC before any stage removes an output. No stage declares params, so dvc.lock holds no
+    copy of params.yaml: each depends on the fingerprint of the values it reads, which `params` writes."""
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert list(dvc) == list(STAGES)
     assert dvc["params"]["always_changed"] is True and "params" not in dvc["params"]
     lock = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
-    assert "params" not in lock["params"]
+    assert not [n for n, st in lock.items() if "params" in st]
     producers = {next(iter(o)) if isinstance(o, dict) else o: name for name, st in dvc.items() for o in st.get("outs", [])}
 
     def upstream(name: str) -> set[str]:
@@ -172,7 +172,8 @@ def test_every_stage_runs_after_the_params_check_and_reads_its_section():
         assert st["cmd"] == f"linkage stage {name}"
         if name != "params":
             assert "params" in upstream(name), f"{name} can run before the params check"
-            assert STAGES[name].section in st["params"]
+            assert "params" not in st, "no params in dvc.lock: the stage depends on its params fingerprint"
+            assert str(param_print(name)) in st["deps"]
         if STAGES[name].notebook:  # through its code fingerprint, which the stage depends on
             from linkage.codeprint import code_prints
             from linkage.paths import code_print

@@ -6,10 +6,15 @@ and renders it (see ``linkage.runner``).  The first stage, ``params``, always
 runs and validates the whole of params.yaml, so an invalid file stops ``dvc
 repro`` and ``dvc exp run`` before any other stage removes or writes an
 output; its outputs change only when what a stage reads changes, so it does not
-make later stages re-run.  It declares no params of its own: DVC would copy the
-whole of params.yaml into ``dvc.lock`` for it and re-parse that copy at every
-lock update, and ``dvc exp show`` / ``dvc params diff`` list every key of
-params.yaml without it.
+make later stages re-run.  No stage declares ``params:``: DVC would copy the
+sections each one reads into ``dvc.lock`` (half of its lines) and re-parse and
+rewrite that copy, in pure Python, at every lock update.  Instead each stage
+depends on ``.linkage/params/<stage>.json``, the validated values of the
+sections and keys it reads, which the ``params`` stage writes
+(:func:`linkage.fingerprint.write_param_prints`) and which changes exactly
+when one of those values does; the ``params`` stage prints which keys changed.
+``dvc exp run -S``, ``dvc exp show`` and ``dvc params diff`` work on params.yaml
+itself (every key of it) either way.
 
 Each stage's code dependencies are derived, not listed: the import closure of
 its stage module, of its notebook's imports and of the runner, plus the package
@@ -36,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from linkage.paths import NOTEBOOKS, STAGES, Stage, code_print  # noqa: E402
+from linkage.paths import NOTEBOOKS, STAGES, Stage, code_print, param_print  # noqa: E402
 
 
 def _items(paths: list[str], indent: int = 6) -> list[str]:
@@ -58,10 +63,9 @@ def stage_block(stage: Stage) -> list[str]:
     if stage.name == "params":  # always run: it fingerprints the user's files, which DVC cannot see
         lines += ["    always_changed: true"]
     else:  # its notebook and code: the fingerprint the params stage writes (linkage.codeprint)
-        deps = [str(code_print(stage.name)), *(str(p) for p in stage.deps.values())]
+        # and its params: the values it reads, which the params stage writes (linkage.fingerprint)
+        deps = [str(code_print(stage.name)), str(param_print(stage.name)), *(str(p) for p in stage.deps.values())]
         lines += ["    deps:", *_items(list(dict.fromkeys(deps)))]
-    if stage.name != "params":
-        lines += ["    params:", *_items([stage.section, *stage.params])]
     outs = [str(p) for p in stage.outs.values()]
     if stage.outs or stage.notebook:
         lines += ["    outs:"]

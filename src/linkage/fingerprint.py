@@ -24,7 +24,7 @@ from typing import Any
 from .files import sha256_of
 from .params import Params
 from .params.userpath import user_paths
-from .paths import HASH_CACHE, STAGES, user_inputs
+from .paths import HASH_CACHE, PARAMS_LAST, STAGES, param_print, user_inputs
 
 
 def _entries(path: Path) -> list[Path]:
@@ -91,3 +91,54 @@ def write_fingerprints(params: Params, root: str | Path = ".") -> list[Path]:
         written.append(out)
     cache.save()
     return written
+
+
+def params_read_by(params: Params, stage: str) -> dict[str, Any]:
+    """The values stage ``stage`` reads: its params section and the further keys it declares, validated,
+    with every default filled in (so writing out a default changes nothing)."""
+    dump = params.model_dump(mode="json")
+    st = STAGES[stage]
+    values = {}
+    for key in dict.fromkeys((st.section, *st.params)):
+        here: Any = dump
+        for part in key.split("."):
+            here = here[part]
+        values[key] = here
+    return {"stage": stage, "params": values}
+
+
+def _leaves(values: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(values, dict) and values:
+        return {k: v for key, sub in values.items() for k, v in _leaves(sub, f"{prefix}.{key}").items()}
+    return {prefix: values}
+
+
+def write_param_prints(params: Params, root: str | Path = ".") -> dict[str, list[str]]:
+    """Write ``.linkage/params/<stage>.json`` for every stage but ``params``; an unchanged file is not touched.
+
+    Returns, for each stage whose values changed since the last run, the dotted keys that did
+    (``model.lag``): what ``dvc status`` reports as a changed ``.linkage/params/<stage>.json``.
+    """
+    root = Path(root)
+    try:
+        last = json.loads((root / PARAMS_LAST).read_text())
+    except (OSError, ValueError):
+        last = {}
+    changed, now = {}, {}
+    for name in STAGES:
+        if name == "params":
+            continue
+        doc = params_read_by(params, name)
+        now[name] = doc["params"]
+        if name in last:
+            before, after = _leaves(last[name], ""), _leaves(doc["params"], "")
+            diff = sorted(k[1:] for k in set(before) | set(after) if before.get(k) != after.get(k))
+            if diff:
+                changed[name] = diff
+        out = root / param_print(name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+        if not out.exists() or out.read_text() != text:
+            out.write_text(text)
+    (root / PARAMS_LAST).write_text(json.dumps(now, sort_keys=True) + "\n")
+    return changed

@@ -7,10 +7,11 @@ core.  Under ``dvc repro`` and ``dvc exp run`` the stages run one after
 another, so while one stage works, the kernel of the stage that will most
 likely run next can boot and import on that idle core:
 
-* when a stage starts, it *pre-warms* a kernel for each of its next stages
-  (:func:`linkage.paths.next_stages`); the ``params`` stage, which runs first
-  and always, pre-warms the first notebook stages that DVC will re-run, as
-  predicted by comparing their params and fingerprint files with ``dvc.lock``;
+* when a stage's kernel is ready (a command stage: when it starts), it
+  *pre-warms* a kernel for each of its next stages (:func:`linkage.paths.next_stages`);
+  the ``params`` stage, which runs first and always, pre-warms the first notebook
+  stages that DVC will re-run, as predicted by comparing the fingerprint files it
+  has just written with ``dvc.lock``;
 * a stage *claims* a warm kernel meant for it, if there is one, and otherwise
   starts its own (:func:`start`) exactly as before.
 
@@ -258,54 +259,43 @@ def prewarm(stages: Iterable[str]) -> list[str]:
     return started
 
 
-def prewarm_after(stage: str, params_checked: bool = False) -> list[str]:
+def prewarm_after(stage: str) -> list[str]:
     """Warm the kernels of the stages likely to run after ``stage``.
 
-    For the ``params`` stage, which always runs first, these are the first notebook stages that
-    DVC will re-run (:func:`predicted`): called at its start with what params.yaml alone says
-    (DVC has removed the fingerprint files it writes), and again once it has written them
-    (``params_checked``).  For any other stage, its next stages.
+    For the ``params`` stage, which always runs first, once it has written the fingerprint files:
+    the first notebook stages that DVC will re-run (:func:`predicted`).  For any other stage, its
+    next stages.
     """
     if stage != "params":
-        return prewarm(next_stages(stage)) if not params_checked else []
-    runs = predicted(fingerprints=params_checked)
+        return prewarm(next_stages(stage))
+    runs = predicted()
     return prewarm(s for s in runs if not any(s in downstream(other) for other in runs))
 
 
-def predicted(root: str | Path = ".", fingerprints: bool = True) -> list[str]:
-    """The stages DVC will re-run because their own params or fingerprint files (``.linkage/``) differ
-    from what ``dvc.lock`` recorded, in run order; stages that re-run only because an earlier one
-    did are not listed (that one warms them).  Best effort: an unreadable ``dvc.lock`` predicts nothing."""
+def predicted(root: str | Path = ".") -> list[str]:
+    """The stages DVC will re-run because one of their own fingerprint files (``.linkage/``: params
+    values, user files, code) differs from what ``dvc.lock`` recorded, in run order; stages that
+    re-run only because an earlier one did are not listed (that one warms them).  A fingerprint not
+    written yet counts as unchanged.  Best effort: an unreadable ``dvc.lock`` predicts nothing."""
     from ruamel.yaml import YAML
 
     root = Path(root)
     try:
-        lock = YAML(typ="safe").load((root / "dvc.lock").read_text()) or {}
-        raw = YAML(typ="safe").load((root / "params.yaml").read_text()) or {}
-        recorded = lock["stages"]
+        recorded = (YAML(typ="safe").load((root / "dvc.lock").read_text()) or {})["stages"]
     except Exception:  # noqa: BLE001 - a prediction: anything unreadable means no guess
         return []
-    return [name for name in STAGES if name != "params"
-            and (name not in recorded or _differs(recorded[name], raw, root, fingerprints))]
+    return [name for name in STAGES if name != "params" and (name not in recorded or _differs(recorded[name], root))]
 
 
-def _differs(entry: dict[str, Any], raw: dict[str, Any], root: Path, fingerprints: bool) -> bool:
-    for key, value in (entry.get("params") or {}).get("params.yaml", {}).items():
-        here: Any = raw
-        for part in str(key).split("."):
-            here = here.get(part) if isinstance(here, dict) else None
-        if here != value:
-            return True
-    if not fingerprints:
-        return False
+def _differs(entry: dict[str, Any], root: Path) -> bool:
     for dep in entry.get("deps") or []:
-        path = root / dep.get("path", "")
-        if dep.get("path", "").startswith(".linkage/"):
+        path = str(dep.get("path", ""))
+        if path.startswith(".linkage/"):
             try:
-                if hashlib.md5(path.read_bytes()).hexdigest() != dep.get("md5"):  # noqa: S324 - DVC's own hash
+                if hashlib.md5((root / path).read_bytes()).hexdigest() != dep.get("md5"):  # noqa: S324 - DVC's own hash
                     return True
             except OSError:
-                return True
+                continue
     return False
 
 

@@ -40,6 +40,10 @@ CODE_PRINTS = Path(".linkage/code")
 """Per stage, the fingerprint of the source files its results depend on (:mod:`linkage.codeprint`), written by ``params``."""
 CODE_CACHE = Path(".linkage/code_cache.json")
 """The derived import closures, remembered under the hash of all source files (not a DVC output)."""
+PARAM_PRINTS = Path(".linkage/params")
+"""Per stage, the validated values of the params it reads, written by ``params`` (see :func:`param_print`)."""
+PARAMS_LAST = Path(".linkage/params_last.json")
+"""The values of the last run's param fingerprints, to name what changed (not a DVC output)."""
 HASH_CACHE = Path(".linkage/hash_cache.json")
 """Remembered sha256 of user files by size and modification time (not a DVC output)."""
 
@@ -51,6 +55,16 @@ def user_inputs(stage: str) -> Path:
     the workbench can refuse it); the ``params`` stage writes this file instead (:mod:`linkage.fingerprint`).
     """
     return USER_INPUTS / f"{stage}.json"
+
+
+def param_print(stage: str) -> Path:
+    """The params fingerprint of stage ``stage``: a DVC dependency standing for the params it reads.
+
+    DVC would otherwise copy each stage's params sections into ``dvc.lock`` (about half of its
+    lines) and read and rewrite them at every lock update; ``dvc exp show`` and ``dvc params diff``
+    read params.yaml itself either way.
+    """
+    return PARAM_PRINTS / f"{stage}.json"
 
 
 def code_print(stage: str) -> Path:
@@ -71,7 +85,7 @@ class Stage:
     name
         Stage name in ``dvc.yaml`` and for ``linkage stage NAME``.
     section
-        The params section it reads (DVC re-runs it when that section changes).
+        The params section it reads (DVC re-runs it when that section changes, through :func:`param_print`).
     notebook
         Notebook stem under ``notebooks/`` (``None`` for a command stage).
     deps
@@ -163,6 +177,7 @@ _STAGE_LIST: tuple[Stage, ...] = (
         notebook=None,
         deps={},
         outs={"checked": PARAMS_CHECKED, **{f"inputs_{n}": user_inputs(n) for n in _USER_STAGES},
+              **{f"params_{n}": param_print(n) for n in _USER_STAGES},
               **{f"code_{n}": code_print(n) for n in _USER_STAGES}},
     ),
     Stage(

@@ -48,9 +48,12 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
     if stage.notebook is None:
         from .params import load_params
 
-        prewarm_after(name)  # the next stages' kernels boot while this one works (a bad params.yaml stops the run anyway)
+        first = name == "params"  # whose guess of what runs next needs the fingerprints it writes
+        if not first:
+            prewarm_after(name)  # the next stages' kernels boot while this one works
         result = module(name).run(load_params(params_file))
-        prewarm_after(name, params_checked=True)
+        if first:
+            prewarm_after(name)
         return result
     km = start_kernel(stage)  # boots, and imports what the notebook needs, while params.yaml is checked here
     try:

@@ -1,0 +1,69 @@
+"""Each stage depends on the fingerprint of the params values it reads, not on params.yaml via dvc.lock.
+
+``.linkage/params/<stage>.json`` holds the validated values of the sections and keys the stage
+declares in :data:`linkage.paths.STAGES`; it must change exactly when one of those values does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from linkage.fingerprint import write_param_prints
+from linkage.params import load_params
+from linkage.paths import STAGES, param_print
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(tmp_path: Path, text: str):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return load_params(path)
+
+
+def _readers(key: str) -> set[str]:
+    """The stages declaring ``key`` or a section holding it (from the stage table)."""
+    return {n for n, st in STAGES.items() if n != "params"
+            and any(key == d or key.startswith(d + ".") for d in (st.section, *st.params))}
+
+
+def _bytes(root: Path) -> dict[str, bytes]:
+    return {n: (root / param_print(n)).read_bytes() for n in STAGES if n != "params"}
+
+
+def test_a_changed_value_changes_exactly_the_fingerprints_of_the_stages_reading_it(tmp_path):
+    base = (REPO / "params.yaml").read_text()
+    assert write_param_prints(_load(tmp_path, base), tmp_path) == {}, "a first run names no change"
+    before = _bytes(tmp_path)
+    for key, old, new in (("model.lag", "  lag: 0\n", "  lag: 1\n"),
+                          ("data.max_uncompressed_mb", "  max_uncompressed_mb: 1000.0\n", "  max_uncompressed_mb: 500.0\n")):
+        assert old in base, f"params.yaml has no {old!r}"
+        changed = write_param_prints(_load(tmp_path, base.replace(old, new, 1)), tmp_path)
+        assert set(changed) == _readers(key) and all(keys == [key] for keys in changed.values()), changed
+        now = _bytes(tmp_path)
+        assert {n for n in now if now[n] != before[n]} == _readers(key)
+        assert write_param_prints(_load(tmp_path, base), tmp_path) == {n: [key] for n in _readers(key)}
+        assert _bytes(tmp_path) == before, "back to the same values, back to the same bytes"
+
+
+def test_writing_out_a_default_changes_nothing_and_touches_no_file(tmp_path):
+    write_param_prints(_load(tmp_path, "{}\n"), tmp_path)
+    stamps = {n: (tmp_path / param_print(n)).stat().st_mtime_ns for n in STAGES if n != "params"}
+    default_lag = load_params(tmp_path / "params.yaml").model.lag
+    assert write_param_prints(_load(tmp_path, f"model:\n  lag: {default_lag}\n"), tmp_path) == {}
+    assert {n: (tmp_path / param_print(n)).stat().st_mtime_ns for n in stamps} == stamps
+
+
+def test_a_fingerprint_holds_the_values_the_stage_declares():
+    params = load_params(REPO / "params.yaml")
+    from linkage.fingerprint import params_read_by
+
+    dump = params.model_dump(mode="json")
+    for name, st in STAGES.items():
+        if name == "params":
+            continue
+        doc = params_read_by(params, name)
+        assert set(doc["params"]) == {st.section, *st.params}
+        assert doc["params"][st.section] == dump[st.section]
+        json.dumps(doc)  # plain JSON
