@@ -67,3 +67,30 @@ def test_a_fingerprint_holds_the_values_the_stage_declares():
         assert set(doc["params"]) == {st.section, *st.params}
         assert doc["params"][st.section] == dump[st.section]
         json.dumps(doc)  # plain JSON
+
+
+def test_a_stage_reads_its_checked_section_only_for_the_very_file_the_params_stage_checked(tmp_path, monkeypatch):
+    from linkage import runner
+
+    monkeypatch.chdir(tmp_path)
+    params = _load(tmp_path, (REPO / "params.yaml").read_text())
+    write_param_prints(params, tmp_path)
+    for st in STAGES.values():
+        if st.notebook:
+            assert runner.checked_section(st, "params.yaml") == getattr(params, st.section).model_dump(mode="json")
+    model = STAGES["model"]
+    (tmp_path / "other.yaml").write_text((tmp_path / "params.yaml").read_text())
+    assert runner.checked_section(model, "other.yaml") is None, "another file: validated as usual"
+    with open(tmp_path / "params.yaml", "a") as f:
+        f.write("# edited after the check\n")
+    assert runner.checked_section(model, "params.yaml") is None, "an edited file: validated as usual"
+
+
+def test_values_that_are_not_the_files_are_never_taken_for_it(tmp_path, monkeypatch):
+    from linkage import runner
+    from linkage.params import Params
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text().replace("  lag: 0\n", "  lag: 1\n", 1))
+    write_param_prints(Params(), tmp_path)  # values validated from elsewhere (the defaults), not from this file
+    assert runner.checked_section(STAGES["model"], "params.yaml") is None

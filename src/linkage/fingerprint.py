@@ -24,7 +24,7 @@ from typing import Any
 from .files import sha256_of
 from .params import Params
 from .params.userpath import user_paths
-from .paths import HASH_CACHE, PARAMS_LAST, STAGES, param_print, user_inputs
+from .paths import HASH_CACHE, PARAMS_FILE, PARAMS_LAST, STAGES, param_print, user_inputs
 
 
 def _entries(path: Path) -> list[Path]:
@@ -118,11 +118,13 @@ def write_param_prints(params: Params, root: str | Path = ".") -> dict[str, list
 
     Returns, for each stage whose values changed since the last run, the dotted keys that did
     (``model.lag``): what ``dvc status`` reports as a changed ``.linkage/params/<stage>.json``.
+    The values are also kept in :data:`~linkage.paths.PARAMS_LAST` (not a DVC output), with the
+    sha256 of the project's params.yaml when they are its values.
     """
     root = Path(root)
     try:
-        last = json.loads((root / PARAMS_LAST).read_text())
-    except (OSError, ValueError):
+        last = json.loads((root / PARAMS_LAST).read_text()).get("values", {})
+    except (OSError, ValueError, AttributeError):
         last = {}
     changed, now = {}, {}
     for name in STAGES:
@@ -140,5 +142,22 @@ def write_param_prints(params: Params, root: str | Path = ".") -> dict[str, list
         text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
         if not out.exists() or out.read_text() != text:
             out.write_text(text)
-    (root / PARAMS_LAST).write_text(json.dumps(now, sort_keys=True) + "\n")
+    (root / PARAMS_LAST).write_text(json.dumps({"sha256": _checked_sha(params, root), "values": now},
+                                                sort_keys=True) + "\n")
     return changed
+
+
+def _checked_sha(params: Params, root: Path) -> str | None:
+    """The sha256 of the project's params.yaml if these are its validated values (the stage runner then
+    reads a stage's section from :data:`~linkage.paths.PARAMS_LAST` instead of validating the file again)."""
+    import hashlib
+
+    from .params import load_params
+
+    file = root / PARAMS_FILE
+    try:
+        data = file.read_bytes()
+        same = load_params(file) == params and file.read_bytes() == data
+    except Exception:  # noqa: BLE001 - not the file these values came from: no shortcut
+        return None
+    return hashlib.sha256(data).hexdigest() if same else None

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import LinkageError
-from .paths import NOTEBOOKS, STAGES, Stage
+from .paths import NOTEBOOKS, PARAMS_FILE, PARAMS_LAST, STAGES, Stage
 
 if TYPE_CHECKING:  # the schema is loaded while the kernel boots (see run_stage)
     from .params import Params
@@ -57,29 +57,64 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
         return result
     km = start_kernel(stage)  # boots, and imports what the notebook needs, while params.yaml is checked here
     try:
-        from .params import load_params
+        section = checked_section(stage, params_file)
+        if section is None:
+            from .params import load_params
 
-        params = load_params(params_file)
+            params = load_params(params_file)
     except BaseException:
         stop_kernel(km)
         raise
-    execute_notebook(stage, params, params_file, km=km)
+    execute_notebook(stage, None if section is not None else params, params_file, km=km)
     return None
 
 
-def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "params.yaml", km: Any = None) -> Path:
+def checked_section(stage: Stage, params_file: str | Path) -> dict[str, Any] | None:
+    """The stage's validated params section, when the ``params`` stage of this run has already checked this
+    very params file (the sha256 it recorded matches); None otherwise.
+
+    Under DVC every stage runs after ``params``, which validated the file and wrote each stage's values
+    (:func:`linkage.fingerprint.write_param_prints`); reading them here spares the stage's process the
+    schema's import (pydantic, about 0.4 s) before its notebook can start.  The full parameters, for the
+    step page, are validated again on a thread while the cells run, and the notebook validates its own.
+    """
+    import hashlib
+    import json
+
+    try:
+        if Path(params_file).resolve() != PARAMS_FILE.resolve():
+            return None
+        last = json.loads(PARAMS_LAST.read_text())
+        if last.get("sha256") != hashlib.sha256(PARAMS_FILE.read_bytes()).hexdigest():
+            return None
+        return last["values"][stage.name][stage.section]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def execute_notebook(stage: Stage, params: Params | None, params_file: str | Path = "params.yaml",
+                     km: Any = None) -> Path:
     """Execute the stage's notebook with its section injected; write the executed copy and its HTML.
 
-    ``km`` is a kernel :func:`start_kernel` started for this stage (one is started when ``None``).
-    A kernel that dies before answering its first request (a start-up race on
-    a busy machine) is replaced once; a second death is the stage's error.
+    ``params`` are the validated parameters, or None when the ``params`` stage has checked the file
+    (:func:`checked_section`): they are then loaded while the cells run.  ``km`` is a kernel
+    :func:`start_kernel` started for this stage (one is started when ``None``).  A kernel that dies
+    before answering its first request (a start-up race on a busy machine) is replaced once; a second
+    death is the stage's error.
     """
     km = km or start_kernel(stage)  # starts, and imports what the notebook needs, while papermill loads here
+    section = checked_section(stage, params_file) if params is None else \
+        getattr(params, stage.section).model_dump(mode="json")
+    if section is None:  # not checked after all (the file changed meanwhile): check it now
+        from .params import load_params
+
+        params = load_params(params_file)
+        section = getattr(params, stage.section).model_dump(mode="json")
     _skip_iri_grammar()
     import papermill as pm
 
     logging.getLogger("papermill").setLevel(logging.ERROR)  # not the "unknown parameter" notes: the keys are injected below the parameters cell on purpose
-    section = getattr(params, stage.section).model_dump(mode="json")
+    later: dict[str, Any] = {"file": None if params is not None else params_file}
     source = NOTEBOOKS / f"{stage.notebook}.ipynb"
     stage.executed.parent.mkdir(parents=True, exist_ok=True)
     run = {"input_path": str(source), "output_path": str(stage.executed), "kernel_name": KERNEL_NAME,
@@ -87,7 +122,7 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
            "request_save_on_cell_execute": False, "cwd": "."}
     for attempt in (1, 2):
         try:
-            nb = pm.execute_notebook(**run, km=km, on_cell_start=_first_cell(stage))
+            nb = pm.execute_notebook(**run, km=km, on_cell_start=_first_cell(stage, later))
             break
         except RuntimeError as err:
             if "before replying" not in str(err):
@@ -102,32 +137,54 @@ def execute_notebook(stage: Stage, params: Params, params_file: str | Path = "pa
         km = start_kernel(stage)
     normalise(nb)
     _write(nb, stage.executed)
-    render_html(nb, stage, params)
+    render_html(nb, stage, params if params is not None else _loaded(later, params_file))
     return stage.executed
 
 
-def _first_cell(stage: Stage) -> Any:
+def _first_cell(stage: Stage, later: dict[str, Any]) -> Any:
     """What happens when the kernel is ready and runs the first cell: the next stages' kernels start
     warming on the other core (not earlier, so they do not slow this one's start-up), and this process
-    loads the step page renderer while it waits for the cells (rather than after them)."""
-    done: list[bool] = []
+    loads the step page renderer (and the parameters, if ``later["file"]`` names a file to load them
+    from) while it waits for the cells, rather than after them."""
 
     def hook(**_: Any) -> None:
-        if not done:
-            done.append(True)
-            try:
-                prewarm_after(stage.name)
-            except Exception as err:  # noqa: BLE001 - warming is an optimisation; the stage goes on without it
-                logging.getLogger("linkage.runner").debug("stage %s: no kernel warmed: %s", stage.name, err)
-            threading.Thread(target=_load_renderer, daemon=True, name="linkage-load-renderer").start()
+        if "thread" in later:
+            return
+        try:
+            prewarm_after(stage.name)
+        except Exception as err:  # noqa: BLE001 - warming is an optimisation; the stage goes on without it
+            logging.getLogger("linkage.runner").debug("stage %s: no kernel warmed: %s", stage.name, err)
+        later["thread"] = threading.Thread(target=_load_later, args=(later,), daemon=True, name="linkage-load-later")
+        later["thread"].start()
 
     return hook
 
 
-def _load_renderer() -> None:
+def _load_later(later: dict[str, Any]) -> None:
     import nbconvert  # noqa: F401
 
     from .site import page  # noqa: F401
+
+    if later["file"] is not None:
+        from .params import load_params
+
+        try:
+            later["params"] = load_params(later["file"])
+        except BaseException as err:  # noqa: BLE001 - raised in the stage's own thread by _loaded
+            later["error"] = err
+
+
+def _loaded(later: dict[str, Any], params_file: str | Path) -> Params:
+    """The parameters loaded while the cells ran (or now, if the first cell never started the thread)."""
+    if "thread" in later:
+        later["thread"].join()
+    if "error" in later:
+        raise later["error"]
+    if "params" not in later:
+        from .params import load_params
+
+        later["params"] = load_params(params_file)
+    return later["params"]
 
 
 def _stage_failed(stage: Stage, source: Path, err: Exception) -> None:
