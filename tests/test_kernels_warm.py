@@ -195,3 +195,20 @@ def test_the_params_stage_predicts_the_stages_dvc_will_rerun(tmp_path):
 def test_the_warm_up_line_binds_nothing_and_names_its_guard():
     assert kernels.warm_code("model").startswith("__import__('linkage.kernels'")
     assert "warm_kernel('model', *('/tmp/t.ready', 1, 2))" in kernels.warm_code("model", "/tmp/t.ready", 1, 2)
+
+
+def test_at_its_start_the_params_stage_guesses_from_the_params_as_written(tmp_path):
+    from linkage.fingerprint import write_param_prints
+    from linkage.params import load_params
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text)
+    assert kernels.params_changed(tmp_path) == [], "no last run: no guess"
+    write_param_prints(load_params(tmp_path / "params.yaml"), tmp_path)
+    assert kernels.params_changed(tmp_path) == []
+    (tmp_path / "params.yaml").write_text(text.replace("  lag: 0\n", "  lag: 1\n", 1))
+    readers = [n for n, st in STAGES.items() if any(k == "model" or k.startswith("model.") for k in st.param_keys)]
+    assert "model" in readers and kernels.params_changed(tmp_path) == readers
+    (tmp_path / "params.yaml").write_text(text + "\n# a comment changes no value\n")
+    assert kernels.params_changed(tmp_path) == []

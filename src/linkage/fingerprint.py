@@ -24,7 +24,7 @@ from typing import Any
 from .files import sha256_of
 from .params import Params
 from .params.userpath import user_paths
-from .paths import HASH_CACHE, PARAMS_FILE, PARAMS_LAST, STAGES, param_print, user_inputs
+from .paths import HASH_CACHE, PARAMS_FILE, PARAMS_LAST, STAGES, dotted, param_print, user_inputs
 
 
 def _entries(path: Path) -> list[Path]:
@@ -97,14 +97,7 @@ def params_read_by(params: Params, stage: str) -> dict[str, Any]:
     """The values stage ``stage`` reads: its params section and the further keys it declares, validated,
     with every default filled in (so writing out a default changes nothing)."""
     dump = params.model_dump(mode="json")
-    st = STAGES[stage]
-    values = {}
-    for key in dict.fromkeys((st.section, *st.params)):
-        here: Any = dump
-        for part in key.split("."):
-            here = here[part]
-        values[key] = here
-    return {"stage": stage, "params": values}
+    return {"stage": stage, "params": {key: dotted(dump, key) for key in STAGES[stage].param_keys}}
 
 
 def _leaves(values: Any, prefix: str) -> dict[str, Any]:
@@ -142,9 +135,21 @@ def write_param_prints(params: Params, root: str | Path = ".") -> dict[str, list
         text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
         if not out.exists() or out.read_text() != text:
             out.write_text(text)
-    (root / PARAMS_LAST).write_text(json.dumps({"sha256": _checked_sha(params, root), "values": now},
-                                                sort_keys=True) + "\n")
+    file = _raw_file(root)  # as written, for the params stage's guess at its start (linkage.kernels)
+    raw = {name: {key: dotted(file, key) for key in STAGES[name].param_keys} for name in now}
+    (root / PARAMS_LAST).write_text(json.dumps({"sha256": _checked_sha(params, root), "values": now, "raw": raw},
+                                                sort_keys=True, default=str) + "\n")
     return changed
+
+
+def _raw_file(root: Path) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+
+    try:
+        raw = YAML(typ="safe").load((root / PARAMS_FILE).read_text())
+    except Exception:  # noqa: BLE001 - only a guess is made from it
+        return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 def _checked_sha(params: Params, root: Path) -> str | None:

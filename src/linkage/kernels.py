@@ -47,7 +47,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .paths import STAGES, downstream, next_stages
+from .paths import PARAMS_FILE, PARAMS_LAST, STAGES, dotted, downstream, next_stages
 
 KERNEL_NAME = "linkage"
 """The Jupyter kernel the notebooks run on (``linkage setup-kernel`` registers it)."""
@@ -259,17 +259,34 @@ def prewarm(stages: Iterable[str]) -> list[str]:
     return started
 
 
-def prewarm_after(stage: str) -> list[str]:
+def prewarm_after(stage: str, checked: bool = True) -> list[str]:
     """Warm the kernels of the stages likely to run after ``stage``.
 
-    For the ``params`` stage, which always runs first, once it has written the fingerprint files:
-    the first notebook stages that DVC will re-run (:func:`predicted`).  For any other stage, its
-    next stages.
+    For the ``params`` stage, which always runs first: the first notebook stages that DVC will
+    re-run, guessed at its start from the params as written (:func:`params_changed`) and, once it
+    has written the fingerprint files (``checked``), from those (:func:`predicted`).  For any other
+    stage, its next stages.
     """
     if stage != "params":
         return prewarm(next_stages(stage))
-    runs = predicted()
+    runs = predicted() if checked else params_changed()
     return prewarm(s for s in runs if not any(s in downstream(other) for other in runs))
+
+
+def params_changed(root: str | Path = ".") -> list[str]:
+    """The stages whose params, as written in params.yaml, differ from the last run's (kept by the ``params``
+    stage in :data:`~linkage.paths.PARAMS_LAST`): its guess at its very start, before it validates the file."""
+    from ruamel.yaml import YAML
+
+    root = Path(root)
+    try:
+        raw = YAML(typ="safe").load((root / PARAMS_FILE).read_text())
+        last = json.loads((root / PARAMS_LAST).read_text())["raw"]
+    except Exception:  # noqa: BLE001 - a guess: anything unreadable means none
+        return []
+    return [name for name, st in STAGES.items() if name in last
+            and any(json.dumps(dotted(raw, k), sort_keys=True, default=str) != json.dumps(last[name].get(k), sort_keys=True, default=str)
+                    for k in st.param_keys)]
 
 
 def predicted(root: str | Path = ".") -> list[str]:

@@ -134,6 +134,11 @@ class Stage:
         return FIGURES / f"{self.notebook}.png"
 
     @property
+    def param_keys(self) -> tuple[str, ...]:
+        """The params it reads: its section, then the further dotted keys (what its params fingerprint holds)."""
+        return tuple(dict.fromkeys((self.section, *self.params)))
+
+    @property
     def written(self) -> tuple[Path, ...]:
         """Every file or folder the stage writes: outs, metrics, plot data, and a notebook stage's
         executed notebook, step page and figure (the outputs ``tools/build_dvc.py`` declares)."""
@@ -299,3 +304,10 @@ def next_stages(name: str) -> tuple[str, ...]:
     right after it (the transitive reduction of :func:`consumers`), in run order."""
     direct = consumers(name)
     return tuple(c for c in direct if not any(c in downstream(other) for other in direct if other != c))
+
+
+def dotted(values: object, key: str) -> object:
+    """The value at dotted ``key`` (``data.demo.seed``) in nested mappings, or None where there is none."""
+    for part in key.split("."):
+        values = values.get(part) if isinstance(values, dict) else None
+    return values

@@ -48,11 +48,9 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
     if stage.notebook is None:
         from .params import load_params
 
-        first = name == "params"  # whose guess of what runs next needs the fingerprints it writes
-        if not first:
-            prewarm_after(name)  # the next stages' kernels boot while this one works
+        prewarm_after(name, checked=False)  # the next stages' kernels boot while this one works
         result = module(name).run(load_params(params_file))
-        if first:
+        if name == "params":  # its better guess, from the fingerprints it has written
             prewarm_after(name)
         return result
     km = start_kernel(stage)  # boots, and imports what the notebook needs, while params.yaml is checked here
