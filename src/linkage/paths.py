@@ -31,6 +31,9 @@ NOTEBOOKS = Path("notebooks")
 READER_CACHE = Path(os.environ.get("LINKAGE_READER_CACHE", "data/cache"))
 """Parsed-file cache of the readers (keyed by file hash and reader version; not a DVC output).
 ``$LINKAGE_READER_CACHE`` moves it, e.g. to share one cache between test runs in temporary folders."""
+FIGURE_CACHE = Path(os.environ.get("LINKAGE_FIGURE_CACHE", "data/cache/figures"))
+"""Report figures drawn before, keyed by what they draw and the code drawing them (not a DVC output;
+``$LINKAGE_FIGURE_CACHE`` moves it)."""
 PARAMS_FILE = Path("params.yaml")
 PARAMS_CHECKED = Path(".linkage/params_checked.txt")
 """Written by the ``params`` stage once params.yaml is valid; every other stage runs after it."""

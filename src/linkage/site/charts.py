@@ -12,8 +12,11 @@ from seaborn's ``whitegrid``, without importing seaborn and the scipy it loads).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .design import design_of, sources_read
 from .findings import Finding, quoted, unit_words
@@ -23,6 +26,8 @@ from .words import fixed, nice, places_for
 PNG_METADATA = {"Software": None}
 #: Inches of margin around the drawn content of a saved figure (matplotlib's ``savefig.pad_inches`` default).
 TIGHT_PAD = 0.1
+FIGURE_CACHE_SIZE = 64
+"""Pictures the figure cache keeps (least recently used dropped first)."""
 BLUE, GREY, DARK = "#005EB8", "#768692", "#231f20"
 
 
@@ -78,6 +83,52 @@ def _title(ax, which: str) -> str:
         if text:
             return text
     return ""
+
+
+def cached_png(spec: dict[str, Any], draw: Callable[[dict[str, Any], Path], None], path: Path, *code: str) -> None:
+    """Write at ``path`` the PNG that ``draw(spec, path)`` writes, copied from the figure cache when the same
+    ``spec`` was drawn before by the same code.
+
+    ``spec`` must hold everything ``draw`` draws (plain JSON data: values, texts, sizes), so it decides
+    the picture together with the drawing code (``code``: the source files of ``draw`` and of what it
+    calls beyond this module, whose own source always counts), the theme as matplotlib applies it
+    (every rcParam after :func:`_style`) and matplotlib's version and default font file.  A PNG drawn
+    from them is the same bytes every time (no software or time metadata), so a copy is exactly what
+    a new drawing would write.  The cache (:data:`~linkage.paths.FIGURE_CACHE`, not a DVC output)
+    keeps the :data:`FIGURE_CACHE_SIZE` most recently used pictures.
+    """
+    import hashlib
+    import json
+    import shutil
+
+    import matplotlib
+    from matplotlib import font_manager
+
+    from ..paths import FIGURE_CACHE
+
+    _style()
+    sources = sorted({__file__, *code})
+    theme = {k: str(v) for k, v in sorted(matplotlib.rcParams.items())}
+    blob = json.dumps([spec, theme, matplotlib.__version__, font_manager.findfont(matplotlib.rcParams["font.family"][0]),
+                       [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in sources]], sort_keys=True, default=str)
+    key = hashlib.sha256(blob.encode()).hexdigest()
+    hit = FIGURE_CACHE / f"{key}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if hit.is_file():
+        shutil.copyfile(hit, path)
+        hit.touch()
+        return
+    draw(spec, path)
+    try:
+        FIGURE_CACHE.mkdir(parents=True, exist_ok=True)
+        staged = hit.with_name(f"{key}.{os.getpid()}.tmp")
+        shutil.copyfile(path, staged)
+        os.replace(staged, hit)
+        kept = sorted(FIGURE_CACHE.glob("*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[FIGURE_CACHE_SIZE:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # a cache that cannot be written only means drawing again next time
+        pass
 
 
 def save_png(fig, path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from .charts import DARK, GREY, Figure, _style, save_png
+from .charts import DARK, GREY, Figure, _style, cached_png, save_png
 from .design import TRUST_TYPE_TEXT, design_of, sources_read
 from .inputs import SiteInputs
 from .svg import BREAK_NAME
@@ -120,8 +120,33 @@ def grid_margins(n_cols: int, width: float, height: float, n_rows: int = 2) -> d
 def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     """The small-multiples figure at ``out`` (None when no trust has both headline measures in two years).
 
-    Long because it draws and labels a grid of panels, the key and the caption in one place.
+    What is drawn is worked out first (:func:`trajectory_spec`), then drawn (:func:`draw_trajectories`),
+    or copied from the figure cache when exactly that was drawn before (:func:`~linkage.site.charts.cached_png`):
+    an experiment that changes only the models redraws nothing here.
     """
+    h = inputs.headline or {}
+    spec = trajectory_spec(inputs)
+    if spec is None:
+        return None
+    cached_png(spec, draw_trajectories, out, __file__)
+    x, y, ttype, codes, n_type, years = (spec["meta"][k] for k in ("x", "y", "type", "codes", "n_type", "years"))
+    cut = spec["meta"]["cut"]
+    peers = TRUST_TYPE_TEXT.get(ttype, f"{ttype} trusts")
+    alt = (f"Small multiples for {len(codes)} {peers}: for each trust, {inputs.label(x)} (top row) and "
+           f"{inputs.label(y)} (bottom row) by survey year, {years[0]} to {years[-1]}.")
+    caption = (f"{len(codes)} of the {n_type} {peers} with both measures in at least two years, chosen to span the "
+               f"range of their mean {inputs.label(x)} (left lowest, right highest; not a ranking). Top row: "
+               f"{inputs.label(x)} ({_units(inputs, x)}); bottom row: {inputs.label(y)} "
+               f"({_units(inputs, y)}); each row on one scale. {_design_note(inputs)}A gap in a line is a year without a published value"
+               f"{' or a ' + BREAK_NAME + ' across which values are not comparable' if cut else ''}. "
+               f"Sources: {sources_read(h, inputs.catalogue)}.")
+    return Figure(rel, alt, caption)
+
+
+def trajectory_spec(inputs: SiteInputs) -> dict[str, Any] | None:
+    """Everything the small multiples draw, as plain data: per trust its name and, per row, the line
+    segments, marker and break lines; the axis and key texts; the size and margins.  ``meta`` holds what
+    the caption needs.  None when no trust has both headline measures in two years."""
     h = inputs.headline or {}
     x, y = h.get("exposure"), h.get("dependent")
     panel = inputs.panel
@@ -130,49 +155,60 @@ def trajectory_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     ttype, codes, n_type = chosen_trusts(panel, x, y)
     if not codes:
         return None
+    years = sorted(int(v) for v in panel["year"].dropna().unique())
+    breaks = {m: _breaks(inputs, m, years[0], years[-1]) for m in (x, y)}
+    cut = {m: {yr for yr, comparable, _ in b if not comparable} for m, b in breaks.items()}
+    names = panel.dropna(subset=["org_name"]).groupby("org_code")["org_name"].last()
+    columns = []
+    for code in codes:
+        g = panel[panel["org_code"] == code].set_index("year").reindex(years)
+        rows = [{"marker": marker, "breaks": [yr - 0.5 for yr, _c, _r in breaks[measure]],
+                 "segments": [[[int(v) for v in xs], [float(v) for v in vs]]
+                              for xs, vs in _segments(years, g[measure].tolist(), cut[measure])]}
+                for measure, marker in ((x, "o"), (y, "s"))]
+        columns.append({"title": short_name(names.get(code, code)), "rows": rows})
+    key = [{"marker": "o", "ls": None, "colour": "dark", "label": f"top row, staff: {_bare(inputs, x)}"},
+           {"marker": "s", "ls": None, "colour": "dark", "label": f"bottom row, patients: {_bare(inputs, y)}"}]
+    key += [{"marker": None, "ls": "--", "colour": "grey", "label": textwrap.fill(f"{BREAK_NAME} ({yr}), {r}", 120)}
+            for m in (x, y) for yr, _c, r in breaks[m]]
+    size = [1.6 * len(codes) + 1.6, 5.4]
+    return {"size": size, "columns": columns, "years": [years[0], years[-1]],
+            "ylabels": [_row_label(inputs, x), _row_label(inputs, y)], "xlabel": "Survey year", "key": key,
+            "margins": grid_margins(len(codes), *size),
+            "meta": {"x": x, "y": y, "type": ttype, "codes": codes, "n_type": n_type, "years": years,
+                     "cut": sorted({yr for c in cut.values() for yr in c})}}
+
+
+def draw_trajectories(spec: dict[str, Any], out: Path) -> None:
+    """Draw :func:`trajectory_spec`'s small multiples and save them as PNG at ``out``."""
     _style()
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    years = sorted(int(v) for v in panel["year"].dropna().unique())
-    breaks = {m: _breaks(inputs, m, years[0], years[-1]) for m in (x, y)}
-    cut = {m: {yr for yr, comparable, _ in b if not comparable} for m, b in breaks.items()}
-    fig, axes = plt.subplots(2, len(codes), figsize=(1.6 * len(codes) + 1.6, 5.4), sharex=True, sharey="row",
-                             squeeze=False)
-    names = panel.dropna(subset=["org_name"]).groupby("org_code")["org_name"].last()
-    for col, code in enumerate(codes):
-        g = panel[panel["org_code"] == code].set_index("year").reindex(years)
-        for row, (measure, marker) in enumerate(((x, "o"), (y, "s"))):
-            ax = axes[row][col]
-            for xs, vs in _segments(years, g[measure].tolist(), cut[measure]):
-                ax.plot(xs, vs, color=DARK, lw=1.6, marker=marker, ms=4.5)
-            for yr, _c, _r in breaks[measure]:  # each row marks its own measure's breaks
-                ax.axvline(yr - 0.5, color=GREY, ls="--", lw=1)
+    colour = {"dark": DARK, "grey": GREY}
+    cols = spec["columns"]
+    fig, axes = plt.subplots(2, len(cols), figsize=tuple(spec["size"]), sharex=True, sharey="row", squeeze=False)
+    first, last = spec["years"]
+    for c, column in enumerate(cols):
+        for r, row in enumerate(column["rows"]):
+            ax = axes[r][c]
+            for xs, vs in row["segments"]:
+                ax.plot(xs, vs, color=DARK, lw=1.6, marker=row["marker"], ms=4.5)
+            for at in row["breaks"]:  # each row marks its own measure's breaks
+                ax.axvline(at, color=GREY, ls="--", lw=1)
             ax.tick_params(labelsize=9)
-        axes[0][col].set_title(short_name(names.get(code, code)), fontsize=9)
-        axes[1][col].set_xticks([years[0], years[-1]], [str(years[0]), str(years[-1])])
-    axes[0][0].set_ylabel(_row_label(inputs, x), fontsize=10)
-    axes[1][0].set_ylabel(_row_label(inputs, y), fontsize=10)
-    axes[1][0].set_xlabel("Survey year", fontsize=10)
-    handles = [Line2D([], [], color=DARK, marker="o", label=f"top row, staff: {_bare(inputs, x)}"),
-               Line2D([], [], color=DARK, marker="s", label=f"bottom row, patients: {_bare(inputs, y)}")]
-    handles += [Line2D([], [], color=GREY, ls="--", label=textwrap.fill(f"{BREAK_NAME} ({yr}), {r}", 120))
-                for m in (x, y) for yr, _c, r in breaks[m]]
-    n_lines = sum(h.get_label().count("\n") + 1 for h in handles)
+        axes[0][c].set_title(column["title"], fontsize=9)
+        axes[1][c].set_xticks([first, last], [str(first), str(last)])
+    axes[0][0].set_ylabel(spec["ylabels"][0], fontsize=10)
+    axes[1][0].set_ylabel(spec["ylabels"][1], fontsize=10)
+    axes[1][0].set_xlabel(spec["xlabel"], fontsize=10)
+    handles = [Line2D([], [], color=colour[k["colour"]], label=k["label"],
+                      **{p: k[p] for p in ("marker", "ls") if k[p]}) for k in spec["key"]]
+    n_lines = sum(k["label"].count("\n") + 1 for k in spec["key"])
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.03 - 0.05 * n_lines),
                frameon=False, fontsize=9, ncol=1)
-    fig.subplots_adjust(**grid_margins(len(codes), *fig.get_size_inches()))
+    fig.subplots_adjust(**spec["margins"])
     save_png(fig, out)
-    peers = TRUST_TYPE_TEXT.get(ttype, f"{ttype} trusts")
-    alt = (f"Small multiples for {len(codes)} {peers}: for each trust, {inputs.label(x)} (top row) and "
-           f"{inputs.label(y)} (bottom row) by survey year, {years[0]} to {years[-1]}.")
-    caption = (f"{len(codes)} of the {n_type} {peers} with both measures in at least two years, chosen to span the "
-               f"range of their mean {inputs.label(x)} (left lowest, right highest; not a ranking). Top row: "
-               f"{inputs.label(x)} ({_units(inputs, x)}); bottom row: {inputs.label(y)} "
-               f"({_units(inputs, y)}); each row on one scale. {_design_note(inputs)}A gap in a line is a year without a published value"
-               f"{' or a ' + BREAK_NAME + ' across which values are not comparable' if any(cut.values()) else ''}. "
-               f"Sources: {sources_read(h, inputs.catalogue)}.")
-    return Figure(rel, alt, caption)
 
 
 def _design_note(inputs: SiteInputs) -> str:
