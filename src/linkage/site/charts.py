@@ -212,6 +212,26 @@ def findings_figure(inputs: SiteInputs, findings: list[Finding], out: Path, rel:
     return Figure(rel, alt, caption)
 
 
+def draw_coverage(spec: dict[str, Any], out: Path) -> None:
+    """Draw :func:`coverage_figure`'s bars (years, counts per measure, legend labels) as PNG at ``out``."""
+    _style()
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    at = range(len(spec["years"]))  # one slot per year, the two measures side by side in it
+    ax.bar([i - 0.2 for i in at], spec["counts"]["staff"], width=0.4, color=BLUE, label=spec["labels"][0])
+    ax.bar([i + 0.2 for i in at], spec["counts"]["patient"], width=0.4, color=GREY, hatch="//", label=spec["labels"][1])
+    ax.set_xticks(list(at), spec["years"])
+    ax.set_xlim(-0.5, len(spec["years"]) - 0.5)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]))
+    ax.grid(axis="x", visible=False)
+    ax.set_ylabel("Trusts with a value (number)")
+    ax.set_xlabel("Survey year")
+    ax.legend(title=None, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=1)
+    save_png(fig, out)
+
+
 def coverage_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     """Trusts in the panel per survey year with the headline staff and patient measures."""
     h = inputs.headline
@@ -219,26 +239,11 @@ def coverage_figure(inputs: SiteInputs, out: Path, rel: str) -> Figure | None:
     x, y = h.get("exposure"), h.get("dependent")
     if x not in panel or y not in panel:
         return None
-    _style()
-    import matplotlib.pyplot as plt
-
     years = sorted(panel["year"].unique())
     counts = {k: [int(panel.loc[panel["year"] == yr, col].notna().sum()) for yr in years]
               for k, col in (("staff", x), ("patient", y))}
-    from matplotlib.ticker import MaxNLocator
-
-    fig, ax = plt.subplots(figsize=(8, 3.4))
-    at = range(len(years))  # one slot per year, the two measures side by side in it
-    ax.bar([i - 0.2 for i in at], counts["staff"], width=0.4, color=BLUE, label=inputs.label(x))
-    ax.bar([i + 0.2 for i in at], counts["patient"], width=0.4, color=GREY, hatch="//", label=inputs.label(y))
-    ax.set_xticks(list(at), [str(yr) for yr in years])
-    ax.set_xlim(-0.5, len(years) - 0.5)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]))
-    ax.grid(axis="x", visible=False)
-    ax.set_ylabel("Trusts with a value (number)")
-    ax.set_xlabel("Survey year")
-    ax.legend(title=None, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=1)
-    save_png(fig, out)
+    spec = {"years": [str(yr) for yr in years], "counts": counts, "labels": [inputs.label(x), inputs.label(y)]}
+    cached_png(spec, draw_coverage, out)
     who = "patients" if design_of(inputs).patient_experience else quoted(inputs, y)
     alt = ("Bar chart of the number of trusts with a value in each survey year: " + "; ".join(
         f"{yr}: {s} for staff, {p} for {who}" for yr, s, p in zip(years, counts["staff"], counts["patient"], strict=True))

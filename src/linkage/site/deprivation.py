@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..paths import STAGES
-from .charts import BLUE, DARK, GREY, Figure, _style, save_png
+from .charts import BLUE, DARK, GREY, Figure, _style, cached_png, save_png
 from .design import sources_read
 from .findings import quoted, unit_words
 from .inputs import SiteInputs
@@ -196,28 +196,41 @@ def _level_units(inputs: SiteInputs, measure: str) -> str:
     return level_units(m.unit, m.kind) if m else "units"
 
 
+def draw_deprivation(spec: dict[str, Any], out: Path) -> None:
+    """Draw :func:`deprivation_figure`'s panels (trust means, fitted line, y title per panel) as PNG at ``out``."""
+    _style()
+    import matplotlib.pyplot as plt
+
+    panels = spec["panels"]
+    # constrained layout leaves room for each panel's own y title, however long the measure's label
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2), squeeze=False, layout="constrained")
+    for ax, g in zip(axes[0], panels, strict=True):
+        ax.plot(g["x"], g["y"], "o", ms=4, color=GREY, alpha=0.7)
+        ax.plot(*g["line"], color=BLUE, lw=2)
+        ax.set_xlabel("Catchment deprivation\n(IMD 2019 score, higher = more deprived)")
+        ax.set_ylabel(g["ylabel"], color=DARK)
+    save_png(fig, out)
+
+
 def deprivation_figure(inputs: SiteInputs, cm: dict[str, Any], out: Path, rel: str) -> Figure | None:
     """Two panels: each trust's mean dependent and exposure against its catchment deprivation, with the OLS line."""
     ms = [g for g in cm.get("gradients", []) if "slope_per_sd" in g]
     if not ms or MODERATOR not in inputs.panel:
         placeholder(out)
         return None
-    _style()
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    # constrained layout leaves room for each panel's own y title, however long the measure's label
-    fig, axes = plt.subplots(1, len(ms), figsize=(5.6 * len(ms), 4.2), squeeze=False, layout="constrained")
     d = inputs.panel.groupby("org_code")[MODERATOR].first()
-    for ax, g in zip(axes[0], ms, strict=True):
+    panels = []
+    for g in ms:
         tm = pd.concat([inputs.panel.groupby("org_code")[g["measure"]].mean(), d], axis=1).dropna()
-        ax.plot(tm[MODERATOR], tm[g["measure"]], "o", ms=4, color=GREY, alpha=0.7)
         xs = np.linspace(tm[MODERATOR].min(), tm[MODERATOR].max(), 2)
-        ax.plot(xs, g["mean"] + g["slope_per_sd"] * (xs - tm[MODERATOR].mean()) / g["d_sd"], color=BLUE, lw=2)
-        ax.set_xlabel("Catchment deprivation\n(IMD 2019 score, higher = more deprived)")
-        ax.set_ylabel(textwrap.fill(f"{bare_label(inputs.label(g['measure']))} (trust mean, {_level_units(inputs, g['measure'])})",
-                                    34), color=DARK)
-    save_png(fig, out)
+        line = g["mean"] + g["slope_per_sd"] * (xs - tm[MODERATOR].mean()) / g["d_sd"]
+        panels.append({"x": [float(v) for v in tm[MODERATOR]], "y": [float(v) for v in tm[g["measure"]]],
+                       "line": [[float(v) for v in xs], [float(v) for v in line]],
+                       "ylabel": textwrap.fill(f"{bare_label(inputs.label(g['measure']))} (trust mean, "
+                                               f"{_level_units(inputs, g['measure'])})", 34)})
+    cached_png({"panels": panels}, draw_deprivation, out, __file__)
     alt = ("Scatter plots of trust means against catchment deprivation: " + "; ".join(
         f"{inputs.label(g['measure'])}, {g['n_trusts']} trusts, fitted slope {nice(g['slope_per_sd'], 2)} per standard "
         f"deviation of deprivation (interval {nice(g['ci_low'], 2)} to {nice(g['ci_high'], 2)})" for g in ms) + ".")
