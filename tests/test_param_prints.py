@@ -94,3 +94,40 @@ def test_values_that_are_not_the_files_are_never_taken_for_it(tmp_path, monkeypa
     (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text().replace("  lag: 0\n", "  lag: 1\n", 1))
     write_param_prints(Params(), tmp_path)  # values validated from elsewhere (the defaults), not from this file
     assert runner.checked_section(STAGES["model"], "params.yaml") is None
+
+
+def _lock_on(root: Path) -> None:
+    """A dvc.lock recording the params fingerprints now in ``root``, as DVC would after a run."""
+    import hashlib
+
+    stages = {n: {"cmd": f"linkage stage {n}", "deps": [
+        {"path": str(param_print(n)), "md5": hashlib.md5((root / param_print(n)).read_bytes()).hexdigest()}]}  # noqa: S324
+        for n in STAGES if n != "params"}
+    (root / "dvc.lock").write_text(json.dumps({"schema": "2.0", "stages": stages}))
+
+
+def test_changes_are_named_against_what_dvc_lock_recorded_not_the_last_run(tmp_path):
+    from linkage import kernels
+
+    base = (REPO / "params.yaml").read_text()
+    lag1 = base.replace("  lag: 0\n", "  lag: 1\n", 1)
+    write_param_prints(_load(tmp_path, base), tmp_path)
+    _lock_on(tmp_path)  # the finished run, at lag 0
+    write_param_prints(_load(tmp_path, lag1), tmp_path)  # an experiment at lag 1 ran (its lock is then put back)
+    (tmp_path / "params.yaml").write_text(lag1)  # the same experiment again, from the lag-0 lock
+    assert kernels.params_changed(tmp_path) == [n for n in STAGES if n in _readers("model.lag")], \
+        "the guess at the params stage's start compares with the lock's values, not the last run's"
+    changed = write_param_prints(_load(tmp_path, lag1), tmp_path)
+    assert changed == {n: ["model.lag"] for n in _readers("model.lag")}, "why DVC re-runs them, though the last run was lag 1"
+    _lock_on(tmp_path)
+    assert write_param_prints(_load(tmp_path, lag1), tmp_path) == {}
+    assert kernels.params_changed(tmp_path) == []
+
+
+def test_a_fingerprint_whose_values_are_not_remembered_is_still_named(tmp_path):
+    base = (REPO / "params.yaml").read_text()
+    write_param_prints(_load(tmp_path, base), tmp_path)
+    _lock_on(tmp_path)
+    (tmp_path / ".linkage/params_last.json").unlink()
+    changed = write_param_prints(_load(tmp_path, base.replace("  lag: 0\n", "  lag: 1\n", 1)), tmp_path)
+    assert changed == {n: ["(values not remembered)"] for n in _readers("model.lag")}

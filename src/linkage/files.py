@@ -32,6 +32,19 @@ def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def lock_deps(root: str | Path = ".") -> dict[str, dict[str, str]]:
+    """The md5 ``dvc.lock`` recorded for each stage's dependencies (``{stage: {path: md5}}``); empty when
+    there is no readable lock file (a first run, or a lock DVC would refuse: DVC reports that itself)."""
+    from ruamel.yaml import YAML
+
+    try:
+        stages = (YAML(typ="safe").load((Path(root) / "dvc.lock").read_text()) or {})["stages"]
+        return {name: {str(d["path"]): str(d.get("md5")) for d in entry.get("deps") or []}
+                for name, entry in stages.items()}
+    except Exception:  # noqa: BLE001 - only used to explain and to guess, never to decide
+        return {}
+
+
 def json_safe(obj: Any) -> Any:
     """A JSON-safe copy: numpy scalars become Python numbers, NaN and inf become null."""
     if isinstance(obj, dict):

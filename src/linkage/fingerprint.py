@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .files import sha256_of
+from .files import lock_deps, sha256_of
 from .params import Params
 from .params.userpath import user_paths
 from .paths import HASH_CACHE, PARAMS_FILE, PARAMS_LAST, STAGES, dotted, param_print, user_inputs
@@ -106,39 +106,57 @@ def _leaves(values: Any, prefix: str) -> dict[str, Any]:
     return {prefix: values}
 
 
+SEEN_PRINTS = 256
+"""Distinct params fingerprints whose values :data:`~linkage.paths.PARAMS_LAST` remembers (most recent first)."""
+
+
 def write_param_prints(params: Params, root: str | Path = ".") -> dict[str, list[str]]:
     """Write ``.linkage/params/<stage>.json`` for every stage but ``params``; an unchanged file is not touched.
 
-    Returns, for each stage whose values changed since the last run, the dotted keys that did
-    (``model.lag``): what ``dvc status`` reports as a changed ``.linkage/params/<stage>.json``.
-    The values are also kept in :data:`~linkage.paths.PARAMS_LAST` (not a DVC output), with the
-    sha256 of the project's params.yaml when they are its values.
+    Returns, for each stage whose values differ from those ``dvc.lock`` recorded for it (or, without
+    a lock entry, from the last run's), the dotted keys that do (``model.lag``): why DVC re-runs it,
+    which ``dvc status`` reports as a changed ``.linkage/params/<stage>.json``.  An experiment
+    applied or a lock file checked out brings back an older fingerprint: its values are found by
+    its md5 among those remembered in :data:`~linkage.paths.PARAMS_LAST` (not a DVC output), which
+    also keeps the values as written (for the params stage's guess at its start) and the sha256 of
+    the project's params.yaml when these are its values.
     """
+    import hashlib
+
     root = Path(root)
     try:
-        last = json.loads((root / PARAMS_LAST).read_text()).get("values", {})
+        kept = json.loads((root / PARAMS_LAST).read_text())
+        seen, last = {md5: entry for md5, entry in kept.get("seen", [])}, kept.get("values", {})
     except (OSError, ValueError, AttributeError):
-        last = {}
-    changed, now = {}, {}
+        seen, last = {}, {}
+    file = _raw_file(root)
+    recorded = lock_deps(root)
+    changed, now, fresh = {}, {}, {}
     for name in STAGES:
         if name == "params":
             continue
         doc = params_read_by(params, name)
         now[name] = doc["params"]
-        if name in last:
-            before, after = _leaves(last[name], ""), _leaves(doc["params"], "")
-            diff = sorted(k[1:] for k in set(before) | set(after) if before.get(k) != after.get(k))
+        text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+        md5 = hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - what DVC records
+        old = recorded.get(name, {}).get(str(param_print(name)))
+        before = (seen.get(old) or {}).get("values") if old else last.get(name)
+        if old and old != md5 and before is None:
+            changed[name] = ["(values not remembered)"]
+        elif before is not None:
+            b, a = _leaves(before, ""), _leaves(doc["params"], "")
+            diff = sorted(k[1:] for k in set(b) | set(a) if b.get(k) != a.get(k))
             if diff:
                 changed[name] = diff
+        fresh[md5] = {"values": doc["params"], "raw": {key: dotted(file, key) for key in STAGES[name].param_keys}}
         out = root / param_print(name)
         out.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
         if not out.exists() or out.read_text() != text:
             out.write_text(text)
-    file = _raw_file(root)  # as written, for the params stage's guess at its start (linkage.kernels)
+    order = [*fresh.items(), *((k, v) for k, v in seen.items() if k not in fresh)][:SEEN_PRINTS]  # newest first
     raw = {name: {key: dotted(file, key) for key in STAGES[name].param_keys} for name in now}
-    (root / PARAMS_LAST).write_text(json.dumps({"sha256": _checked_sha(params, root), "values": now, "raw": raw},
-                                                sort_keys=True, default=str) + "\n")
+    (root / PARAMS_LAST).write_text(json.dumps({"sha256": _checked_sha(params, root), "values": now, "raw": raw,
+                                                "seen": [list(pair) for pair in order]}, default=str) + "\n")
     return changed
 
 

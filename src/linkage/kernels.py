@@ -274,19 +274,34 @@ def prewarm_after(stage: str, checked: bool = True) -> list[str]:
 
 
 def params_changed(root: str | Path = ".") -> list[str]:
-    """The stages whose params, as written in params.yaml, differ from the last run's (kept by the ``params``
-    stage in :data:`~linkage.paths.PARAMS_LAST`): its guess at its very start, before it validates the file."""
+    """The stages whose params, as written in params.yaml, differ from those of the fingerprint ``dvc.lock``
+    recorded for them (its values as written are remembered by the ``params`` stage in
+    :data:`~linkage.paths.PARAMS_LAST`; the last run's when not): the ``params`` stage's guess at its very
+    start, before it validates the file."""
     from ruamel.yaml import YAML
+
+    from .files import lock_deps
+    from .paths import param_print
 
     root = Path(root)
     try:
         raw = YAML(typ="safe").load((root / PARAMS_FILE).read_text())
-        last = json.loads((root / PARAMS_LAST).read_text())["raw"]
+        kept = json.loads((root / PARAMS_LAST).read_text())
+        seen, last = {md5: entry["raw"] for md5, entry in kept.get("seen", [])}, kept["raw"]
     except Exception:  # noqa: BLE001 - a guess: anything unreadable means none
         return []
-    return [name for name, st in STAGES.items() if name in last
-            and any(json.dumps(dotted(raw, k), sort_keys=True, default=str) != json.dumps(last[name].get(k), sort_keys=True, default=str)
-                    for k in st.param_keys)]
+    recorded = lock_deps(root)
+
+    def text(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, default=str)
+
+    out = []
+    for name, st in STAGES.items():
+        md5 = recorded.get(name, {}).get(str(param_print(name)))
+        before = seen.get(md5) if md5 else last.get(name)
+        if before is not None and any(text(dotted(raw, k)) != text(before.get(k)) for k in st.param_keys):
+            out.append(name)
+    return out
 
 
 def predicted(root: str | Path = ".") -> list[str]:
