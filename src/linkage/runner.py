@@ -63,7 +63,7 @@ def run_stage(name: str, params_file: str | Path = "params.yaml") -> Any:
     except BaseException:
         stop_kernel(km)
         raise
-    execute_notebook(stage, None if section is not None else params, params_file, km=km)
+    execute_notebook(stage, None if section is not None else params, params_file, km=km, section=section)
     return None
 
 
@@ -91,22 +91,26 @@ def checked_section(stage: Stage, params_file: str | Path) -> dict[str, Any] | N
 
 
 def execute_notebook(stage: Stage, params: Params | None, params_file: str | Path = "params.yaml",
-                     km: Any = None) -> Path:
+                     km: Any = None, section: dict[str, Any] | None = None) -> Path:
     """Execute the stage's notebook with its section injected; write the executed copy and its HTML.
 
     ``params`` are the validated parameters, or None when the ``params`` stage has checked the file
-    (:func:`checked_section`): they are then loaded while the cells run.  ``km`` is a kernel
+    (:func:`checked_section`, whose result ``section`` is): they are then loaded while the cells run
+    (with neither, they are loaded and checked first).  ``km`` is a kernel
     :func:`start_kernel` started for this stage (one is started when ``None``).  A kernel that dies
     before answering its first request (a start-up race on a busy machine) is replaced once; a second
     death is the stage's error.
     """
     km = km or start_kernel(stage)  # starts, and imports what the notebook needs, while papermill loads here
-    section = checked_section(stage, params_file) if params is None else \
-        getattr(params, stage.section).model_dump(mode="json")
-    if section is None:  # not checked after all (the file changed meanwhile): check it now
+    if params is None and section is None:
         from .params import load_params
 
-        params = load_params(params_file)
+        try:
+            params = load_params(params_file)
+        except BaseException:
+            stop_kernel(km)
+            raise
+    if params is not None:
         section = getattr(params, stage.section).model_dump(mode="json")
     _skip_iri_grammar()
     import papermill as pm
